@@ -1,0 +1,288 @@
+"""The SQL that turns one source file into typed, validated FOCUS rows (pure: it only builds SQL).
+
+Ingest runs in two passes over DuckDB, both streaming in bounded memory:
+
+1. **stage** -- read the file (every column as VARCHAR), apply the converter's expressions, type
+   every FOCUS column and write one staging Parquet file in file order. Each row carries
+   ``x_problems``: NULL for a good row, else its problems joined with ``\\x1e`` and each problem's
+   ``column``, ``value`` and ``reason`` joined with ``\\x1f``; and its slice key ``x_slice``
+   (provider, billing account, billing period), from which the lake's partitions follow.
+2. **split** -- read the staging file back with its row numbers (``x_source_row``) and write the
+   good rows, partitioned by slice, beside the lake; the rejected rows go to a rejects CSV.
+
+The staging file keeps the source's row order, so Parquet's ``file_row_number`` is the source's
+data row number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from costcouncil.errors import FormatError
+from costcouncil.ingest.detect import Sniffed
+from costcouncil.ingest.sources.base import Converter, lit
+from costcouncil.schema.arrow import SQL_TYPES, lake_columns
+from costcouncil.schema.currencies import ISO_4217
+from costcouncil.schema.focus import Column
+
+_TZ_SUFFIX = r"([Zz]|[+-]\d\d(:?\d\d)?)$"
+
+#: Columns a row cannot be stored without: a NULL or untypable value here rejects the row. Other
+#: FOCUS breaches (a NULL ContractedCost, a value outside the allowed list) keep the row and are
+#: reported as warnings, so no money is dropped for a defect that does not touch it.
+STORE_CRITICAL = frozenset(
+    {
+        "BilledCost",
+        "BillingCurrency",
+        "BillingAccountId",
+        "BillingPeriodStart",
+        "BillingPeriodEnd",
+        "ChargePeriodStart",
+        "ChargePeriodEnd",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Options:
+    """How strictly to read: which zone naive timestamps are in (None: reject them)."""
+
+    naive_timezone: str | None = None
+    max_line_bytes: int = 8 * 1024 * 1024
+
+
+def q(name: str) -> str:
+    """Quote an identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def source_sql(sniffed: Sniffed, options: Options) -> str:
+    """A DuckDB table function reading the whole file, every CSV column as VARCHAR."""
+    path = lit(str(sniffed.path))
+    if sniffed.container == "parquet":
+        return f"read_parquet({path})"
+    return (
+        f"read_csv({path}, all_varchar=true, header=true, delim={lit(sniffed.delimiter)}, "
+        f"quote='\"', escape='\"', nullstr=['', 'NULL'], strict_mode=true, "
+        f"compression={lit(sniffed.compression if sniffed.compression != 'none' else 'auto')}, "
+        f"max_line_size={options.max_line_bytes})"
+    )
+
+
+def converted_sql(converter: Converter, sniffed: Sniffed, source: str) -> str:
+    """``SELECT`` of every lake FOCUS column from the source, as the converter maps it."""
+    chosen, missing = converter.resolve(sniffed.header)
+    _refuse_missing(converter, sniffed, missing)
+    items = [f"{chosen.get(c.name, 'NULL::VARCHAR')} AS {q(c.name)}" for c in lake_columns()]
+    return "SELECT " + ",\n  ".join(items) + f"\nFROM {source}"
+
+
+def _refuse_missing(
+    converter: Converter, sniffed: Sniffed, missing: Mapping[str, set[str]]
+) -> None:
+    native = converter.name.startswith("focus-")
+    from costcouncil.schema.focus import BY_NAME
+
+    required = {
+        name: cols
+        for name, cols in missing.items()
+        if BY_NAME[name].mandatory and (native or not BY_NAME[name].nullable)
+    }
+    if required:
+        need = "; ".join(
+            f"{name} needs {', '.join(sorted(cols))}" for name, cols in sorted(required.items())
+        )
+        raise FormatError(
+            f"{sniffed.path}, row 0: missing mandatory column(s) for {converter.title}: {need}"
+        )
+
+
+def staged_sql(
+    converted: str, types: Mapping[str, str], converter: Converter, options: Options
+) -> str:
+    """Typed FOCUS columns plus ``x_problems`` and the slice key, over ``converted``."""
+    zone = converter.naive_timezone or options.naive_timezone
+    typed, errors, warnings = [], [], []
+    for column in lake_columns():
+        value, check = _typed(column, types[column.name], zone)
+        typed.append(f"{value} AS {q(column.name)}")
+        critical = column.name in STORE_CRITICAL or column.kind in _CRITICAL_KINDS
+        (errors if critical else warnings).extend(check)
+        warnings += _nullable_warning(column)
+    keys = _slice_sql(_provider_key(converter))
+    inner = ",\n  ".join(typed)
+    return (
+        f"SELECT *, {keys} FROM (SELECT {inner},\n  {_joined(errors)} AS x_problems,\n"
+        f"  {_joined(warnings)} AS x_warnings\nFROM ({converted}) AS conv) AS typed"
+    )
+
+
+def _joined(problems: list[str]) -> str:
+    if not problems:
+        return "NULL::VARCHAR"
+    return "NULLIF(concat_ws(chr(30), " + ", ".join(problems) + "), '')"
+
+
+def _nullable_warning(column: Column) -> list[str]:
+    if column.nullable or not column.mandatory or column.name in STORE_CRITICAL:
+        return []
+    return [_problem(column.name, f"{q(column.name)} IS NULL", "is required by FOCUS but empty")]
+
+
+def _provider_key(converter: Converter) -> str:
+    if converter.provider:
+        return lit(converter.provider)
+    return "lower(regexp_replace(trim(\"ProviderName\"), '[^A-Za-z0-9]+', '-', 'g'))"
+
+
+def _slice_sql(provider: str) -> str:
+    period = "strftime(\"BillingPeriodStart\", '%Y-%m')"
+    return (
+        f"{provider} AS x_provider, {period} AS x_period, "
+        f"md5(concat_ws('|', {provider}, \"BillingAccountId\", {period}))[:16] AS x_slice"
+    )
+
+
+def _problem(column: str, condition: str, reason: str) -> str:
+    value = f"coalesce(CAST({q(column)} AS VARCHAR), '')"
+    return (
+        f"CASE WHEN {condition} THEN concat({lit(column)}, chr(31), {value}, chr(31), "
+        f"{lit(reason)}) END"
+    )
+
+
+def _typed(column: Column, source_type: str, zone: str | None) -> tuple[str, list[str]]:
+    v = q(column.name)
+    checks = []
+    if column.name in STORE_CRITICAL:
+        checks.append(_problem(column.name, f"{v} IS NULL", "is required but empty"))
+    kind_value, kind_checks = _KIND[column.kind](column, v, source_type.upper(), zone)
+    return kind_value, checks + kind_checks
+
+
+def _decimal(column: Column, v: str, source_type: str, zone: str | None) -> tuple[str, list[str]]:
+    target = SQL_TYPES["decimal"]
+    typed = f"TRY_CAST({v} AS {target})"
+    bad = _problem(column.name, f"{v} IS NOT NULL AND {typed} IS NULL", "is not a decimal number")
+    return typed, [bad]
+
+
+def _datetime(column: Column, v: str, source_type: str, zone: str | None) -> tuple[str, list[str]]:
+    if source_type.startswith("TIMESTAMP WITH TIME ZONE"):
+        return v, []
+    if source_type.startswith(("TIMESTAMP", "DATE")):
+        if zone:
+            return f"timezone({lit(zone)}, CAST({v} AS TIMESTAMP))", []
+        return "NULL::TIMESTAMPTZ", [_problem(column.name, f"{v} IS NOT NULL", _NAIVE)]
+    naive = f"NOT regexp_matches({v}, {lit(_TZ_SUFFIX)})"
+    typed = f"TRY_CAST({v} AS TIMESTAMPTZ)"
+    if zone and zone.upper() != "UTC":
+        typed = f"CASE WHEN {naive} THEN timezone({lit(zone)}, TRY_CAST({v} AS TIMESTAMP)) ELSE {typed} END"
+    checks = [
+        _problem(
+            column.name, f"{v} IS NOT NULL AND {typed} IS NULL", "is not an ISO 8601 timestamp"
+        )
+    ]
+    if not zone:
+        checks.append(_problem(column.name, f"{v} IS NOT NULL AND {naive}", _NAIVE))
+    return typed, checks
+
+
+_NAIVE = "has no time zone (FOCUS timestamps are UTC, e.g. 2026-10-01T00:00:00Z); use --assume-utc"
+
+
+def _string(column: Column, v: str, source_type: str, zone: str | None) -> tuple[str, list[str]]:
+    typed = v if source_type == "VARCHAR" else f"CAST({v} AS VARCHAR)"
+    if not column.allowed:
+        return typed, []
+    allowed = ", ".join(lit(a) for a in column.allowed)
+    cases = " ".join(f"WHEN {lit(a.lower())} THEN {lit(a)}" for a in column.allowed)
+    canonical = f"CASE WHEN {typed} IN ({allowed}) THEN {typed} ELSE coalesce(CASE lower(trim({typed})) {cases} END, {typed}) END"
+    reason = "is not one of: " + ", ".join(column.allowed) + " (kept as is)"
+    fixed = "was not in FOCUS's spelling; stored as " + "/".join(column.allowed)
+    return canonical, [
+        _problem(
+            column.name,
+            f"{typed} NOT IN ({allowed}) AND lower(trim({typed})) NOT IN ({allowed.lower()})",
+            reason,
+        ),
+        _problem(
+            column.name,
+            f"{typed} NOT IN ({allowed}) AND lower(trim({typed})) IN ({allowed.lower()})",
+            "case-normalised to FOCUS's spelling",
+        ),
+    ]
+
+
+def _currency(column: Column, v: str, source_type: str, zone: str | None) -> tuple[str, list[str]]:
+    codes = ", ".join(lit(c) for c in sorted(ISO_4217))
+    bad = _problem(column.name, f"{v} NOT IN ({codes})", "is not an ISO 4217 currency code")
+    return v, [bad]
+
+
+#: Kinds whose check failures always reject the row (the value cannot be stored typed).
+_CRITICAL_KINDS = ("decimal", "datetime", "json", "currency")
+
+
+def _json(column: Column, v: str, source_type: str, zone: str | None) -> tuple[str, list[str]]:
+    typed = v if source_type == "VARCHAR" else f"CAST({v} AS VARCHAR)"
+    ok = f"CASE WHEN json_valid({typed}) THEN json_type({typed}) = 'OBJECT' ELSE false END"
+    return typed, [
+        _problem(column.name, f"{typed} IS NOT NULL AND NOT ({ok})", "is not a JSON object")
+    ]
+
+
+_KIND = {
+    "decimal": _decimal,
+    "datetime": _datetime,
+    "string": _string,
+    "currency": _currency,
+    "json": _json,
+}
+
+
+def split_sql(stage: Path, fmt: str, fingerprint: str) -> str:
+    """The good rows of a staging file, as lake rows with their source columns and slice key."""
+    cols = ", ".join(q(c.name) for c in lake_columns())
+    return (
+        f"SELECT {cols}, {lit(fmt)} AS x_source_format, {lit(fingerprint)} AS x_source_file, "
+        f"file_row_number + 1 AS x_source_row, x_slice "
+        f"FROM read_parquet({lit(str(stage))}, file_row_number=true) WHERE x_problems IS NULL"
+    )
+
+
+def slices_sql(stage: Path) -> str:
+    """Per slice and currency: keys, row count and cost totals of the good rows."""
+    return (
+        'SELECT x_slice, any_value(x_provider), any_value("BillingAccountId"), '
+        'any_value(x_period), "BillingCurrency", count(*), sum("BilledCost"), '
+        'sum("EffectiveCost"), strftime(min("ChargePeriodStart"), \'%Y-%m-%dT%H:%M:%SZ\'), '
+        'strftime(max("ChargePeriodEnd"), \'%Y-%m-%dT%H:%M:%SZ\') '
+        f"FROM read_parquet({lit(str(stage))}) WHERE x_problems IS NULL "
+        'GROUP BY x_slice, "BillingCurrency" ORDER BY 1, 5'
+    )
+
+
+def problems_sql(stage: Path, which: str = "x_problems") -> str:
+    """One row per problem (or warning): data row, column, value, reason -- in file order."""
+    exploded = (
+        f"SELECT file_row_number + 1 AS row, unnest(string_split({which}, chr(30))) AS p "
+        f"FROM read_parquet({lit(str(stage))}, file_row_number=true) WHERE {which} IS NOT NULL"
+    )
+    parts = "string_split(p, chr(31))"
+    return (
+        f"SELECT \"row\", {parts}[1] AS \"column\", {parts}[2] AS value, {parts}[3] AS reason "
+        f"FROM ({exploded}) ORDER BY \"row\""
+    )
+
+
+def check_converter(converter: Converter) -> None:
+    """Raise if a converter names a column the lake does not have (a programming error)."""
+    known = {c.name for c in lake_columns()}
+    unknown = set(converter.columns) - known
+    if unknown:
+        raise FormatError(
+            f"converter {converter.name} maps unknown FOCUS columns: {sorted(unknown)}"
+        )

@@ -1,0 +1,26 @@
+"""Runtime settings: paths, database URL and limits, from the environment or a ``.env`` file.
+
+Every variable is prefixed ``COSTCOUNCIL_`` (``COSTCOUNCIL_MEMORY_LIMIT=2GB``). Domain documents
+(rules, budgets, the workspace's ``costcouncil.yaml``) are not settings; they live in YAML files.
+"""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Process-wide runtime settings."""
+
+    model_config = SettingsConfigDict(env_prefix="COSTCOUNCIL_", env_file=".env", extra="ignore")
+
+    #: DuckDB memory limit for ingest, reports and exports; above it DuckDB spills to disk.
+    memory_limit: str = "4GB"
+    #: DuckDB worker threads; 0 means one per core.
+    threads: int = 0
+    #: Longest CSV line accepted, in bytes; a longer one is a format error, not an out-of-memory.
+    max_line_bytes: int = 8 * 1024 * 1024
+
+
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,343 @@
+"""Ingest cost files into the workspace's lake: detect, stage, validate, split, commit.
+
+One call ingests a batch of files under the lake's writer lock. Each file is staged on its own
+(see :mod:`costcouncil.ingest.plan`); files that fail are refused and reported while the others
+go on. Slices supplied by several files of the batch form one export. The lake changes only in
+the final atomic commit, so bad input or a crash never loses what was stored.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+
+from costcouncil.engine.duckdb import connect, execute
+from costcouncil.errors import FormatError, IngestError, Problem, ValidationError
+from costcouncil.ingest import plan
+from costcouncil.ingest.detect import detect, sniff
+from costcouncil.ingest.sources import REGISTRY
+from costcouncil.lake import manifest as mf
+from costcouncil.lake.store import Transaction, crashpoint
+from costcouncil.workspace.core import Workspace
+
+StageProgress = Callable[[str, str, float], None]  # file name, stage, fraction
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """How to read the batch (see ``costcouncil ingest --help``)."""
+
+    format: str | None = None
+    delimiter: str | None = None
+    strict: bool = False
+    assume_utc: bool = False
+    as_of: datetime | None = None
+
+
+@dataclass
+class FileOutcome:
+    """What happened to one file."""
+
+    path: Path
+    status: str  # ingested, already ingested, superseded, refused
+    format: str = ""
+    rows: int = 0
+    rejected: int = 0
+    warnings: int = 0
+    slices: list[str] = field(default_factory=list)
+    error: str = ""
+    rejects_path: Path | None = None
+    warning_summary: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Staged:
+    source: mf.SourceFile
+    split_dir: Path
+    slices: dict[str, mf.Slice]
+    rejects: Path | None
+    outcome: FileOutcome
+
+
+def ingest(
+    workspace: Workspace,
+    paths: Sequence[Path],
+    options: IngestOptions = IngestOptions(),
+    progress: StageProgress | None = None,
+) -> list[FileOutcome]:
+    """Ingest ``paths``; return one outcome per file, in the order given."""
+    lake = workspace.lake
+    with lake.writer() as tx:
+        old = lake.read()
+        con = connect(temp_dir=tx.staging / "spill")
+        outcomes, staged = _stage_all(con, tx, old, paths, options, progress)
+        con.close()
+        new, placed = _merge(copy.deepcopy(old), staged)
+        _place(tx, new, placed)
+        tx.commit(new, old)
+        _keep_rejects(lake.root, staged)
+    return outcomes
+
+
+def _stage_all(
+    con: duckdb.DuckDBPyConnection,
+    tx: Transaction,
+    old: mf.Manifest,
+    paths: Sequence[Path],
+    options: IngestOptions,
+    progress: StageProgress | None,
+) -> tuple[list[FileOutcome], list[_Staged]]:
+    outcomes: list[FileOutcome] = []
+    staged: list[_Staged] = []
+    seen: set[str] = set()
+    for path in paths:
+        outcome = FileOutcome(path, "refused")
+        outcomes.append(outcome)
+        try:
+            fingerprint = fingerprint_file(path)
+            if fingerprint in old.files or fingerprint in seen:
+                outcome.status = "already ingested"
+                continue
+            seen.add(fingerprint)
+            staged.append(_stage_one(con, tx, path, fingerprint, options, outcome, progress))
+        except IngestError as e:
+            outcome.error = str(e)
+    return outcomes, staged
+
+
+def fingerprint_file(path: Path) -> str:
+    """The content fingerprint: BLAKE2b-128 of the bytes, hex."""
+    digest = hashlib.blake2b(digest_size=16)
+    try:
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 22):
+                digest.update(chunk)
+    except OSError as e:
+        raise FormatError(f"{path}: cannot be read ({e.strerror})") from e
+    return digest.hexdigest()
+
+
+def _stage_one(
+    con: duckdb.DuckDBPyConnection,
+    tx: Transaction,
+    path: Path,
+    fingerprint: str,
+    options: IngestOptions,
+    outcome: FileOutcome,
+    progress: StageProgress | None,
+) -> _Staged:
+    sniffed = sniff(path, options.delimiter)
+    converter = _converter(options.format, sniffed)
+    outcome.format = converter.name
+    read = plan.Options(naive_timezone="UTC" if options.assume_utc else None)
+    converted = plan.converted_sql(converter, sniffed, plan.source_sql(sniffed, read))
+    work = tx.staging / fingerprint
+    work.mkdir()
+    stage = work / "stage.parquet"
+    sql = plan.staged_sql(converted, _types(con, converted, path), converter, read)
+    _run(con, f"COPY ({sql}) TO {plan.lit(str(stage))} (FORMAT parquet)", path, "read", progress)
+    rejected, warnings = _counts(con, stage)
+    outcome.rejected, outcome.warnings = rejected, warnings
+    outcome.warning_summary = _summary(con, stage, "x_warnings")
+    if rejected and options.strict:
+        raise _validation_error(con, stage, path, rejected)
+    rejects = _write_rejects(con, stage, work, path) if rejected else None
+    split = work / "split"
+    split_sql = plan.split_sql(stage, converter.name, fingerprint)
+    _run(
+        con,
+        f"COPY ({split_sql}) TO {plan.lit(str(split))} (FORMAT parquet, PARTITION_BY (x_slice))",
+        path,
+        "write",
+        progress,
+    )
+    as_of = _as_of(options, path)
+    slices = _slices(con, stage, fingerprint, as_of)
+    rows = sum(s.rows for s in slices.values())
+    outcome.rows = rows
+    source = mf.SourceFile(
+        fingerprint,
+        path.name,
+        path.stat().st_size,
+        converter.name,
+        as_of,
+        datetime.now(UTC).isoformat(timespec="seconds"),
+        rows,
+        rejected,
+        warnings,
+        slices=sorted(slices),
+    )
+    if rejects is not None:
+        source.rejects_path = f"rejects/{path.name.split('.')[0]}-{fingerprint[:12]}.rejects.csv"
+    return _Staged(source, split, slices, rejects, outcome)
+
+
+def _converter(name: str | None, sniffed: object) -> plan.Converter:
+    if name is None:
+        return detect(sniffed, REGISTRY)  # type: ignore[arg-type]
+    if name not in REGISTRY:
+        known = ", ".join(sorted(REGISTRY))
+        raise FormatError(f"unknown --format {name!r}; known formats: {known}")
+    return REGISTRY[name]
+
+
+def _types(con: duckdb.DuckDBPyConnection, converted: str, path: Path) -> dict[str, str]:
+    try:
+        return {row[0]: row[1] for row in con.execute(f"DESCRIBE {converted}").fetchall()}
+    except duckdb.Error as e:
+        raise FormatError(f"{path}: {_first_line(e)}") from e
+
+
+def _run(
+    con: duckdb.DuckDBPyConnection, sql: str, path: Path, stage: str, progress: StageProgress | None
+) -> None:
+    report = (lambda f: progress(path.name, stage, f)) if progress else None
+    try:
+        execute(con, sql, report)
+    except duckdb.Error as e:
+        raise FormatError(f"{path}: {_first_line(e)}") from e
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    keep = [ln for ln in lines if not ln.startswith(("Possible Solution", "  *", "Original Line"))]
+    return " ".join(keep[:4])[:1500]
+
+
+def _counts(con: duckdb.DuckDBPyConnection, stage: Path) -> tuple[int, int]:
+    row = con.execute(
+        f"SELECT count(x_problems), count(x_warnings) FROM read_parquet({plan.lit(str(stage))})"
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+def _summary(con: duckdb.DuckDBPyConnection, stage: Path, which: str) -> list[str]:
+    rows = con.execute(
+        f"SELECT \"column\", reason, count(*), min(\"row\"), any_value(value) FROM "
+        f"({plan.problems_sql(stage, which)}) GROUP BY ALL ORDER BY 3 DESC LIMIT 20"
+    ).fetchall()
+    return [f"{c}: {r} — {n} row(s), first at row {first} ({v!r})" for c, r, n, first, v in rows]
+
+
+def _validation_error(
+    con: duckdb.DuckDBPyConnection, stage: Path, path: Path, rejected: int
+) -> ValidationError:
+    rows = con.execute(f"{plan.problems_sql(stage)} LIMIT 200").fetchall()
+    total = con.execute(f"SELECT count(*) FROM ({plan.problems_sql(stage)})").fetchone()
+    problems = [Problem(str(path), r, c, v, reason) for r, c, v, reason in rows]
+    hint = f"--strict refused the whole file ({rejected} bad row(s)); nothing was stored."
+    if any("no time zone" in p.reason for p in problems):
+        hint += " Naive timestamps: pass --assume-utc if the file's times are UTC."
+    return ValidationError(problems, total=int(total[0]) if total else len(problems), hint=hint)
+
+
+def _write_rejects(con: duckdb.DuckDBPyConnection, stage: Path, work: Path, path: Path) -> Path:
+    out = work / "rejects.csv"
+    sql = f"SELECT {plan.lit(path.name)} AS file, * FROM ({plan.problems_sql(stage)})"
+    con.execute(f"COPY ({sql}) TO {plan.lit(str(out))} (HEADER, DELIMITER ',')")
+    return out
+
+
+def _as_of(options: IngestOptions, path: Path) -> str:
+    when = options.as_of or datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    return when.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _slices(
+    con: duckdb.DuckDBPyConnection, stage: Path, fingerprint: str, as_of: str
+) -> dict[str, mf.Slice]:
+    out: dict[str, mf.Slice] = {}
+    for sid, prov, acct, period, cur, n, billed, eff, start, end in con.execute(
+        plan.slices_sql(stage)
+    ).fetchall():
+        fresh = mf.Slice(sid, "costs", prov, acct, period, as_of, [fingerprint], [], 0, {},
+                         start, end)
+        s = out.setdefault(sid, fresh)
+        s.rows += int(n)
+        s.totals[cur] = {"billed": str(billed), "effective": str(eff or 0)}
+        s.charge_start = min(s.charge_start, start)
+        s.charge_end = max(s.charge_end, end)
+    return out
+
+
+def _merge(new: mf.Manifest, staged: list[_Staged]) -> tuple[mf.Manifest, dict[str, list[_Staged]]]:
+    """Decide, per slice, whether this batch's export replaces the lake's; record the files."""
+    batch: dict[str, mf.Slice] = {}
+    holders: dict[str, list[_Staged]] = {}
+    for item in staged:
+        for sid, s in item.slices.items():
+            holders.setdefault(sid, []).append(item)
+            batch[sid] = _union(batch[sid], s) if sid in batch else copy.deepcopy(s)
+    winners = {
+        sid: s for sid, s in batch.items() if sid not in new.slices or s.rank > new.slices[sid].rank
+    }
+    for item in staged:
+        item.source.superseded = sorted(set(item.slices) - set(winners))
+        new.files[item.source.fingerprint] = item.source
+    _mark(staged)
+    new.slices.update(winners)
+    return new, {sid: holders[sid] for sid in winners}
+
+
+def _union(a: mf.Slice, b: mf.Slice) -> mf.Slice:
+    totals = copy.deepcopy(a.totals)
+    for cur, t in b.totals.items():
+        old = totals.setdefault(cur, {"billed": "0", "effective": "0"})
+        for k in ("billed", "effective"):
+            old[k] = str(Decimal(old[k]) + Decimal(t[k]))
+    return mf.Slice(
+        a.slice_id,
+        a.dataset,
+        a.provider,
+        a.billing_account,
+        a.period,
+        max(a.as_of, b.as_of),
+        sorted(set(a.export) | set(b.export)),
+        [],
+        a.rows + b.rows,
+        totals,
+        min(a.charge_start, b.charge_start),
+        max(a.charge_end, b.charge_end),
+    )
+
+
+def _mark(staged: list[_Staged]) -> None:
+    for item in staged:
+        live = sorted(set(item.slices) - set(item.source.superseded))
+        item.outcome.slices = live
+        item.outcome.status = "ingested" if live else "superseded"
+
+
+def _place(tx: Transaction, new: mf.Manifest, placed: dict[str, list[_Staged]]) -> None:
+    for sid, items in placed.items():
+        s = new.slices[sid]
+        s.files = []
+        for item in items:
+            for n, part in enumerate(sorted((item.split_dir / f"x_slice={sid}").glob("*.parquet"))):
+                rel = (
+                    f"costs/provider={s.provider}/period={s.period}/"
+                    f"{sid}-{item.source.fingerprint[:12]}-{n}.parquet"
+                )
+                tx.place(part, rel)
+                s.files.append(rel)
+        crashpoint("slice-placed")
+
+
+def _keep_rejects(lake_root: Path, staged: list[_Staged]) -> None:
+    for item in staged:
+        if item.rejects is None or item.source.rejects_path is None:
+            continue
+        target = lake_root / item.source.rejects_path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(item.rejects, target)
+        item.outcome.rejects_path = target
