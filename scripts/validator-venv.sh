@@ -2,7 +2,8 @@
 # Create .venv-validator with the FinOps Foundation's focus-validator (an outside cross-check of
 # our own FOCUS conformance checks; see docs/focus-validator.md).
 #
-# focus-validator 2.2.1 needs Python >= 3.12 and pyarrow < 26, so it cannot share .venv.
+# focus-validator 2.2.1 needs Python >= 3.12 (it pins numpy<2, so 3.12 is preferred) and
+# pyarrow < 26, so it cannot share .venv.
 # Idempotent: does nothing when the venv already holds that version. When no Python >= 3.12 is
 # found it says so and exits 0 without creating anything (the validator tests then skip).
 set -euo pipefail
@@ -20,11 +21,13 @@ find_python() {
     if command -v pyenv >/dev/null 2>&1; then
         root="$(pyenv root)"
     fi
-    for candidate in $(command -v python3.13 python3.12 2>/dev/null) \
-                     ${root:+"$root"/versions/3.13*/bin/python3.13} \
+    # 3.12 first: focus-validator pins numpy<2, and numpy 1.26 has no wheels for 3.13
+    # (pip would compile it from source for minutes).
+    for candidate in $(command -v python3.12 python3.13 2>/dev/null) \
                      ${root:+"$root"/versions/3.12*/bin/python3.12} \
-                     "$HOME"/.pyenv/versions/3.13*/bin/python3.13 \
-                     "$HOME"/.pyenv/versions/3.12*/bin/python3.12; do
+                     ${root:+"$root"/versions/3.13*/bin/python3.13} \
+                     "$HOME"/.pyenv/versions/3.12*/bin/python3.12 \
+                     "$HOME"/.pyenv/versions/3.13*/bin/python3.13; do
         if [ -x "$candidate" ] && usable "$candidate"; then
             echo "$candidate"
             return 0
@@ -44,7 +47,7 @@ if [ -x "$VENV/bin/focus-validator" ] && [ "$(installed_version)" = "$VERSION" ]
 fi
 
 if ! PYTHON="$(find_python)"; then
-    echo "validator-venv: no Python >= 3.12 found (looked for python3.13, python3.12 on PATH" \
+    echo "validator-venv: no Python >= 3.12 found (looked for python3.12, python3.13 on PATH" \
          "and under \$(pyenv root)/versions); focus-validator $VERSION needs one." >&2
     echo "validator-venv: skipping; install Python 3.12+ (e.g. 'pyenv install 3.12') and rerun." >&2
     exit 0

@@ -253,8 +253,9 @@ def _formats() -> list[Check]:
     for name in ("Tags", "SkuPriceDetails"):
         checks.append(Check(f"FOCUS-{name}-JsonObject", name, "error",
                             f"{name} must be a serialized JSON object",
-                            f"NOT coalesce(json_valid({q(name)}), false) OR "
-                            f"json_type({q(name)}) <> 'OBJECT'", rule="KeyValueFormat-A-001-M"))
+                            f"{q(name)} IS NOT NULL AND (NOT coalesce(json_valid({q(name)}), "
+                            f"false) OR json_type({q(name)}) <> 'OBJECT')",
+                            rule="KeyValueFormat-A-001-M"))
         checks.append(Check(f"FOCUS-{name}-FlatValues", name, "error",
                             f"{name} values must not be objects or arrays",
                             f"CASE WHEN coalesce(json_valid({q(name)}), false) THEN list_has_any("
@@ -268,7 +269,7 @@ _UNIT = rf"(?:{_UNIT_WORD})(?:-{_UNIT_WORD})*"
 UNIT_PATTERN = rf"^(?:[1-9][0-9]* )?{_UNIT}(?:/(?:[1-9][0-9]* )?{_UNIT})?$"
 _TIME = "(?:Year|Month|Day|Hour|Minute|Second|Millisecond|Microsecond)s?"
 #: Words glued by a space where the UnitFormat wants '-' or '/': "GB Hours", "OCPU Per Hour".
-UNIT_MISJOINED = rf"(?:[A-Za-z0-9] {_TIME}(?:$|[-/ ])|(?:^|[ -/])[Pp]er(?:$| ))"
+UNIT_MISJOINED = rf"(?:[A-Za-z] {_TIME}(?:$|[-/ ])|(?:^|[ -/])[Pp]er(?:$| ))"
 
 
 def _bad_unit(column: str) -> str:

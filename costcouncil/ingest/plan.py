@@ -25,7 +25,7 @@ from costcouncil.ingest.detect import Sniffed
 from costcouncil.ingest.sources.base import Converter, lit
 from costcouncil.schema.arrow import SQL_TYPES, lake_columns
 from costcouncil.schema.currencies import ISO_4217
-from costcouncil.schema.focus import Column
+from costcouncil.schema.focus import CANONICAL_VERSION, Column
 
 _TZ_SUFFIX = r"([Zz]|[+-]\d\d(:?\d\d)?)$"
 
@@ -126,7 +126,9 @@ def _joined(problems: list[str]) -> str:
 
 
 def _nullable_warning(column: Column) -> list[str]:
-    if column.nullable or not column.mandatory or column.name in STORE_CRITICAL:
+    if column.nullable or not column.mandatory or column.since > CANONICAL_VERSION:
+        return []
+    if column.name in STORE_CRITICAL:
         return []
     return [_problem(column.name, f"{q(column.name)} IS NULL", "is required by FOCUS but empty")]
 

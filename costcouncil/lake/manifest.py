@@ -39,6 +39,7 @@ class SourceFile:
     rejected: int
     warnings: int
     rejects_path: str | None = None
+    options: str = ""
     slices: list[str] = field(default_factory=list)
     superseded: list[str] = field(default_factory=list)
 

@@ -41,6 +41,10 @@ class IngestOptions:
     assume_utc: bool = False
     as_of: datetime | None = None
 
+    def key(self) -> str:
+        """The options that change what a file's rows become (re-reading with others is allowed)."""
+        return f"format={self.format or ''};delimiter={self.delimiter or ''};utc={self.assume_utc}"
+
 
 @dataclass
 class FileOutcome:
@@ -103,7 +107,8 @@ def _stage_all(
         outcomes.append(outcome)
         try:
             fingerprint = fingerprint_file(path)
-            if fingerprint in old.files or fingerprint in seen:
+            previous = old.files.get(fingerprint)
+            if fingerprint in seen or (previous and previous.options == options.key()):
                 outcome.status = "already ingested"
                 continue
             seen.add(fingerprint)
@@ -173,10 +178,11 @@ def _stage_one(
         rows,
         rejected,
         warnings,
+        options=options.key(),
         slices=sorted(slices),
     )
     if rejects is not None:
-        source.rejects_path = f"rejects/{path.name.split('.')[0]}-{fingerprint[:12]}.rejects.csv"
+        source.rejects_path = f"rejects/{_stem(path)}-{fingerprint[:12]}.rejects.csv"
     return _Staged(source, split, slices, rejects, outcome)
 
 
@@ -287,6 +293,20 @@ def _merge(new: mf.Manifest, staged: list[_Staged]) -> tuple[mf.Manifest, dict[s
     _mark(staged)
     new.slices.update(winners)
     return new, {sid: holders[sid] for sid in winners}
+
+
+def _replaces(candidate: mf.Slice, held: mf.Slice | None) -> bool:
+    """A newer export replaces a slice; so does the same export read again with other options."""
+    if held is None or candidate.rank > held.rank:
+        return True
+    return sorted(candidate.export) == sorted(held.export)
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    for suffix in (".gz", ".csv", ".parquet", ".txt"):
+        name = name.removesuffix(suffix)
+    return name
 
 
 def _union(a: mf.Slice, b: mf.Slice) -> mf.Slice:

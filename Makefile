@@ -1,0 +1,42 @@
+# The two commands a fresh clone needs: `make demo` and `make test`.
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	&& { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= demo
+DEMO_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: install demo test lint validator bench clean
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -U pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/costcouncil demo $(DEMO_DIR) $(DEMO_ARGS)
+
+validator:
+	bash scripts/validator-venv.sh
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check costcouncil
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: install validator lint
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python benchmarks/ingest.py
+
+clean:
+	rm -rf $(VENV) .venv-validator $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,179 @@
+"""The ``costcouncil`` command line: turns arguments into workspace calls and prints results."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from costcouncil.cli import render
+from costcouncil.errors import CostCouncilError
+from costcouncil.ingest.sources import REGISTRY
+from costcouncil.workspace.core import Workspace
+from costcouncil.workspace.export import export_focus
+from costcouncil.workspace.ingest import IngestOptions, ingest
+from costcouncil.workspace.report import METRICS, report
+from costcouncil.workspace.status import status
+
+app = typer.Typer(
+    help="CostCouncil: FinOps for AI workloads. Ingest FOCUS and cloud bills, report, export.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+export_app = typer.Typer(help="Export lake data.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+out = Console()
+err = Console(stderr=True)
+
+WorkspaceArg = Annotated[Path, typer.Argument(help="The workspace folder.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _fail(error: CostCouncilError) -> NoReturn:
+    err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
+    raise typer.Exit(1)
+
+
+def _open(path: Path) -> Workspace:
+    try:
+        return Workspace.open(path)
+    except CostCouncilError as e:
+        _fail(e)
+
+
+@app.command()
+def init(
+    directory: WorkspaceArg,
+    name: Annotated[str | None, typer.Option(help="Workspace name (default: folder name).")] = None,
+    currency: Annotated[str, typer.Option(help="Reporting currency.")] = "USD",
+) -> None:
+    """Create a workspace: costcouncil.yaml, lake/ and the app database location."""
+    try:
+        ws = Workspace.init(directory, name, currency)
+    except CostCouncilError as e:
+        _fail(e)
+    out.print(f"Workspace [bold]{ws.config.name}[/] at {directory.resolve()}")
+    out.print(f"  config   {directory / 'costcouncil.yaml'}\n  lake     {ws.lake.root}"
+              f"\n  database {ws.config.database}")
+
+
+@app.command(name="ingest")
+def ingest_cmd(
+    directory: WorkspaceArg,
+    files: Annotated[list[Path], typer.Argument(help="Cost files: FOCUS or a cloud export.")],
+    format: Annotated[str | None, typer.Option(
+        "--format", help=f"Source format (default: detected). One of: {', '.join(sorted(REGISTRY))}."
+    )] = None,
+    delimiter: Annotated[str | None, typer.Option(help="CSV delimiter (default: detected).")] = None,
+    strict: Annotated[bool, typer.Option(help="Refuse a whole file if any row is bad.")] = False,
+    assume_utc: Annotated[bool, typer.Option(help="Read naive timestamps as UTC.")] = False,
+    as_of: Annotated[datetime | None, typer.Option(
+        help="When the export was produced (default: file time); the newer export of a period wins."
+    )] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest cost files into the lake (idempotent; a newer export of a period replaces it)."""
+    ws = _open(directory)
+    options = IngestOptions(format, delimiter, strict, assume_utc, as_of)
+    try:
+        with render.ingest_progress(out, quiet=as_json) as progress:
+            outcomes = ingest(ws, files, options, progress)
+    except CostCouncilError as e:
+        _fail(e)
+    if as_json:
+        print(json.dumps([render.outcome_dict(o) for o in outcomes], indent=2))
+    else:
+        render.outcomes(out, err, outcomes)
+    if any(o.status == "refused" for o in outcomes):
+        raise typer.Exit(1)
+
+
+@app.command(name="status")
+def status_cmd(directory: WorkspaceArg, as_json: JsonOpt = False) -> None:
+    """Billing periods, providers, accounts, rows and cost per period."""
+    result = status(_open(directory))
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        render.status(out, result)
+
+
+@app.command(name="report")
+def report_cmd(
+    directory: WorkspaceArg,
+    by: Annotated[str, typer.Option(help="Comma-separated group keys: FOCUS columns, x_<owner key>, "
+                                         "tag:<Key>, period, month, day.")] = "ServiceCategory",
+    period: Annotated[str | None, typer.Option(help="Billing period YYYY-MM (default: all).")] = None,
+    metric: Annotated[str, typer.Option(help=f"Cost metric: {', '.join(METRICS)}.")] = "billed",
+    as_json: JsonOpt = False,
+) -> None:
+    """Cost grouped by any FOCUS column or tag key, for a billing period or all."""
+    ws = _open(directory)
+    keys = [k.strip() for k in by.split(",") if k.strip()]
+    try:
+        result = report(ws, keys, period, metric)
+    except CostCouncilError as e:
+        _fail(e)
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        render.report(out, result, period)
+
+
+@export_app.command(name="focus")
+def export_focus_cmd(
+    directory: WorkspaceArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output .csv, .csv.gz or .parquet.")],
+    period: Annotated[str | None, typer.Option(help="Billing period YYYY-MM (default: all).")] = None,
+    with_extensions: Annotated[bool, typer.Option(help="Add the lake's x_ columns.")] = False,
+    force: Annotated[bool, typer.Option(help="Write even if conformance checks fail.")] = False,
+) -> None:
+    """Export lake rows as FOCUS 1.2, checked by CostCouncil's conformance rules."""
+    ws = _open(directory)
+    try:
+        result = export_focus(ws, output, period, with_extensions, force)
+    except CostCouncilError as e:
+        _fail(e)
+    out.print(f"Wrote {result.rows:,} FOCUS 1.2 rows to {result.path}")
+    out.print(result.conformance.to_text(), highlight=False)
+
+
+@app.command()
+def formats() -> None:
+    """List the source formats ingest recognises."""
+    render.formats(out, REGISTRY)
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Argument(help="Where to create the demo workspace.")] = Path(
+        "demo"
+    ),
+    rows: Annotated[int, typer.Option(help="Approximate number of FOCUS cost rows.")] = 200_000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same organisation).")] = 7,
+    serve: Annotated[bool, typer.Option(help="Serve the dashboard after the summary.")] = True,
+) -> None:
+    """Generate a demo AI organisation, ingest it and print a cost summary."""
+    from costcouncil.workspace import demo as demo_case  # the generator loads only when asked
+
+    try:
+        with render.ingest_progress(out, quiet=False) as progress:
+            ws = demo_case.build(directory, rows, seed, progress, say=out.print)
+    except CostCouncilError as e:
+        _fail(e)
+    render.status(out, status(ws))
+    latest = max((ln.period for ln in status(ws).lines), default=None)
+    render.report(out, report(ws, ["ServiceCategory"], latest), latest)
+    render.report(out, report(ws, ["x_team"], latest), latest)
+    if serve:
+        out.print("[dim]The dashboard is not built yet; nothing to serve (use --no-serve).[/]")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app(prog_name="costcouncil")
+    sys.exit(0)

@@ -1,0 +1,101 @@
+"""Rich rendering of workspace results: progress bars and tables."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from decimal import Decimal
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from costcouncil.ingest.sources.base import Converter
+from costcouncil.workspace.ingest import FileOutcome
+from costcouncil.workspace.report import METRICS, Report
+from costcouncil.workspace.status import Status
+
+StageProgress = Callable[[str, str, float], None]
+
+
+@contextmanager
+def ingest_progress(console: Console, quiet: bool) -> Iterator[StageProgress]:
+    """A progress callback (file, stage, fraction) drawing one bar per file and stage."""
+    if quiet:
+        yield lambda name, stage, fraction: None
+        return
+    bars = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
+        "{task.percentage:>3.0f}%"), TimeElapsedColumn(), console=console, transient=False)
+    tasks: dict[tuple[str, str], TaskID] = {}
+
+    def update(name: str, stage: str, fraction: float) -> None:
+        key = (name, stage)
+        if key not in tasks:
+            tasks[key] = bars.add_task(f"{stage:>5} {name}", total=1.0)
+        bars.update(tasks[key], completed=fraction)
+
+    with bars:
+        yield update
+
+
+def outcome_dict(o: FileOutcome) -> dict[str, object]:
+    return {
+        "file": str(o.path), "status": o.status, "format": o.format, "rows": o.rows,
+        "rejected": o.rejected, "warnings": o.warnings, "slices": o.slices, "error": o.error,
+        "rejects": str(o.rejects_path) if o.rejects_path else None,
+        "warning_summary": o.warning_summary,
+    }
+
+
+def outcomes(console: Console, errors: Console, items: list[FileOutcome]) -> None:
+    table = Table("file", "status", "format", "rows", "rejected", "warnings", "slices")
+    for o in items:
+        style = {"refused": "red", "ingested": "green"}.get(o.status, "yellow")
+        table.add_row(o.path.name, f"[{style}]{o.status}[/]", o.format, f"{o.rows:,}",
+                      f"{o.rejected:,}", f"{o.warnings:,}", str(len(o.slices)))
+    console.print(table)
+    for o in items:
+        _details(console, errors, o)
+
+
+def _details(console: Console, errors: Console, o: FileOutcome) -> None:
+    if o.error:
+        errors.print(f"[red]{o.path}[/]: refused\n{o.error}", highlight=False)
+    if o.rejects_path:
+        console.print(f"{o.path.name}: {o.rejected:,} row(s) rejected; reasons in {o.rejects_path}")
+    for line in o.warning_summary[:8]:
+        console.print(f"[yellow]warning[/] {o.path.name}: {line}", highlight=False)
+
+
+def status(console: Console, result: Status) -> None:
+    table = Table("period", "provider", "accounts", "rows", "billed", "as of",
+                  title="Lake status")
+    for ln in result.lines:
+        billed = ", ".join(f"{_money(v)} {k}" for k, v in sorted(ln.billed.items()))
+        table.add_row(ln.period, ln.provider, str(ln.accounts), f"{ln.rows:,}", billed,
+                      ln.as_of[:19])
+    console.print(table)
+    console.print(f"{result.files} file(s) ingested, {result.rejected_rows:,} row(s) rejected, "
+                  f"{result.superseded_files} file(s) superseded by newer exports")
+
+
+def report(console: Console, result: Report, period: str | None) -> None:
+    title = f"{METRICS[result.metric]} by {', '.join(result.by) or 'total'}"
+    table = Table(*result.columns, title=f"{title} — {period or 'all periods'}")
+    for row in result.rows:
+        cells = [_money(v) if isinstance(v, Decimal) else str(v) for v in row[:-1]]
+        table.add_row(*cells, f"{row[-1]:,}")
+    console.print(table)
+    totals = ", ".join(f"{_money(v)} {k}" for k, v in sorted(result.totals().items()))
+    console.print(f"Total: {totals or '0'}")
+
+
+def formats(console: Console, registry: Mapping[str, Converter]) -> None:
+    table = Table("format", "source", "provider key", "recognised by")
+    for name, c in sorted(registry.items()):
+        table.add_row(name, c.title, c.provider or "(ProviderName)", ", ".join(sorted(c.signature)))
+    console.print(table)
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:,.2f}"

@@ -1,0 +1,43 @@
+"""``costcouncil demo``: generate the demo AI organisation into a workspace and ingest it.
+
+The generated exports (one FOCUS 1.2 CSV per provider and billing period) land in
+``<workspace>/exports/``, the usage logs in ``<workspace>/usage/`` and the planted anomalies and
+tagging mistakes in ``<workspace>/ground_truth.json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from costcouncil.demo import DemoSpec, write_demo
+from costcouncil.workspace.core import Workspace
+from costcouncil.workspace.ingest import FileOutcome, IngestOptions, StageProgress, ingest
+
+Say = Callable[[str], None]
+
+
+def build(
+    directory: Path,
+    rows: int = 200_000,
+    seed: int = 7,
+    progress: StageProgress | None = None,
+    say: Say = print,
+) -> Workspace:
+    """Create (or reuse) the demo workspace at ``directory``, generate data, ingest it."""
+    workspace = Workspace.init(directory, name="demo-ai-org")
+    say(f"Generating the demo organisation ({rows:,} cost rows, seed {seed}) in {directory}/")
+    write_demo(directory, DemoSpec(rows=rows, seed=seed))
+    exports = sorted((directory / "exports").rglob("*.csv*"))
+    say(f"Ingesting {len(exports)} export file(s)")
+    outcomes = ingest(workspace, exports, IngestOptions(), progress)
+    _check(outcomes)
+    return workspace
+
+
+def _check(outcomes: list[FileOutcome]) -> None:
+    refused = [o for o in outcomes if o.status == "refused"]
+    if refused:
+        from costcouncil.errors import IngestError
+
+        raise IngestError("demo exports were refused:\n" + "\n".join(o.error for o in refused))

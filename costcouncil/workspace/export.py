@@ -1,0 +1,81 @@
+"""Export lake rows as FOCUS 1.2 again (CSV or Parquet), gated by our own conformance checks.
+
+CSV timestamps are written ``YYYY-MM-DDTHH:MM:SSZ`` and decimals in plain notation; Parquet keeps
+the lake's types (UTC timestamps, decimal(38,12)). ``with_extensions`` adds the lake's ``x_``
+columns, which FOCUS allows as custom columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from costcouncil.conformance import run_checks
+from costcouncil.conformance.runner import Report as ConformanceReport
+from costcouncil.errors import ExportError
+from costcouncil.ingest.plan import lit, q
+from costcouncil.schema.arrow import SOURCE_COLUMNS
+from costcouncil.schema.focus import FOCUS_1_2
+from costcouncil.workspace.core import Workspace
+from costcouncil.workspace.query import open_costs
+
+ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """Where the export went, how many rows, and the conformance report."""
+
+    path: Path
+    rows: int
+    conformance: ConformanceReport
+
+
+def export_focus(
+    workspace: Workspace,
+    out: Path,
+    period: str | None = None,
+    with_extensions: bool = False,
+    force: bool = False,
+) -> ExportResult:
+    """Write the lake's rows (one billing period, or all) as a FOCUS 1.2 file at ``out``."""
+    fmt = _format(out)
+    con = open_costs(workspace, [period] if period else None)
+    con.execute(f"CREATE TEMP VIEW export AS {_select(with_extensions)}")
+    checked = run_checks(con, "export")
+    if not checked.ok and not force:
+        raise ExportError(f"{out}: the export fails FOCUS conformance (nothing written):\n"
+                          f"{checked.to_text()}\nUse --force to write it anyway.")
+    rows = con.execute("SELECT count(*) FROM export").fetchone()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    con.execute(f"COPY ({_rendered(fmt)}) TO {lit(str(tmp))} ({_options(fmt)})")
+    tmp.replace(out)
+    return ExportResult(out, int(rows[0]) if rows else 0, checked)
+
+
+def _format(out: Path) -> str:
+    suffixes = "".join(out.suffixes).lower()
+    for fmt in ("parquet", "csv"):
+        if f".{fmt}" in suffixes:
+            return fmt
+    raise ExportError(f"{out}: name the file .csv, .csv.gz or .parquet")
+
+
+def _select(with_extensions: bool) -> str:
+    cols = [q(c.name) for c in FOCUS_1_2]
+    if with_extensions:
+        cols += [name for name, _ in SOURCE_COLUMNS]
+    return f"SELECT {', '.join(cols)} FROM costs ORDER BY \"ChargePeriodStart\", x_source_file, x_source_row"
+
+
+def _rendered(fmt: str) -> str:
+    if fmt == "parquet":
+        return "SELECT * FROM export"
+    stamps = [c.name for c in FOCUS_1_2 if c.kind == "datetime"]
+    replaced = ", ".join(f"strftime({q(n)}, {lit(ISO_UTC)}) AS {q(n)}" for n in stamps)
+    return f"SELECT * REPLACE ({replaced}) FROM export"
+
+
+def _options(fmt: str) -> str:
+    return "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER"

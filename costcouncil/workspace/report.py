@@ -1,0 +1,108 @@
+"""Cost reports over the lake: group by FOCUS columns, ``x_`` columns or tag keys, any period.
+
+Group-by keys, in ``--by``:
+
+* a FOCUS column (``ServiceCategory``, ``RegionId`` …, any case) or a lake ``x_`` column;
+* ``x_<key>`` for an owner key from ``costcouncil.yaml`` (``x_team``): the tag under the key or
+  any of its aliases, trimmed and lower-cased (``Team: 'Vision '`` and ``team: vision`` agree);
+* ``tag:<Key>`` for any tag key, exactly as written;
+* ``period`` (the billing period, ``YYYY-MM``) and ``day`` / ``month`` of the charge period.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from decimal import Decimal
+
+from costcouncil.errors import ConfigError
+from costcouncil.ingest.plan import lit, q
+from costcouncil.schema.arrow import SOURCE_COLUMNS, lake_columns
+from costcouncil.workspace.core import Workspace
+from costcouncil.workspace.query import open_costs
+
+METRICS = {
+    "billed": "BilledCost",
+    "effective": "EffectiveCost",
+    "list": "ListCost",
+    "contracted": "ContractedCost",
+}
+NONE_LABEL = "(none)"
+_PSEUDO = {
+    "period": "strftime(\"BillingPeriodStart\", '%Y-%m')",
+    "month": "strftime(\"ChargePeriodStart\", '%Y-%m')",
+    "day": "strftime(\"ChargePeriodStart\", '%Y-%m-%d')",
+}
+
+
+@dataclass(frozen=True)
+class Report:
+    """A cost table: the group columns, then currency, cost and row count per group."""
+
+    by: list[str]
+    metric: str
+    rows: list[tuple[object, ...]]
+
+    @property
+    def columns(self) -> list[str]:
+        return [*self.by, "BillingCurrency", METRICS[self.metric], "rows"]
+
+    def totals(self) -> dict[str, Decimal]:
+        out: dict[str, Decimal] = {}
+        for row in self.rows:
+            currency, cost = str(row[-3]), row[-2]
+            out[currency] = out.get(currency, Decimal(0)) + Decimal(str(cost))
+        return out
+
+    def to_dict(self) -> dict[str, object]:
+        records = [dict(zip(self.columns, [str(v) if isinstance(v, Decimal) else v for v in r],
+                            strict=True)) for r in self.rows]
+        return {"by": self.by, "metric": METRICS[self.metric], "rows": records,
+                "totals": {k: str(v) for k, v in self.totals().items()}}
+
+
+def report(workspace: Workspace, by: list[str], period: str | None = None,
+           metric: str = "billed") -> Report:
+    """Cost per group of ``by`` (an empty list gives the grand total per currency)."""
+    if metric not in METRICS:
+        raise ConfigError(f"unknown metric {metric!r}; choose one of: {', '.join(METRICS)}")
+    keys = [group_expression(workspace, key) for key in by]
+    con = open_costs(workspace, [period] if period else None)
+    selected = [f"coalesce(CAST({k} AS VARCHAR), {lit(NONE_LABEL)})" for k in keys]
+    cols = ", ".join([*selected, '"BillingCurrency"'])
+    sql = (f"SELECT {cols}, sum({q(METRICS[metric])}), count(*) FROM costs "
+           f"GROUP BY ALL ORDER BY {len(keys) + 2} DESC")
+    return Report(list(by), metric, [tuple(r) for r in con.execute(sql).fetchall()])
+
+
+def group_expression(workspace: Workspace, key: str) -> str:
+    """The SQL expression for one ``--by`` key; an unknown key lists the choices."""
+    columns = {c.name.lower(): c.name for c in lake_columns()}
+    columns.update({name: name for name, _ in SOURCE_COLUMNS})
+    if key.lower() in columns:
+        return q(columns[key.lower()])
+    if key in _PSEUDO:
+        return _PSEUDO[key]
+    if key.startswith("tag:") and len(key) > 4:
+        return f"json_extract_string(\"Tags\", {lit(_json_path(key[4:]))})"
+    if key.startswith("x_") and key[2:] in workspace.config.tags.owner_keys:
+        return _owner_key(workspace, key[2:])
+    raise ConfigError(_unknown_key(workspace, key, list(columns.values())))
+
+
+def _json_path(key: str) -> str:
+    return '$."' + key.replace('"', '\\"') + '"'
+
+
+def _owner_key(workspace: Workspace, key: str) -> str:
+    spellings = workspace.config.tags.spellings(key)
+    found = ", ".join(f"json_extract_string(\"Tags\", {lit(_json_path(s))})" for s in spellings)
+    return f"NULLIF(lower(trim(coalesce({found}))), '')"
+
+
+def _unknown_key(workspace: Workspace, key: str, columns: list[str]) -> str:
+    choices = columns + [f"x_{k}" for k in workspace.config.tags.owner_keys] + list(_PSEUDO)
+    near = difflib.get_close_matches(key, choices, n=3)
+    hint = f" Did you mean {', '.join(near)}?" if near else ""
+    return (f"unknown --by key {key!r}.{hint} Use a FOCUS column, x_<owner key> "
+            f"({', '.join(workspace.config.tags.owner_keys)}), tag:<Key>, period, month or day.")
