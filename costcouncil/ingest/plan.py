@@ -267,6 +267,20 @@ def slices_sql(stage: Path) -> str:
     )
 
 
+def currencies_sql(stage: Path) -> str:
+    """Per billing account and period: the currencies of its good rows and each one's first row."""
+    firsts = (
+        "SELECT \"BillingAccountId\" a, x_period p, \"BillingCurrency\" c, "
+        "min(file_row_number) + 1 AS first FROM "
+        f"read_parquet({lit(str(stage))}, file_row_number=true) WHERE x_problems IS NULL "
+        "GROUP BY ALL"
+    )
+    return (
+        f"SELECT a, p, list(c ORDER BY first), list(first ORDER BY first) "
+        f"FROM ({firsts}) GROUP BY a, p"
+    )
+
+
 def problems_sql(stage: Path, which: str = "x_problems") -> str:
     """One row per problem (or warning): data row, column, value, reason -- in file order."""
     exploded = (

@@ -26,6 +26,7 @@ from costcouncil.ingest.detect import detect, sniff
 from costcouncil.ingest.sources import REGISTRY
 from costcouncil.lake import manifest as mf
 from costcouncil.lake.store import Transaction, crashpoint
+from costcouncil.settings import get_settings
 from costcouncil.workspace.core import Workspace
 
 StageProgress = Callable[[str, str, float], None]  # file name, stage, fraction
@@ -142,13 +143,15 @@ def _stage_one(
     sniffed = sniff(path, options.delimiter)
     converter = _converter(options.format, sniffed)
     outcome.format = converter.name
-    read = plan.Options(naive_timezone="UTC" if options.assume_utc else None)
+    read = plan.Options(naive_timezone="UTC" if options.assume_utc else None,
+                        max_line_bytes=get_settings().max_line_bytes)
     converted = plan.converted_sql(converter, sniffed, plan.source_sql(sniffed, read))
     work = tx.staging / fingerprint
     work.mkdir()
     stage = work / "stage.parquet"
     sql = plan.staged_sql(converted, _types(con, converted, path), converter, read)
     _run(con, f"COPY ({sql}) TO {plan.lit(str(stage))} (FORMAT parquet)", path, "read", progress)
+    _refuse_mixed_currencies(con, stage, path)
     rejected, warnings = _counts(con, stage)
     outcome.rejected, outcome.warnings = rejected, warnings
     outcome.warning_summary = _summary(con, stage, "x_warnings")
@@ -214,9 +217,28 @@ def _run(
 
 def _first_line(error: Exception) -> str:
     text = str(error).strip()
+    if "Maximum line size" in text:
+        limit = get_settings().max_line_bytes
+        text = (f"a line is longer than {limit:,} bytes; a cost export has no such line (raise "
+                f"COSTCOUNCIL_MAX_LINE_BYTES if it is real). {text}")
     lines = [ln for ln in text.splitlines() if ln.strip()]
     keep = [ln for ln in lines if not ln.startswith(("Possible Solution", "  *", "Original Line"))]
     return " ".join(keep[:4])[:1500]
+
+
+def _refuse_mixed_currencies(con: duckdb.DuckDBPyConnection, stage: Path, path: Path) -> None:
+    """A billing account is billed in one currency per period; two in one file is an error."""
+    rows = con.execute(plan.currencies_sql(stage)).fetchall()
+    problems = [
+        Problem(str(path), int(first), "BillingCurrency", currency,
+                f"billing account {account} is billed in {', '.join(sorted(currencies))} "
+                f"in period {period}; one currency per account and period is expected")
+        for account, period, currencies, firsts in rows if len(currencies) > 1
+        for currency, first in zip(currencies, firsts, strict=True)
+    ]
+    if not problems:
+        return
+    raise ValidationError(problems, hint="Split the file per currency, or fix BillingCurrency.")
 
 
 def _counts(con: duckdb.DuckDBPyConnection, stage: Path) -> tuple[int, int]:
