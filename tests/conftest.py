@@ -20,12 +20,16 @@ def workspace(tmp_path: Path) -> Workspace:
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"real data not found at {SHARED_DATA} (../shared/data beside the checkout); "
-                    "these tests run in CI where it is present")
+        pytest.skip(
+            f"real data not found at {SHARED_DATA} (../shared/data beside the checkout); "
+            "these tests run in CI where it is present"
+        )
     return SHARED_DATA
 
 
-def lake_rows(workspace: Workspace, sql: str = "SELECT count(*), sum(BilledCost) FROM costs") -> list[tuple[object, ...]]:
+def lake_rows(
+    workspace: Workspace, sql: str = "SELECT count(*), sum(BilledCost) FROM costs"
+) -> list[tuple[object, ...]]:
     """Run ``sql`` over the lake's ``costs`` (exactly the manifest's files)."""
     files = [str(p) for p in workspace.lake.data_paths()]
     con = duckdb.connect()

@@ -35,22 +35,34 @@ class Charge:
         charge_start = f"{self.period}-{self.day:02d}T00:00:00Z"
         charge_end = f"{self.period}-{self.day:02d}T01:00:00Z"
         return _defaults() | {
-            "BilledCost": self.cost, "EffectiveCost": self.cost, "ListCost": self.cost,
-            "ContractedCost": self.cost, "BillingAccountId": self.account,
-            "BillingAccountName": f"acct {self.account}", "BillingCurrency": self.currency,
-            "BillingPeriodStart": start, "BillingPeriodEnd": end,
-            "ChargePeriodStart": charge_start, "ChargePeriodEnd": charge_end,
-            "ProviderName": self.provider, "PublisherName": self.provider,
-            "InvoiceIssuerName": self.provider, "ServiceName": self.service,
-            "ServiceCategory": self.category, "ResourceId": self.resource,
+            "BilledCost": self.cost,
+            "EffectiveCost": self.cost,
+            "ListCost": self.cost,
+            "ContractedCost": self.cost,
+            "BillingAccountId": self.account,
+            "BillingAccountName": f"acct {self.account}",
+            "BillingCurrency": self.currency,
+            "BillingPeriodStart": start,
+            "BillingPeriodEnd": end,
+            "ChargePeriodStart": charge_start,
+            "ChargePeriodEnd": charge_end,
+            "ProviderName": self.provider,
+            "PublisherName": self.provider,
+            "InvoiceIssuerName": self.provider,
+            "ServiceName": self.service,
+            "ServiceCategory": self.category,
+            "ResourceId": self.resource,
             "Tags": json.dumps(self.tags) if self.tags is not None else "",
         }
 
 
 def _defaults() -> dict[str, str]:
     return {name: "" for name in HEADER} | {
-        "ChargeCategory": "Usage", "ChargeDescription": "test charge",
-        "ChargeFrequency": "Usage-Based", "PricingQuantity": "1", "PricingUnit": "Hours",
+        "ChargeCategory": "Usage",
+        "ChargeDescription": "test charge",
+        "ChargeFrequency": "Usage-Based",
+        "PricingQuantity": "1",
+        "PricingUnit": "Hours",
         "BillingAccountType": "Billing Account",
     }
 
@@ -61,8 +73,14 @@ def _period_bounds(period: str) -> tuple[str, str]:
     return f"{period}-01T00:00:00Z", f"{nyear:04d}-{nmonth:02d}-01T00:00:00Z"
 
 
-def write_focus(path: Path, charges: Iterable[Charge], *, overrides: Sequence[dict[str, str]] = (),
-                header: Sequence[str] = HEADER, delimiter: str = ",") -> Path:
+def write_focus(
+    path: Path,
+    charges: Iterable[Charge],
+    *,
+    overrides: Sequence[dict[str, str]] = (),
+    header: Sequence[str] = HEADER,
+    delimiter: str = ",",
+) -> Path:
     """Write ``charges`` as a FOCUS 1.2 CSV (gzip if the name ends .gz); ``overrides`` patch rows."""
     rows = [c.row() for c in charges]
     for i, patch in enumerate(overrides):
@@ -70,8 +88,9 @@ def write_focus(path: Path, charges: Iterable[Charge], *, overrides: Sequence[di
     path.parent.mkdir(parents=True, exist_ok=True)
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "wt", newline="") as f:  # type: ignore[operator]
-        writer = csv.DictWriter(f, fieldnames=list(header), delimiter=delimiter,
-                                extrasaction="ignore")
+        writer = csv.DictWriter(
+            f, fieldnames=list(header), delimiter=delimiter, extrasaction="ignore"
+        )
         writer.writeheader()
         writer.writerows(rows)
     return path

@@ -58,23 +58,34 @@ def init(
     except CostCouncilError as e:
         _fail(e)
     out.print(f"Workspace [bold]{ws.config.name}[/] at {directory.resolve()}")
-    out.print(f"  config   {directory / 'costcouncil.yaml'}\n  lake     {ws.lake.root}"
-              f"\n  database {ws.config.database}")
+    out.print(
+        f"  config   {directory / 'costcouncil.yaml'}\n  lake     {ws.lake.root}"
+        f"\n  database {ws.config.database}"
+    )
 
 
 @app.command(name="ingest")
 def ingest_cmd(
     directory: WorkspaceArg,
     files: Annotated[list[Path], typer.Argument(help="Cost files: FOCUS or a cloud export.")],
-    format: Annotated[str | None, typer.Option(
-        "--format", help=f"Source format (default: detected). One of: {', '.join(sorted(REGISTRY))}."
-    )] = None,
-    delimiter: Annotated[str | None, typer.Option(help="CSV delimiter (default: detected).")] = None,
+    format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help=f"Source format (default: detected). One of: {', '.join(sorted(REGISTRY))}.",
+        ),
+    ] = None,
+    delimiter: Annotated[
+        str | None, typer.Option(help="CSV delimiter (default: detected).")
+    ] = None,
     strict: Annotated[bool, typer.Option(help="Refuse a whole file if any row is bad.")] = False,
     assume_utc: Annotated[bool, typer.Option(help="Read naive timestamps as UTC.")] = False,
-    as_of: Annotated[datetime | None, typer.Option(
-        help="When the export was produced (default: file time); the newer export of a period wins."
-    )] = None,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(
+            help="When the export was produced (default: file time); the newer export of a period wins."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest cost files into the lake (idempotent; a newer export of a period replaces it)."""
@@ -106,9 +117,16 @@ def status_cmd(directory: WorkspaceArg, as_json: JsonOpt = False) -> None:
 @app.command(name="report")
 def report_cmd(
     directory: WorkspaceArg,
-    by: Annotated[str, typer.Option(help="Comma-separated group keys: FOCUS columns, x_<owner key>, "
-                                         "tag:<Key>, period, month, day.")] = "ServiceCategory",
-    period: Annotated[str | None, typer.Option(help="Billing period YYYY-MM (default: all).")] = None,
+    by: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated group keys: FOCUS columns, x_<owner key>, "
+            "tag:<Key>, period, month, day."
+        ),
+    ] = "ServiceCategory",
+    period: Annotated[
+        str | None, typer.Option(help="Billing period YYYY-MM (default: all).")
+    ] = None,
     metric: Annotated[str, typer.Option(help=f"Cost metric: {', '.join(METRICS)}.")] = "billed",
     as_json: JsonOpt = False,
 ) -> None:
@@ -128,8 +146,12 @@ def report_cmd(
 @export_app.command(name="focus")
 def export_focus_cmd(
     directory: WorkspaceArg,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output .csv, .csv.gz or .parquet.")],
-    period: Annotated[str | None, typer.Option(help="Billing period YYYY-MM (default: all).")] = None,
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Output .csv, .csv.gz or .parquet.")
+    ],
+    period: Annotated[
+        str | None, typer.Option(help="Billing period YYYY-MM (default: all).")
+    ] = None,
     with_extensions: Annotated[bool, typer.Option(help="Add the lake's x_ columns.")] = False,
     force: Annotated[bool, typer.Option(help="Write even if conformance checks fail.")] = False,
 ) -> None:

@@ -24,8 +24,14 @@ def ingest_progress(console: Console, quiet: bool) -> Iterator[StageProgress]:
     if quiet:
         yield lambda name, stage, fraction: None
         return
-    bars = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
-        "{task.percentage:>3.0f}%"), TimeElapsedColumn(), console=console, transient=False)
+    bars = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
     tasks: dict[tuple[str, str], TaskID] = {}
 
     def update(name: str, stage: str, fraction: float) -> None:
@@ -40,8 +46,14 @@ def ingest_progress(console: Console, quiet: bool) -> Iterator[StageProgress]:
 
 def outcome_dict(o: FileOutcome) -> dict[str, object]:
     return {
-        "file": str(o.path), "status": o.status, "format": o.format, "rows": o.rows,
-        "rejected": o.rejected, "warnings": o.warnings, "slices": o.slices, "error": o.error,
+        "file": str(o.path),
+        "status": o.status,
+        "format": o.format,
+        "rows": o.rows,
+        "rejected": o.rejected,
+        "warnings": o.warnings,
+        "slices": o.slices,
+        "error": o.error,
         "rejects": str(o.rejects_path) if o.rejects_path else None,
         "warning_summary": o.warning_summary,
     }
@@ -51,8 +63,15 @@ def outcomes(console: Console, errors: Console, items: list[FileOutcome]) -> Non
     table = Table("file", "status", "format", "rows", "rejected", "warnings", "slices")
     for o in items:
         style = {"refused": "red", "ingested": "green"}.get(o.status, "yellow")
-        table.add_row(o.path.name, f"[{style}]{o.status}[/]", o.format, f"{o.rows:,}",
-                      f"{o.rejected:,}", f"{o.warnings:,}", str(len(o.slices)))
+        table.add_row(
+            o.path.name,
+            f"[{style}]{o.status}[/]",
+            o.format,
+            f"{o.rows:,}",
+            f"{o.rejected:,}",
+            f"{o.warnings:,}",
+            str(len(o.slices)),
+        )
     console.print(table)
     for o in items:
         _details(console, errors, o)
@@ -68,15 +87,17 @@ def _details(console: Console, errors: Console, o: FileOutcome) -> None:
 
 
 def status(console: Console, result: Status) -> None:
-    table = Table("period", "provider", "accounts", "rows", "billed", "as of",
-                  title="Lake status")
+    table = Table("period", "provider", "accounts", "rows", "billed", "as of", title="Lake status")
     for ln in result.lines:
         billed = ", ".join(f"{_money(v)} {k}" for k, v in sorted(ln.billed.items()))
-        table.add_row(ln.period, ln.provider, str(ln.accounts), f"{ln.rows:,}", billed,
-                      ln.as_of[:19])
+        table.add_row(
+            ln.period, ln.provider, str(ln.accounts), f"{ln.rows:,}", billed, ln.as_of[:19]
+        )
     console.print(table)
-    console.print(f"{result.files} file(s) ingested, {result.rejected_rows:,} row(s) rejected, "
-                  f"{result.superseded_files} file(s) superseded by newer exports")
+    console.print(
+        f"{result.files} file(s) ingested, {result.rejected_rows:,} row(s) rejected, "
+        f"{result.superseded_files} file(s) superseded by newer exports"
+    )
 
 
 def report(console: Console, result: Report, period: str | None) -> None:

@@ -22,10 +22,11 @@ from pathlib import Path
 
 from costcouncil.errors import FormatError
 from costcouncil.ingest.detect import Sniffed
-from costcouncil.ingest.sources.base import Converter, lit
+from costcouncil.ingest.sources.base import Converter
 from costcouncil.schema.arrow import SQL_TYPES, lake_columns
 from costcouncil.schema.currencies import ISO_4217
 from costcouncil.schema.focus import CANONICAL_VERSION, Column
+from costcouncil.schema.sql import lit, q
 
 _TZ_SUFFIX = r"([Zz]|[+-]\d\d(:?\d\d)?)$"
 
@@ -51,11 +52,6 @@ class Options:
 
     naive_timezone: str | None = None
     max_line_bytes: int = 8 * 1024 * 1024
-
-
-def q(name: str) -> str:
-    """Quote an identifier."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def source_sql(sniffed: Sniffed, options: Options) -> str:
@@ -104,7 +100,9 @@ def staged_sql(
 ) -> str:
     """Typed FOCUS columns plus ``x_problems`` and the slice key, over ``converted``."""
     zone = converter.naive_timezone or options.naive_timezone
-    typed, errors, warnings = [], [], []
+    typed: list[str] = []
+    errors: list[Flag] = []
+    warnings: list[Flag] = []
     for column in lake_columns():
         value, check = _typed(column, types[column.name], zone)
         typed.append(f"{value} AS {q(column.name)}")
@@ -119,13 +117,16 @@ def staged_sql(
     )
 
 
-def _joined(problems: list[str]) -> str:
-    if not problems:
+def _joined(flags: list[Flag]) -> str:
+    """All of a row's flagged problems as one string; the message is built only for bad rows."""
+    if not flags:
         return "NULL::VARCHAR"
-    return "NULLIF(concat_ws(chr(30), " + ", ".join(problems) + "), '')"
+    any_bad = " OR ".join(f"({f.condition})" for f in flags)
+    messages = ", ".join(f.case() for f in flags)
+    return f"CASE WHEN {any_bad} THEN NULLIF(concat_ws(chr(30), {messages}), '') END"
 
 
-def _nullable_warning(column: Column) -> list[str]:
+def _nullable_warning(column: Column) -> list[Flag]:
     if column.nullable or not column.mandatory or column.since > CANONICAL_VERSION:
         return []
     if column.name in STORE_CRITICAL:
@@ -147,15 +148,25 @@ def _slice_sql(provider: str) -> str:
     )
 
 
-def _problem(column: str, condition: str, reason: str) -> str:
-    value = f"coalesce(CAST({q(column)} AS VARCHAR), '')"
-    return (
-        f"CASE WHEN {condition} THEN concat({lit(column)}, chr(31), {value}, chr(31), "
-        f"{lit(reason)}) END"
-    )
+@dataclass(frozen=True)
+class Flag:
+    """A problem a row may have: the SQL condition that flags it and the message it gets."""
+
+    column: str
+    condition: str
+    reason: str
+
+    def case(self) -> str:
+        value = f"coalesce(CAST({q(self.column)} AS VARCHAR), '')"
+        message = f"concat({lit(self.column)}, chr(31), {value}, chr(31), {lit(self.reason)})"
+        return f"CASE WHEN {self.condition} THEN {message} END"
 
 
-def _typed(column: Column, source_type: str, zone: str | None) -> tuple[str, list[str]]:
+def _problem(column: str, condition: str, reason: str) -> Flag:
+    return Flag(column, condition, reason)
+
+
+def _typed(column: Column, source_type: str, zone: str | None) -> tuple[str, list[Flag]]:
     v = q(column.name)
     checks = []
     if column.name in STORE_CRITICAL:
@@ -164,14 +175,14 @@ def _typed(column: Column, source_type: str, zone: str | None) -> tuple[str, lis
     return kind_value, checks + kind_checks
 
 
-def _decimal(column: Column, v: str, source_type: str, zone: str | None) -> tuple[str, list[str]]:
+def _decimal(column: Column, v: str, source_type: str, zone: str | None) -> tuple[str, list[Flag]]:
     target = SQL_TYPES["decimal"]
     typed = f"TRY_CAST({v} AS {target})"
     bad = _problem(column.name, f"{v} IS NOT NULL AND {typed} IS NULL", "is not a decimal number")
     return typed, [bad]
 
 
-def _datetime(column: Column, v: str, source_type: str, zone: str | None) -> tuple[str, list[str]]:
+def _datetime(column: Column, v: str, source_type: str, zone: str | None) -> tuple[str, list[Flag]]:
     if source_type.startswith("TIMESTAMP WITH TIME ZONE"):
         return v, []
     if source_type.startswith(("TIMESTAMP", "DATE")):
@@ -195,7 +206,7 @@ def _datetime(column: Column, v: str, source_type: str, zone: str | None) -> tup
 _NAIVE = "has no time zone (FOCUS timestamps are UTC, e.g. 2026-10-01T00:00:00Z); use --assume-utc"
 
 
-def _string(column: Column, v: str, source_type: str, zone: str | None) -> tuple[str, list[str]]:
+def _string(column: Column, v: str, source_type: str, zone: str | None) -> tuple[str, list[Flag]]:
     typed = v if source_type == "VARCHAR" else f"CAST({v} AS VARCHAR)"
     if not column.allowed:
         return typed, []
@@ -203,7 +214,6 @@ def _string(column: Column, v: str, source_type: str, zone: str | None) -> tuple
     cases = " ".join(f"WHEN {lit(a.lower())} THEN {lit(a)}" for a in column.allowed)
     canonical = f"CASE WHEN {typed} IN ({allowed}) THEN {typed} ELSE coalesce(CASE lower(trim({typed})) {cases} END, {typed}) END"
     reason = "is not one of: " + ", ".join(column.allowed) + " (kept as is)"
-    fixed = "was not in FOCUS's spelling; stored as " + "/".join(column.allowed)
     return canonical, [
         _problem(
             column.name,
@@ -218,7 +228,7 @@ def _string(column: Column, v: str, source_type: str, zone: str | None) -> tuple
     ]
 
 
-def _currency(column: Column, v: str, source_type: str, zone: str | None) -> tuple[str, list[str]]:
+def _currency(column: Column, v: str, source_type: str, zone: str | None) -> tuple[str, list[Flag]]:
     codes = ", ".join(lit(c) for c in sorted(ISO_4217))
     bad = _problem(column.name, f"{v} NOT IN ({codes})", "is not an ISO 4217 currency code")
     return v, [bad]
@@ -228,7 +238,7 @@ def _currency(column: Column, v: str, source_type: str, zone: str | None) -> tup
 _CRITICAL_KINDS = ("decimal", "datetime", "json", "currency")
 
 
-def _json(column: Column, v: str, source_type: str, zone: str | None) -> tuple[str, list[str]]:
+def _json(column: Column, v: str, source_type: str, zone: str | None) -> tuple[str, list[Flag]]:
     typed = v if source_type == "VARCHAR" else f"CAST({v} AS VARCHAR)"
     ok = f"CASE WHEN json_valid({typed}) THEN json_type({typed}) = 'OBJECT' ELSE false END"
     return typed, [
@@ -261,7 +271,7 @@ def slices_sql(stage: Path) -> str:
         'SELECT x_slice, any_value(x_provider), any_value("BillingAccountId"), '
         'any_value(x_period), "BillingCurrency", count(*), sum("BilledCost"), '
         'sum("EffectiveCost"), strftime(min("ChargePeriodStart"), \'%Y-%m-%dT%H:%M:%SZ\'), '
-        'strftime(max("ChargePeriodEnd"), \'%Y-%m-%dT%H:%M:%SZ\') '
+        "strftime(max(\"ChargePeriodEnd\"), '%Y-%m-%dT%H:%M:%SZ') "
         f"FROM read_parquet({lit(str(stage))}) WHERE x_problems IS NULL "
         'GROUP BY x_slice, "BillingCurrency" ORDER BY 1, 5'
     )
@@ -270,7 +280,7 @@ def slices_sql(stage: Path) -> str:
 def currencies_sql(stage: Path) -> str:
     """Per billing account and period: the currencies of its good rows and each one's first row."""
     firsts = (
-        "SELECT \"BillingAccountId\" a, x_period p, \"BillingCurrency\" c, "
+        'SELECT "BillingAccountId" a, x_period p, "BillingCurrency" c, '
         "min(file_row_number) + 1 AS first FROM "
         f"read_parquet({lit(str(stage))}, file_row_number=true) WHERE x_problems IS NULL "
         "GROUP BY ALL"
@@ -289,8 +299,8 @@ def problems_sql(stage: Path, which: str = "x_problems") -> str:
     )
     parts = "string_split(p, chr(31))"
     return (
-        f"SELECT \"row\", {parts}[1] AS \"column\", {parts}[2] AS value, {parts}[3] AS reason "
-        f"FROM ({exploded}) ORDER BY \"row\""
+        f'SELECT "row", {parts}[1] AS "column", {parts}[2] AS value, {parts}[3] AS reason '
+        f'FROM ({exploded}) ORDER BY "row"'
     )
 
 

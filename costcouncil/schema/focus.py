@@ -214,7 +214,9 @@ def _c(name: str, kind: Kind, level: Level, **kw: object) -> Column:
     return Column(name, kind, level, **kw)  # type: ignore[arg-type]
 
 
-M, C, R = "mandatory", "conditional", "recommended"
+M: Level = "mandatory"
+C: Level = "conditional"
+R: Level = "recommended"
 
 #: FOCUS 1.2, alphabetical, as the specification lists it.
 FOCUS_1_2: tuple[Column, ...] = (

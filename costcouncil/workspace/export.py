@@ -13,9 +13,9 @@ from pathlib import Path
 from costcouncil.conformance import run_checks
 from costcouncil.conformance.runner import Report as ConformanceReport
 from costcouncil.errors import ExportError
-from costcouncil.ingest.plan import lit, q
 from costcouncil.schema.arrow import SOURCE_COLUMNS
 from costcouncil.schema.focus import FOCUS_1_2
+from costcouncil.schema.sql import lit, q
 from costcouncil.workspace.core import Workspace
 from costcouncil.workspace.query import open_costs
 
@@ -44,8 +44,10 @@ def export_focus(
     con.execute(f"CREATE TEMP VIEW export AS {_select(with_extensions)}")
     checked = run_checks(con, "export")
     if not checked.ok and not force:
-        raise ExportError(f"{out}: the export fails FOCUS conformance (nothing written):\n"
-                          f"{checked.to_text()}\nUse --force to write it anyway.")
+        raise ExportError(
+            f"{out}: the export fails FOCUS conformance (nothing written):\n"
+            f"{checked.to_text()}\nUse --force to write it anyway."
+        )
     rows = con.execute("SELECT count(*) FROM export").fetchone()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
@@ -66,7 +68,7 @@ def _select(with_extensions: bool) -> str:
     cols = [q(c.name) for c in FOCUS_1_2]
     if with_extensions:
         cols += [name for name, _ in SOURCE_COLUMNS]
-    return f"SELECT {', '.join(cols)} FROM costs ORDER BY \"ChargePeriodStart\", x_source_file, x_source_row"
+    return f'SELECT {", ".join(cols)} FROM costs ORDER BY "ChargePeriodStart", x_source_file, x_source_row'
 
 
 def _rendered(fmt: str) -> str:

@@ -22,10 +22,12 @@ import duckdb
 from costcouncil.engine.duckdb import connect, execute
 from costcouncil.errors import FormatError, IngestError, Problem, ValidationError
 from costcouncil.ingest import plan
-from costcouncil.ingest.detect import detect, sniff
+from costcouncil.ingest.detect import Sniffed, detect, sniff
 from costcouncil.ingest.sources import REGISTRY
+from costcouncil.ingest.sources.base import Converter
 from costcouncil.lake import manifest as mf
 from costcouncil.lake.store import Transaction, crashpoint
+from costcouncil.schema.sql import lit
 from costcouncil.settings import get_settings
 from costcouncil.workspace.core import Workspace
 
@@ -143,14 +145,16 @@ def _stage_one(
     sniffed = sniff(path, options.delimiter)
     converter = _converter(options.format, sniffed)
     outcome.format = converter.name
-    read = plan.Options(naive_timezone="UTC" if options.assume_utc else None,
-                        max_line_bytes=get_settings().max_line_bytes)
+    read = plan.Options(
+        naive_timezone="UTC" if options.assume_utc else None,
+        max_line_bytes=get_settings().max_line_bytes,
+    )
     converted = plan.converted_sql(converter, sniffed, plan.source_sql(sniffed, read))
     work = tx.staging / fingerprint
     work.mkdir()
     stage = work / "stage.parquet"
     sql = plan.staged_sql(converted, _types(con, converted, path), converter, read)
-    _run(con, f"COPY ({sql}) TO {plan.lit(str(stage))} (FORMAT parquet)", path, "read", progress)
+    _run(con, f"COPY ({sql}) TO {lit(str(stage))} (FORMAT parquet)", path, "read", progress)
     _refuse_mixed_currencies(con, stage, path)
     rejected, warnings = _counts(con, stage)
     outcome.rejected, outcome.warnings = rejected, warnings
@@ -162,7 +166,7 @@ def _stage_one(
     split_sql = plan.split_sql(stage, converter.name, fingerprint)
     _run(
         con,
-        f"COPY ({split_sql}) TO {plan.lit(str(split))} (FORMAT parquet, PARTITION_BY (x_slice))",
+        f"COPY ({split_sql}) TO {lit(str(split))} (FORMAT parquet, PARTITION_BY (x_slice))",
         path,
         "write",
         progress,
@@ -189,9 +193,9 @@ def _stage_one(
     return _Staged(source, split, slices, rejects, outcome)
 
 
-def _converter(name: str | None, sniffed: object) -> plan.Converter:
+def _converter(name: str | None, sniffed: Sniffed) -> Converter:
     if name is None:
-        return detect(sniffed, REGISTRY)  # type: ignore[arg-type]
+        return detect(sniffed, REGISTRY)
     if name not in REGISTRY:
         known = ", ".join(sorted(REGISTRY))
         raise FormatError(f"unknown --format {name!r}; known formats: {known}")
@@ -219,8 +223,10 @@ def _first_line(error: Exception) -> str:
     text = str(error).strip()
     if "Maximum line size" in text:
         limit = get_settings().max_line_bytes
-        text = (f"a line is longer than {limit:,} bytes; a cost export has no such line (raise "
-                f"COSTCOUNCIL_MAX_LINE_BYTES if it is real). {text}")
+        text = (
+            f"a line is longer than {limit:,} bytes; a cost export has no such line (raise "
+            f"COSTCOUNCIL_MAX_LINE_BYTES if it is real). {text}"
+        )
     lines = [ln for ln in text.splitlines() if ln.strip()]
     keep = [ln for ln in lines if not ln.startswith(("Possible Solution", "  *", "Original Line"))]
     return " ".join(keep[:4])[:1500]
@@ -230,10 +236,16 @@ def _refuse_mixed_currencies(con: duckdb.DuckDBPyConnection, stage: Path, path: 
     """A billing account is billed in one currency per period; two in one file is an error."""
     rows = con.execute(plan.currencies_sql(stage)).fetchall()
     problems = [
-        Problem(str(path), int(first), "BillingCurrency", currency,
-                f"billing account {account} is billed in {', '.join(sorted(currencies))} "
-                f"in period {period}; one currency per account and period is expected")
-        for account, period, currencies, firsts in rows if len(currencies) > 1
+        Problem(
+            str(path),
+            int(first),
+            "BillingCurrency",
+            currency,
+            f"billing account {account} is billed in {', '.join(sorted(currencies))} "
+            f"in period {period}; one currency per account and period is expected",
+        )
+        for account, period, currencies, firsts in rows
+        if len(currencies) > 1
         for currency, first in zip(currencies, firsts, strict=True)
     ]
     if not problems:
@@ -243,7 +255,7 @@ def _refuse_mixed_currencies(con: duckdb.DuckDBPyConnection, stage: Path, path: 
 
 def _counts(con: duckdb.DuckDBPyConnection, stage: Path) -> tuple[int, int]:
     row = con.execute(
-        f"SELECT count(x_problems), count(x_warnings) FROM read_parquet({plan.lit(str(stage))})"
+        f"SELECT count(x_problems), count(x_warnings) FROM read_parquet({lit(str(stage))})"
     ).fetchone()
     assert row is not None
     return int(row[0]), int(row[1])
@@ -251,7 +263,7 @@ def _counts(con: duckdb.DuckDBPyConnection, stage: Path) -> tuple[int, int]:
 
 def _summary(con: duckdb.DuckDBPyConnection, stage: Path, which: str) -> list[str]:
     rows = con.execute(
-        f"SELECT \"column\", reason, count(*), min(\"row\"), any_value(value) FROM "
+        f'SELECT "column", reason, count(*), min("row"), any_value(value) FROM '
         f"({plan.problems_sql(stage, which)}) GROUP BY ALL ORDER BY 3 DESC LIMIT 20"
     ).fetchall()
     return [f"{c}: {r} — {n} row(s), first at row {first} ({v!r})" for c, r, n, first, v in rows]
@@ -271,8 +283,8 @@ def _validation_error(
 
 def _write_rejects(con: duckdb.DuckDBPyConnection, stage: Path, work: Path, path: Path) -> Path:
     out = work / "rejects.csv"
-    sql = f"SELECT {plan.lit(path.name)} AS file, * FROM ({plan.problems_sql(stage)})"
-    con.execute(f"COPY ({sql}) TO {plan.lit(str(out))} (HEADER, DELIMITER ',')")
+    sql = f"SELECT {lit(path.name)} AS file, * FROM ({plan.problems_sql(stage)})"
+    con.execute(f"COPY ({sql}) TO {lit(str(out))} (HEADER, DELIMITER ',')")
     return out
 
 
@@ -288,8 +300,9 @@ def _slices(
     for sid, prov, acct, period, cur, n, billed, eff, start, end in con.execute(
         plan.slices_sql(stage)
     ).fetchall():
-        fresh = mf.Slice(sid, "costs", prov, acct, period, as_of, [fingerprint], [], 0, {},
-                         start, end)
+        fresh = mf.Slice(
+            sid, "costs", prov, acct, period, as_of, [fingerprint], [], 0, {}, start, end
+        )
         s = out.setdefault(sid, fresh)
         s.rows += int(n)
         s.totals[cur] = {"billed": str(billed), "effective": str(eff or 0)}

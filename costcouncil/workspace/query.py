@@ -5,16 +5,14 @@ from __future__ import annotations
 import duckdb
 
 from costcouncil.engine.duckdb import connect
-from costcouncil.ingest.plan import lit, q
 from costcouncil.schema.arrow import SOURCE_COLUMNS, SQL_TYPES, lake_columns
+from costcouncil.schema.sql import lit, q
 from costcouncil.workspace.core import Workspace
 
 _SOURCE_SQL = {"x_source_format": "VARCHAR", "x_source_file": "VARCHAR", "x_source_row": "BIGINT"}
 
 
-def open_costs(
-    workspace: Workspace, periods: list[str] | None = None
-) -> duckdb.DuckDBPyConnection:
+def open_costs(workspace: Workspace, periods: list[str] | None = None) -> duckdb.DuckDBPyConnection:
     """A connection with a ``costs`` view; ``periods`` ('YYYY-MM') prunes to those slices."""
     con = connect(temp_dir=workspace.lake.root / ".spill")
     manifest = workspace.lake.read()

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from costcouncil.errors import ConfigError
-from costcouncil.ingest.plan import lit, q
 from costcouncil.schema.arrow import SOURCE_COLUMNS, lake_columns
+from costcouncil.schema.sql import lit, q
 from costcouncil.workspace.core import Workspace
 from costcouncil.workspace.query import open_costs
 
@@ -55,14 +55,23 @@ class Report:
         return out
 
     def to_dict(self) -> dict[str, object]:
-        records = [dict(zip(self.columns, [str(v) if isinstance(v, Decimal) else v for v in r],
-                            strict=True)) for r in self.rows]
-        return {"by": self.by, "metric": METRICS[self.metric], "rows": records,
-                "totals": {k: str(v) for k, v in self.totals().items()}}
+        records = [
+            dict(
+                zip(self.columns, [str(v) if isinstance(v, Decimal) else v for v in r], strict=True)
+            )
+            for r in self.rows
+        ]
+        return {
+            "by": self.by,
+            "metric": METRICS[self.metric],
+            "rows": records,
+            "totals": {k: str(v) for k, v in self.totals().items()},
+        }
 
 
-def report(workspace: Workspace, by: list[str], period: str | None = None,
-           metric: str = "billed") -> Report:
+def report(
+    workspace: Workspace, by: list[str], period: str | None = None, metric: str = "billed"
+) -> Report:
     """Cost per group of ``by`` (an empty list gives the grand total per currency)."""
     if metric not in METRICS:
         raise ConfigError(f"unknown metric {metric!r}; choose one of: {', '.join(METRICS)}")
@@ -70,8 +79,10 @@ def report(workspace: Workspace, by: list[str], period: str | None = None,
     con = open_costs(workspace, [period] if period else None)
     selected = [f"coalesce(CAST({k} AS VARCHAR), {lit(NONE_LABEL)})" for k in keys]
     cols = ", ".join([*selected, '"BillingCurrency"'])
-    sql = (f"SELECT {cols}, sum({q(METRICS[metric])}), count(*) FROM costs "
-           f"GROUP BY ALL ORDER BY {len(keys) + 2} DESC")
+    sql = (
+        f"SELECT {cols}, sum({q(METRICS[metric])}), count(*) FROM costs "
+        f"GROUP BY ALL ORDER BY {len(keys) + 2} DESC"
+    )
     return Report(list(by), metric, [tuple(r) for r in con.execute(sql).fetchall()])
 
 
@@ -84,7 +95,7 @@ def group_expression(workspace: Workspace, key: str) -> str:
     if key in _PSEUDO:
         return _PSEUDO[key]
     if key.startswith("tag:") and len(key) > 4:
-        return f"json_extract_string(\"Tags\", {lit(_json_path(key[4:]))})"
+        return f'json_extract_string("Tags", {lit(_json_path(key[4:]))})'
     if key.startswith("x_") and key[2:] in workspace.config.tags.owner_keys:
         return _owner_key(workspace, key[2:])
     raise ConfigError(_unknown_key(workspace, key, list(columns.values())))
@@ -96,7 +107,7 @@ def _json_path(key: str) -> str:
 
 def _owner_key(workspace: Workspace, key: str) -> str:
     spellings = workspace.config.tags.spellings(key)
-    found = ", ".join(f"json_extract_string(\"Tags\", {lit(_json_path(s))})" for s in spellings)
+    found = ", ".join(f'json_extract_string("Tags", {lit(_json_path(s))})' for s in spellings)
     return f"NULLIF(lower(trim(coalesce({found}))), '')"
 
 
@@ -104,5 +115,7 @@ def _unknown_key(workspace: Workspace, key: str, columns: list[str]) -> str:
     choices = columns + [f"x_{k}" for k in workspace.config.tags.owner_keys] + list(_PSEUDO)
     near = difflib.get_close_matches(key, choices, n=3)
     hint = f" Did you mean {', '.join(near)}?" if near else ""
-    return (f"unknown --by key {key!r}.{hint} Use a FOCUS column, x_<owner key> "
-            f"({', '.join(workspace.config.tags.owner_keys)}), tag:<Key>, period, month or day.")
+    return (
+        f"unknown --by key {key!r}.{hint} Use a FOCUS column, x_<owner key> "
+        f"({', '.join(workspace.config.tags.owner_keys)}), tag:<Key>, period, month or day."
+    )

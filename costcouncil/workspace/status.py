@@ -33,9 +33,14 @@ class Status:
     def to_dict(self) -> dict[str, object]:
         return {
             "periods": [
-                {"period": ln.period, "provider": ln.provider, "accounts": ln.accounts,
-                 "rows": ln.rows, "billed": {k: str(v) for k, v in ln.billed.items()},
-                 "as_of": ln.as_of}
+                {
+                    "period": ln.period,
+                    "provider": ln.provider,
+                    "accounts": ln.accounts,
+                    "rows": ln.rows,
+                    "billed": {k: str(v) for k, v in ln.billed.items()},
+                    "as_of": ln.as_of,
+                }
                 for ln in self.lines
             ],
             "files": self.files,
@@ -49,7 +54,9 @@ def status(workspace: Workspace) -> Status:
     groups: dict[tuple[str, str], list[Slice]] = {}
     for s in manifest.slices.values():
         groups.setdefault((s.period, s.provider), []).append(s)
-    lines = [_line(period, provider, slices) for (period, provider), slices in sorted(groups.items())]
+    lines = [
+        _line(period, provider, slices) for (period, provider), slices in sorted(groups.items())
+    ]
     files = manifest.files.values()
     superseded = sum(1 for f in files if f.superseded and set(f.superseded) == set(f.slices))
     return Status(lines, len(manifest.files), sum(f.rejected for f in files), superseded)
@@ -61,5 +68,11 @@ def _line(period: str, provider: str, slices: list[Slice]) -> PeriodLine:
         for currency, total in s.totals.items():
             billed[currency] = billed.get(currency, Decimal(0)) + Decimal(total["billed"])
     accounts = len({s.billing_account for s in slices})
-    return PeriodLine(period, provider, accounts, sum(s.rows for s in slices), billed,
-                      max(s.as_of for s in slices))
+    return PeriodLine(
+        period,
+        provider,
+        accounts,
+        sum(s.rows for s in slices),
+        billed,
+        max(s.as_of for s in slices),
+    )

@@ -19,11 +19,12 @@ def staged(path: Path, fmt: str | None = None, assume_utc: bool = False) -> pa.T
     """Every row of ``path`` as staged: typed FOCUS columns, ``x_problems`` and the slice key."""
     con = connect()
     sql = staged_query(con, path, fmt, assume_utc)
-    return con.execute(sql).to_arrow_table()
+    return con.sql(sql).to_arrow_table()
 
 
-def staged_query(con: duckdb.DuckDBPyConnection, path: Path, fmt: str | None = None,
-                 assume_utc: bool = False) -> str:
+def staged_query(
+    con: duckdb.DuckDBPyConnection, path: Path, fmt: str | None = None, assume_utc: bool = False
+) -> str:
     sniffed = sniff(path)
     converter = REGISTRY[fmt] if fmt else detect(sniffed, REGISTRY)
     options = plan.Options(naive_timezone="UTC" if assume_utc else None)

@@ -28,14 +28,17 @@ def _one(workspace: Workspace, path: Path, **options: object) -> FileOutcome:
     [outcome] = ingest(workspace, [path], IngestOptions(**options))  # type: ignore[arg-type]
     if outcome.status == "refused":
         assert workspace.lake.manifest_path.read_text() == before
-    assert lake_rows(workspace, "SELECT sum(BilledCost) FROM costs WHERE "
-                                "BillingPeriodStart < '2026-10-01'") == [(total(KEPT),)]
+    assert lake_rows(
+        workspace, "SELECT sum(BilledCost) FROM costs WHERE BillingPeriodStart < '2026-10-01'"
+    ) == [(total(KEPT),)]
     return outcome
 
 
 def test_truncated_gzip(stocked: Workspace, tmp_path: Path) -> None:
-    big = write_focus(tmp_path / "big.csv.gz", [Charge(cost=str(i), day=1 + i % 28,
-                                                       resource=f"i-{i:032d}") for i in range(40000)])
+    big = write_focus(
+        tmp_path / "big.csv.gz",
+        [Charge(cost=str(i), day=1 + i % 28, resource=f"i-{i:032d}") for i in range(40000)],
+    )
     data = big.read_bytes()
     cut = tmp_path / "cut.csv.gz"
     cut.write_bytes(data[: len(data) * 3 // 4])
@@ -73,9 +76,13 @@ def test_non_numeric_cost(stocked: Workspace, tmp_path: Path) -> None:
 
 def test_naive_timestamps(stocked: Workspace, tmp_path: Path) -> None:
     naive = {"ChargePeriodStart": "2026-10-01 00:00:00"}
-    outcome = _one(stocked, write_focus(tmp_path / "naive.csv", ROWS, overrides=[naive]),
-                   strict=True)
-    assert "naive.csv, row 1, column ChargePeriodStart = '2026-10-01 00:00:00': has no time zone" in outcome.error
+    outcome = _one(
+        stocked, write_focus(tmp_path / "naive.csv", ROWS, overrides=[naive]), strict=True
+    )
+    assert (
+        "naive.csv, row 1, column ChargePeriodStart = '2026-10-01 00:00:00': has no time zone"
+        in outcome.error
+    )
     assert "--assume-utc" in outcome.error
 
 
@@ -84,11 +91,14 @@ def test_broken_tags_json(stocked: Workspace, tmp_path: Path) -> None:
     outcome = _one(stocked, path)
     assert (outcome.rows, outcome.rejected) == (4, 1)
     assert outcome.rejects_path is not None
-    assert 'tags.csv,2,Tags,"{""team"": ""a""",is not a JSON object' in outcome.rejects_path.read_text()
+    assert (
+        'tags.csv,2,Tags,"{""team"": ""a""",is not a JSON object'
+        in outcome.rejects_path.read_text()
+    )
 
 
 def test_mixed_currencies(stocked: Workspace, tmp_path: Path) -> None:
-    rows = ROWS[:3] + [Charge(cost="9", day=9, currency="EUR")]
+    rows = [*ROWS[:3], Charge(cost="9", day=9, currency="EUR")]
     outcome = _one(stocked, write_focus(tmp_path / "fx.csv", rows))
     assert outcome.status == "refused"
     assert "fx.csv, row 4, column BillingCurrency = 'EUR'" in outcome.error

@@ -32,8 +32,9 @@ def _ingest_and_die(root: Path, files: list[Path], point: str) -> int:
 
 
 @pytest.mark.parametrize("point", ["placed", "slice-placed", "before-commit"])
-def test_kill_before_commit_leaves_the_lake_as_before(workspace: Workspace, tmp_path: Path,
-                                                      point: str) -> None:
+def test_kill_before_commit_leaves_the_lake_as_before(
+    workspace: Workspace, tmp_path: Path, point: str
+) -> None:
     ingest(workspace, [write_focus(tmp_path / "v1.csv", BASE)])
     before = _snapshot(workspace)
     newer = write_focus(tmp_path / "v2.csv", restated(BASE, "3"))
@@ -42,11 +43,13 @@ def test_kill_before_commit_leaves_the_lake_as_before(workspace: Workspace, tmp_
     assert _ingest_and_die(workspace.root, [newer, extra], point) == -9
     assert _snapshot(workspace) == before
     assert len(list((workspace.lake.root / "costs").rglob("*.parquet"))) > len(
-        workspace.lake.data_paths()), "the killed writer left orphans for the next one to clean"
+        workspace.lake.data_paths()
+    ), "the killed writer left orphans for the next one to clean"
     ingest(workspace, [newer, extra])
     assert lake_rows(workspace) == [(10, total(BASE) * 3 + total(OTHER))]
     assert sorted((workspace.lake.root / "costs").rglob("*.parquet")) == sorted(
-        workspace.lake.data_paths())
+        workspace.lake.data_paths()
+    )
 
 
 def test_kill_after_commit_keeps_the_new_state(workspace: Workspace, tmp_path: Path) -> None:

@@ -24,7 +24,11 @@ def test_ingests_focus_rows_with_exact_totals(workspace: Workspace, tmp_path: Pa
     path = write_focus(tmp_path / "aws.csv", OCT + NOV)
     [outcome] = ingest(workspace, [path])
     assert (outcome.status, outcome.format, outcome.rows, outcome.rejected) == (
-        "ingested", "focus-1.2", 8, 0)
+        "ingested",
+        "focus-1.2",
+        8,
+        0,
+    )
     assert lake_rows(workspace) == [(8, total(OCT + NOV))]
     periods = sorted(s.period for s in workspace.lake.read().slices.values())
     assert periods == ["2026-10", "2026-11"]
@@ -46,8 +50,11 @@ def test_newer_export_replaces_only_its_period(workspace: Workspace, tmp_path: P
     newer = write_focus(tmp_path / "v2.csv", restated(OCT, "2"))
     [outcome] = ingest(workspace, [newer], IngestOptions(as_of=datetime(2026, 11, 5, tzinfo=UTC)))
     assert outcome.status == "ingested"
-    by_period = lake_rows(workspace, "SELECT strftime(BillingPeriodStart, '%Y-%m') p, "
-                                     "sum(BilledCost) FROM costs GROUP BY p ORDER BY p")
+    by_period = lake_rows(
+        workspace,
+        "SELECT strftime(BillingPeriodStart, '%Y-%m') p, "
+        "sum(BilledCost) FROM costs GROUP BY p ORDER BY p",
+    )
     assert by_period == [("2026-10", total(OCT) * 2), ("2026-11", total(NOV))]
 
 
@@ -60,8 +67,9 @@ def test_older_export_does_not_replace_a_newer_one(workspace: Workspace, tmp_pat
     assert lake_rows(workspace) == [(5, total(OCT) * 2)]
 
 
-def test_parts_of_one_export_in_one_batch_are_kept_together(workspace: Workspace,
-                                                            tmp_path: Path) -> None:
+def test_parts_of_one_export_in_one_batch_are_kept_together(
+    workspace: Workspace, tmp_path: Path
+) -> None:
     a = write_focus(tmp_path / "part-1.csv", OCT[:2])
     b = write_focus(tmp_path / "part-2.csv", OCT[2:])
     ingest(workspace, [a, b])
@@ -70,10 +78,14 @@ def test_parts_of_one_export_in_one_batch_are_kept_together(workspace: Workspace
     assert len(s.export) == 2 and Decimal(s.totals["USD"]["billed"]) == total(OCT)
 
 
-def test_bad_rows_go_to_rejects_and_good_rows_are_kept(workspace: Workspace,
-                                                        tmp_path: Path) -> None:
-    path = write_focus(tmp_path / "mixed.csv", OCT,
-                       overrides=[{}, {"BilledCost": "twelve"}, {}, {"Tags": "{team: x"}])
+def test_bad_rows_go_to_rejects_and_good_rows_are_kept(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    path = write_focus(
+        tmp_path / "mixed.csv",
+        OCT,
+        overrides=[{}, {"BilledCost": "twelve"}, {}, {"Tags": "{team: x"}],
+    )
     [outcome] = ingest(workspace, [path])
     assert (outcome.rows, outcome.rejected) == (3, 2)
     assert lake_rows(workspace) == [(3, total(OCT) - Decimal("21.00"))]
@@ -83,8 +95,9 @@ def test_bad_rows_go_to_rejects_and_good_rows_are_kept(workspace: Workspace,
     assert rejects == [("2", "BilledCost", "twelve"), ("4", "Tags", "{team: x")]
 
 
-def test_strict_refuses_the_whole_file_and_keeps_the_lake(workspace: Workspace,
-                                                          tmp_path: Path) -> None:
+def test_strict_refuses_the_whole_file_and_keeps_the_lake(
+    workspace: Workspace, tmp_path: Path
+) -> None:
     ingest(workspace, [write_focus(tmp_path / "good.csv", NOV)])
     before = workspace.lake.manifest_path.read_text()
     bad = write_focus(tmp_path / "bad.csv", OCT, overrides=[{}, {"BilledCost": "n/a"}])
@@ -121,7 +134,11 @@ def test_real_focus_sample_ingests_with_its_totals(workspace: Workspace, shared_
     sample = shared_data / "billing" / "focus_1.0_sample.csv"
     [outcome] = ingest(workspace, [sample], IngestOptions(assume_utc=True))
     assert (outcome.status, outcome.format, outcome.rows, outcome.rejected) == (
-        "ingested", "focus-1.0", 1000, 0)
+        "ingested",
+        "focus-1.0",
+        1000,
+        0,
+    )
     assert lake_rows(workspace) == [(1000, Decimal("20.520226728990"))]
     by_provider = dict(lake_rows(workspace, "SELECT ProviderName, count(*) FROM costs GROUP BY 1"))
     assert by_provider == {"AWS": 942, "Microsoft": 51, "Oracle": 7}

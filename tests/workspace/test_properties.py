@@ -16,14 +16,24 @@ from costcouncil.workspace.ingest import ingest
 from tests.conftest import lake_rows
 from tests.factories import Charge, restated, write_focus
 
-SETTINGS = settings(max_examples=12, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
-money = st.decimals(min_value=Decimal("-50"), max_value=Decimal("5000"), places=4,
-                    allow_nan=False, allow_infinity=False).map(str)
-charge = st.builds(Charge, cost=money, account=st.sampled_from(["111", "222"]),
-                   period=st.sampled_from(["2026-09", "2026-10", "2026-11"]),
-                   day=st.integers(1, 28))
+money = st.decimals(
+    min_value=Decimal("-50"),
+    max_value=Decimal("5000"),
+    places=4,
+    allow_nan=False,
+    allow_infinity=False,
+).map(str)
+charge = st.builds(
+    Charge,
+    cost=money,
+    account=st.sampled_from(["111", "222"]),
+    period=st.sampled_from(["2026-09", "2026-10", "2026-11"]),
+    day=st.integers(1, 28),
+)
 exports = st.lists(st.lists(charge, min_size=1, max_size=6), min_size=1, max_size=4)
 
 
@@ -32,8 +42,11 @@ def _lake(files: list[Path]) -> list[tuple[object, ...]]:
         ws = Workspace.init(Path(d) / "ws")
         for f in files:
             ingest(ws, [f])
-        return lake_rows(ws, "SELECT BillingAccountId, strftime(BillingPeriodStart, '%Y-%m') p,"
-                             " count(*), sum(BilledCost) FROM costs GROUP BY ALL ORDER BY 1, 2")
+        return lake_rows(
+            ws,
+            "SELECT BillingAccountId, strftime(BillingPeriodStart, '%Y-%m') p,"
+            " count(*), sum(BilledCost) FROM costs GROUP BY ALL ORDER BY 1, 2",
+        )
 
 
 def _write(folder: Path, batches: list[list[Charge]]) -> list[Path]:
@@ -47,8 +60,9 @@ def _write(folder: Path, batches: list[list[Charge]]) -> list[Path]:
 
 @SETTINGS
 @given(batches=exports, data=st.data())
-def test_the_order_of_files_does_not_change_the_lake(batches: list[list[Charge]],
-                                                     data: st.DataObject) -> None:
+def test_the_order_of_files_does_not_change_the_lake(
+    batches: list[list[Charge]], data: st.DataObject
+) -> None:
     with tempfile.TemporaryDirectory() as d:
         files = _write(Path(d), batches)
         order = data.draw(st.permutations(files))
@@ -76,7 +90,8 @@ def test_a_restatement_replaces_exactly_one_period(batch: list[Charge], factor: 
         after = {(r[0], r[1]): r for r in _lake([*first, newer])}
         key = (target.account, target.period)
         assert {k: v for k, v in after.items() if k != key} == {
-            k: v for k, v in before.items() if k != key}
+            k: v for k, v in before.items() if k != key
+        }
         expected = sum((Decimal(c.cost) for c in slice_rows), Decimal(0)) * Decimal(factor)
         assert after[key][2:] == (len(slice_rows), expected)
         assert list(itertools.chain(before)) and key in before

@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from costcouncil.schema.sql import lit
+
 #: Builds an expression from the file's header (for columns whose set varies per file, such as
 #: one tag column per tag key); returns None when the header has nothing to build from.
 HeaderExpression = Callable[[tuple[str, ...]], str | None]
@@ -98,6 +100,4 @@ def col(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def lit(value: str) -> str:
-    """A SQL string literal."""
-    return "'" + value.replace("'", "''") + "'"
+__all__ = ["Converter", "Expression", "HeaderExpression", "col", "lit", "referenced_columns"]

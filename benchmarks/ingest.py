@@ -1,0 +1,125 @@
+"""Ingest speed: rows/s for CSV and Parquet ingest of demo data, against DuckDB's plain copy.
+
+Run: ``.venv/bin/python benchmarks/ingest.py --rows 10000000`` (``make bench``). In one process it
+generates the demo organisation's FOCUS rows into one CSV file and one Parquet file, then times
+
+* the floor: DuckDB's plain ``COPY (SELECT * FROM read_csv(...)) TO '...parquet'`` of the same file
+  with every column read as text (the cheapest parse), and the same from Parquet: it parses
+  and writes but types and checks nothing;
+* CostCouncil's ingest of the same file into a fresh workspace (detect, type, validate every
+  column, stage, split by slice, commit),
+
+and prints rows/s and the ratio ingest / floor. The goal is a ratio within 1.5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from costcouncil.demo import DemoSpec, generate_costs
+from costcouncil.schema.arrow import TIMESTAMP
+from costcouncil.workspace.core import Workspace
+from costcouncil.workspace.ingest import ingest
+
+
+def generate(rows: int, seed: int, folder: Path) -> tuple[Path, Path, int]:
+    """Write the demo rows once as CSV (ISO UTC timestamps) and once as Parquet."""
+    csv_path, parquet_path = folder / "demo.csv", folder / "demo.parquet"
+    csv_writer: pacsv.CSVWriter | None = None
+    parquet_writer: pq.ParquetWriter | None = None
+    total = 0
+    for _, _, batch in generate_costs(DemoSpec(rows=rows, seed=seed)):
+        parquet_writer = parquet_writer or pq.ParquetWriter(parquet_path, batch.schema)
+        parquet_writer.write_batch(batch)
+        text = _iso(batch)
+        csv_writer = csv_writer or pacsv.CSVWriter(csv_path, text.schema)
+        csv_writer.write_batch(text)
+        total += batch.num_rows
+    assert csv_writer is not None and parquet_writer is not None
+    csv_writer.close()
+    parquet_writer.close()
+    return csv_path, parquet_path, total
+
+
+def _iso(batch: pa.RecordBatch) -> pa.RecordBatch:
+    import pyarrow.compute as pc
+
+    arrays = [
+        pc.strftime(col, format="%Y-%m-%dT%H:%M:%SZ") if col.type == TIMESTAMP else col
+        for col in batch.columns
+    ]
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
+def timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def floor(source: str, out: Path) -> float:
+    con = duckdb.connect()
+    return timed(lambda: con.execute(f"COPY (SELECT * FROM {source}) TO '{out}' (FORMAT parquet)"))
+
+
+def ours(path: Path, folder: Path) -> float:
+    workspace = Workspace.init(folder)
+
+    def run() -> None:
+        [outcome] = ingest(workspace, [path])
+        assert outcome.status == "ingested", outcome.error
+
+    return timed(run)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--dir", type=Path, default=None, help="scratch folder (default: temp)")
+    args = parser.parse_args()
+    folder = Path(args.dir or tempfile.mkdtemp(prefix="cc-bench-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    t = time.perf_counter()
+    csv_path, parquet_path, rows = generate(args.rows, args.seed, folder)
+    print(
+        f"generated {rows:,} rows in {time.perf_counter() - t:.1f} s "
+        f"(CSV {csv_path.stat().st_size / 1e9:.2f} GB, Parquet {parquet_path.stat().st_size / 1e9:.2f} GB)"
+    )
+    results = [
+        (
+            "CSV",
+            floor(f"read_csv('{csv_path}', all_varchar=true)", folder / "floor-csv.parquet"),
+            ours(csv_path, folder / "ws-csv"),
+        ),
+        (
+            "Parquet",
+            floor(f"read_parquet('{parquet_path}')", folder / "floor-pq.parquet"),
+            ours(parquet_path, folder / "ws-parquet"),
+        ),
+    ]
+    print(
+        f"{'input':<8} {'floor s':>8} {'ingest s':>9} {'floor rows/s':>13} "
+        f"{'ingest rows/s':>14} {'ratio':>6}"
+    )
+    for name, base, mine in results:
+        print(
+            f"{name:<8} {base:>8.2f} {mine:>9.2f} {rows / base:>13,.0f} {rows / mine:>14,.0f} "
+            f"{mine / base:>6.2f}"
+        )
+    if args.dir is None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
