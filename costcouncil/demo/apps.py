@@ -14,12 +14,24 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from costcouncil.demo.arrays import money_units, noise, uniform
-from costcouncil.demo.catalog import LLM_APPS, LLM_MODELS, PROVIDERS, TOKEN_KINDS, TOKEN_RATIOS
+from costcouncil.demo.catalog import (
+    AWS_ACCOUNTS,
+    LLM_APPS,
+    LLM_MODELS,
+    PROVIDERS,
+    TOKEN_KINDS,
+    TOKEN_RATIOS,
+)
 from costcouncil.demo.catalog import LlmApp as CatalogApp
 from costcouncil.demo.fleet import aws_columns
 from costcouncil.demo.streams import Q_TOKENS, Stream, hex_id, messy_tags, owner_tags, tag_state
 
-LOG_PROVIDER = {"openai": "openai", "anthropic": "anthropic", "azure": "azure-openai", "aws": "bedrock"}
+LOG_PROVIDER = {
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "azure": "azure-openai",
+    "aws": "bedrock",
+}
 
 
 @dataclass(frozen=True)
@@ -75,13 +87,13 @@ def plan_apps(seed: int, rng: np.random.Generator, budget: float, days: int) -> 
 
 def _app(seed: int, i: int, use: CatalogApp, start: int, stop: int, scale: float) -> App:
     provider = LLM_MODELS[use.model].provider
-    ident = hex_id(seed, "app", i)
+    ident, account = hex_id(seed, "app", i), AWS_ACCOUNTS[use.owner.environment][0]
     rid = {
         "openai": f"proj_{ident}",
         "anthropic": f"wrkspc_{ident}",
         "azure": f"/subscriptions/{ident[:8]}-acme/resourceGroups/rg-{use.owner.team}"
         f"/providers/Microsoft.CognitiveServices/accounts/aoai-{use.feature}-{i}",
-        "aws": f"arn:aws:bedrock:us-east-1:{ident[:12]}:application-inference-profile/{ident}",
+        "aws": f"arn:aws:bedrock:us-east-1:{account}:application-inference-profile/{ident}",
     }[provider]
     key = f"key-{use.owner.team}-{use.feature}-{i:02d}"
     return App(i, use, provider, start, stop, rid, key, use.volume * scale)
@@ -105,7 +117,9 @@ def volumes(seed: int, weekday0: int, apps: list[App], spike: Spike) -> Volumes:
     )
 
 
-def tokens(v: Volumes, app: ArrayLike, kind: ArrayLike, day: ArrayLike, spiked: bool = True) -> NDArray[np.int64]:
+def tokens(
+    v: Volumes, app: ArrayLike, kind: ArrayLike, day: ArrayLike, spiked: bool = True
+) -> NDArray[np.int64]:
     """Tokens of ``kind`` that ``app`` used on ``day`` (days since the span start)."""
     app, kind, day = np.asarray(app), np.asarray(kind), np.asarray(day)
     growth = 1.04 ** (day / 30.44)
@@ -115,17 +129,17 @@ def tokens(v: Volumes, app: ArrayLike, kind: ArrayLike, day: ArrayLike, spiked: 
     ratio = np.asarray(TOKEN_RATIOS)[kind] * noise(v.seed + 11, 0.05, app, day, kind)
     s = v.spike
     bump = (app == s.app) & (day >= s.start) & (day < s.stop) if spiked else False
-    return np.rint(daily * ratio * np.where(bump, s.factor, 1.0)).astype(np.int64)
+    out: NDArray[np.int64] = np.rint(daily * ratio * np.where(bump, s.factor, 1.0)).astype(np.int64)
+    return out
 
 
 def _columns(app: App, kind: str, seed: int) -> tuple[dict[str, str | None], str]:
-    provider = PROVIDERS[app.provider]
     owner, state = app.use.owner, "n/a"
     if app.provider == "aws":
         columns = aws_columns(owner.environment, "us-east-1", "") | {"AvailabilityZone": None}
         columns |= {"ServiceName": "Amazon Bedrock", "ResourceType": "Inference Profile"}
     else:
-        columns = _api_columns(app)
+        columns = api_columns(app)
     if app.provider in ("aws", "azure"):
         u = float(uniform(seed, 77, app.index)[0])
         state = tag_state(u)
@@ -133,7 +147,7 @@ def _columns(app: App, kind: str, seed: int) -> tuple[dict[str, str | None], str
     return columns | _meter_columns(app, kind), state
 
 
-def _api_columns(app: App) -> dict[str, str | None]:
+def api_columns(app: App) -> dict[str, str | None]:
     p = PROVIDERS[app.provider]
     azure = app.provider == "azure"
     return {
@@ -151,7 +165,9 @@ def _api_columns(app: App) -> dict[str, str | None]:
         "RegionId": "eastus" if azure else None,
         "RegionName": "East US" if azure else None,
         "SubAccountId": app.resource_id.split("/resourceGroups")[0] if azure else None,
-        "ResourceType": {"openai": "Project", "anthropic": "Workspace"}.get(app.provider, "Account"),
+        "ResourceType": {"openai": "Project", "anthropic": "Workspace"}.get(
+            app.provider, "Account"
+        ),
     }
 
 
@@ -180,8 +196,22 @@ def meter_streams(seed: int, apps: list[App]) -> list[Stream]:
     for app in apps:
         for kind, price in LLM_MODELS[app.use.model].prices:
             columns, state = _columns(app, kind, seed)
-            out.append(Stream(app.provider, "tokens", 24, app.start, app.stop, Q_TOKENS, 0.0,
-                              money_units(price), columns, app=app.index,
-                              token_kind=TOKEN_KINDS.index(kind), owner=app.use.owner,
-                              tag_state=state, role="tokens"))  # fmt: skip
+            out.append(
+                Stream(
+                    app.provider,
+                    "tokens",
+                    24,
+                    app.start,
+                    app.stop,
+                    Q_TOKENS,
+                    0.0,
+                    money_units(price),
+                    columns,
+                    app=app.index,
+                    token_kind=TOKEN_KINDS.index(kind),
+                    owner=app.use.owner,
+                    tag_state=state,
+                    role="tokens",
+                )
+            )
     return out

@@ -7,6 +7,8 @@ cost rows and usage rows that describe the same thing agree.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import numpy as np
 import pyarrow as pa
 from numpy.typing import ArrayLike, NDArray
@@ -60,8 +62,7 @@ def timestamps(us: ArrayLike) -> pa.Array:
 
 def money_units(amount: str) -> int:
     """A decimal string in dollars as integer 1e-10 units, exactly."""
-    whole, _, frac = amount.partition(".")
-    return int(whole) * 10**MONEY_EXP + int((frac + "0" * MONEY_EXP)[:MONEY_EXP] or 0)
+    return int(Decimal(amount).scaleb(MONEY_EXP))
 
 
 def segments(starts: I64, counts: I64) -> tuple[I64, I64]:

@@ -72,23 +72,43 @@ PROVIDERS: dict[str, Provider] = {
     p.key: p
     for p in (
         Provider(
-            "aws", "AWS", "Amazon Web Services, Inc.", "Amazon Web Services",
-            "123456789012", "acme-ai-management", "",
+            "aws",
+            "AWS",
+            "Amazon Web Services, Inc.",
+            "Amazon Web Services",
+            "123456789012",
+            "acme-ai-management",
+            "",
         ),
         Provider(
-            "openai", "OpenAI", "OpenAI", "OpenAI",
-            "org-AcmeAi7Demo", "Acme AI", "OpenAI API",
+            "openai",
+            "OpenAI",
+            "OpenAI",
+            "OpenAI",
+            "org-AcmeAi7Demo",
+            "Acme AI",
+            "OpenAI API",
         ),
         Provider(
-            "anthropic", "Anthropic", "Anthropic", "Anthropic",
-            "acct-acme-ai", "Acme AI", "Claude API",
+            "anthropic",
+            "Anthropic",
+            "Anthropic",
+            "Anthropic",
+            "acct-acme-ai",
+            "Acme AI",
+            "Claude API",
         ),
         Provider(
-            "azure", "Microsoft", "Microsoft", "Microsoft",
-            "8a1f3c2e-acme-ai-billing", "Acme AI EA", "Azure OpenAI Service",
+            "azure",
+            "Microsoft",
+            "Microsoft",
+            "Microsoft",
+            "8a1f3c2e-acme-ai-billing",
+            "Acme AI EA",
+            "Azure OpenAI Service",
         ),
     )
-}  # fmt: skip
+}
 
 #: AWS member accounts: one per environment plus the platform account that runs the GPU cluster.
 AWS_ACCOUNTS: dict[str, tuple[str, str]] = {
@@ -153,20 +173,38 @@ LLM_MODELS: dict[str, LlmModel] = {
     m.name: m
     for m in (
         LlmModel("openai", "gpt-4o", (("input", "2.50"), ("cached", "1.25"), ("output", "10.00"))),
-        LlmModel("openai", "gpt-4o-mini", (("input", "0.15"), ("cached", "0.075"), ("output", "0.60"))),
+        LlmModel(
+            "openai", "gpt-4o-mini", (("input", "0.15"), ("cached", "0.075"), ("output", "0.60"))
+        ),
         LlmModel("openai", "text-embedding-3-small", (("input", "0.02"),)),
-        LlmModel("anthropic", "claude-sonnet-4", (
-            ("input", "3.00"), ("cached", "0.30"), ("cache_write", "3.75"), ("output", "15.00"),
-        )),
-        LlmModel("anthropic", "claude-3-5-haiku", (
-            ("input", "0.80"), ("cached", "0.08"), ("cache_write", "1.00"), ("output", "4.00"),
-        )),
-        LlmModel("azure", "azure/gpt-4o", (("input", "2.50"), ("cached", "1.25"), ("output", "10.00"))),
+        LlmModel(
+            "anthropic",
+            "claude-sonnet-4",
+            (
+                ("input", "3.00"),
+                ("cached", "0.30"),
+                ("cache_write", "3.75"),
+                ("output", "15.00"),
+            ),
+        ),
+        LlmModel(
+            "anthropic",
+            "claude-3-5-haiku",
+            (
+                ("input", "0.80"),
+                ("cached", "0.08"),
+                ("cache_write", "1.00"),
+                ("output", "4.00"),
+            ),
+        ),
+        LlmModel(
+            "azure", "azure/gpt-4o", (("input", "2.50"), ("cached", "1.25"), ("output", "10.00"))
+        ),
         LlmModel("aws", "anthropic.claude-3-haiku", (("input", "0.25"), ("output", "1.25"))),
         LlmModel("aws", "meta.llama3-1-70b-instruct", (("input", "0.72"), ("output", "0.72"))),
         LlmModel("aws", "amazon.titan-embed-text-v2", (("input", "0.02"),)),
     )
-}  # fmt: skip
+}
 
 #: Token kinds in a fixed order; the index is the kind code used in arrays.
 TOKEN_KINDS = ("input", "output", "cached", "cache_write")
@@ -175,19 +213,58 @@ TOKEN_RATIOS = (1.0, 0.22, 0.35, 0.04)
 
 #: LLM uses, interleaved by provider so that the first four cover every provider.
 LLM_APPS: tuple[LlmApp, ...] = (
-    LlmApp("gpt-4o", Owner("assistant", "support-bot", "chat-assistant", "prod"), "support-chat", 40e6),
-    LlmApp("claude-sonnet-4", Owner("assistant", "support-bot", "chat-assistant", "prod"), "agent-tools", 25e6),
+    LlmApp(
+        "gpt-4o", Owner("assistant", "support-bot", "chat-assistant", "prod"), "support-chat", 40e6
+    ),
+    LlmApp(
+        "claude-sonnet-4",
+        Owner("assistant", "support-bot", "chat-assistant", "prod"),
+        "agent-tools",
+        25e6,
+    ),
     LlmApp("azure/gpt-4o", Owner("vision", "detector", "detector-v3", "prod"), "caption-qa", 12e6),
-    LlmApp("anthropic.claude-3-haiku", Owner("vision", "ocr", "ocr-lite", "prod"), "image-tagging", 30e6),
-    LlmApp("text-embedding-3-small", Owner("search", "semantic-search", "embeddings", "prod"),
-           "doc-embedding", 400e6, weekday_only=False, tier="batch"),
+    LlmApp(
+        "anthropic.claude-3-haiku",
+        Owner("vision", "ocr", "ocr-lite", "prod"),
+        "image-tagging",
+        30e6,
+    ),
+    LlmApp(
+        "text-embedding-3-small",
+        Owner("search", "semantic-search", "embeddings", "prod"),
+        "doc-embedding",
+        400e6,
+        weekday_only=False,
+        tier="batch",
+    ),
     LlmApp("claude-3-5-haiku", Owner("ads-ranking", "ctr", "ranker", "prod"), "ad-copy", 35e6),
-    LlmApp("gpt-4o-mini", Owner("search", "semantic-search", "reranker", "prod"), "query-rewrite", 120e6),
-    LlmApp("meta.llama3-1-70b-instruct", Owner("research", "foundation", "llm-7b", "dev"),
-           "eval-judge", 20e6, weekday_only=False),
-    LlmApp("claude-sonnet-4", Owner("research", "foundation", "llm-7b", "staging"), "synthetic-data", 15e6),
+    LlmApp(
+        "gpt-4o-mini",
+        Owner("search", "semantic-search", "reranker", "prod"),
+        "query-rewrite",
+        120e6,
+    ),
+    LlmApp(
+        "meta.llama3-1-70b-instruct",
+        Owner("research", "foundation", "llm-7b", "dev"),
+        "eval-judge",
+        20e6,
+        weekday_only=False,
+    ),
+    LlmApp(
+        "claude-sonnet-4",
+        Owner("research", "foundation", "llm-7b", "staging"),
+        "synthetic-data",
+        15e6,
+    ),
     LlmApp("gpt-4o", Owner("ads-ranking", "ctr", "ranker", "staging"), "creative-review", 6e6),
-    LlmApp("amazon.titan-embed-text-v2", Owner("search", "semantic-search", "embeddings", "staging"),
-           "catalog-embedding", 150e6, weekday_only=False, tier="batch"),
+    LlmApp(
+        "amazon.titan-embed-text-v2",
+        Owner("search", "semantic-search", "embeddings", "staging"),
+        "catalog-embedding",
+        150e6,
+        weekday_only=False,
+        tier="batch",
+    ),
     LlmApp("gpt-4o-mini", Owner("vision", "ocr", "ocr-lite", "dev"), "form-extraction", 30e6),
-)  # fmt: skip
+)

@@ -31,7 +31,6 @@ from costcouncil.demo.streams import (
     hex_id,
     messy_tags,
     owner_tags,
-    stream_count,
     tag_state,
     windows,
 )
@@ -123,34 +122,52 @@ def _resource_id(fleet: Fleet, role: str, n: int, account: str, region: str, own
     if role == "node":
         return f"arn:aws:eks:{region}:{account}:node/gpu-pool-{n:02d}"
     if role == "endpoint":
-        return f"arn:aws:sagemaker:{region}:{account}:endpoint/{owner.model}-{owner.environment}-{n}"
+        return (
+            f"arn:aws:sagemaker:{region}:{account}:endpoint/{owner.model}-{owner.environment}-{n}"
+        )
     return "i-0" + hex_id(fleet.seed, "instance", role, n)[:16]
 
 
 def add_machine(
     fleet: Fleet, role: str, n: int, window: tuple[int, int], owner: Owner, inst: Instance
 ) -> Stream:
-    """One instance, cluster node or endpoint: an hourly stream."""
+    """One instance, cluster node or endpoint: an hourly stream.
+
+    The first instance is always mis-tagged, so that every demo has one.
+    """
     u = fleet.rng.uniform(size=3)
     region = "us-east-1" if u[0] < 0.75 else "us-west-2"
     env = "platform" if role == "node" else owner.environment
     rid = _resource_id(fleet, role, n, AWS_ACCOUNTS[env][0], region, owner)
     extra = {"shared": "true"} if role == "node" else None
     state = "clean" if role in ("runaway", "idle") else tag_state(u[1])
+    state = "mistagged" if n == 0 and role in ("training", "inference", "notebook") else state
     columns = aws_columns(env, region, region + "abc"[int(u[2] * 3)])
     columns |= _machine_columns(inst, role) | _sku(inst.name, region)
     columns |= {"ResourceId": rid, "ResourceName": rid.rsplit("/", 1)[-1]}
     columns["Tags"] = messy_tags(owner_tags(owner, extra), state, u[1] * 10 % 1)
-    stream = Stream("aws", role, 1, window[0], window[1], Q_HOURS, 1.0,
-                    money_units(inst.on_demand), columns, owner=owner, tag_state=state,
-                    instance=inst.name, role=role)  # fmt: skip
+    stream = Stream(
+        "aws",
+        role,
+        1,
+        window[0],
+        window[1],
+        Q_HOURS,
+        1.0,
+        money_units(inst.on_demand),
+        columns,
+        owner=owner,
+        tag_state=state,
+        instance=inst.name,
+        role=role,
+    )
     return _commit(fleet, stream, inst, env, region)
 
 
 def _commit(fleet: Fleet, stream: Stream, inst: Instance, env: str, region: str) -> Stream:
     """Cover part of the fleet: 60 % of cluster nodes by RIs, 40 % of prod instances by an SP."""
     u = fleet.rng.uniform()
-    node = stream.role == "node" and u < 0.6
+    node = stream.role == "node" and (u < 0.6 or stream.columns["ResourceName"] == "gpu-pool-00")
     prod = stream.role in ("training", "inference") and env == "prod" and u < 0.4
     if inst.reserved is None or not (node or prod):
         return stream
@@ -176,14 +193,14 @@ def _owner(fleet: Fleet) -> Owner:
 
 def add_machines(fleet: Fleet, role: str, budget: float, span: int) -> None:
     """Hourly machines of one role whose hours add up to about ``budget``."""
-    n = stream_count(budget, span)
-    start, stop = windows(fleet.rng, n, budget, span, min_len=24)
+    start, stop = windows(fleet.rng, budget, span, 1)
     types = ROLE_TYPES["training"] + ROLE_TYPES["inference"] + ROLE_TYPES["notebook"]
     roles = ("training",) * 5 + ("inference",) * 5 + ("notebook",) * 3
-    for i in range(n):
+    for i in range(start.size):
         owner = PLATFORM if role == "node" else _owner(fleet)
         if role in ("node", "endpoint"):
             name, kind = ROLE_TYPES[role][int(fleet.rng.integers(len(ROLE_TYPES[role])))], role
+            name = ROLE_TYPES[role][0] if i == 0 else name
         else:
             k = int(fleet.rng.integers(len(types)))
             name, kind = types[k], roles[k]
@@ -192,8 +209,9 @@ def add_machines(fleet: Fleet, role: str, budget: float, span: int) -> None:
 
 
 def _daily(fleet: Fleet, group: str, i: int, window: tuple[int, int], owner: Owner) -> Stream:
+    """A bucket or NAT gateway: a daily stream. The first bucket is always untagged."""
     u = fleet.rng.uniform(size=3)
-    state = tag_state(u[0])
+    state = "untagged" if (group, i) == ("bucket", 0) else tag_state(u[0])
     region = "us-east-1" if u[1] < 0.8 else "us-west-2"
     columns = aws_columns(owner.environment, region, "") | {"AvailabilityZone": None}
     columns["Tags"] = messy_tags(owner_tags(owner), state, u[0] * 10 % 1)
@@ -202,14 +220,30 @@ def _daily(fleet: Fleet, group: str, i: int, window: tuple[int, int], owner: Own
         purpose = ("datasets", "checkpoints")[int(u[2] * 2)]
         name = f"acme-{owner.team}-{owner.project}-{purpose}-{i}"
         columns |= _bucket_columns(name) | _sku("s3", region)
-        base, kind, price = float(np.exp(fleet.rng.uniform(8.5, 12.9))), Q_STORAGE, S3_GB_MONTH
+        base, kind, price = float(np.exp(fleet.rng.uniform(7.0, 11.5))), Q_STORAGE, S3_GB_MONTH
     else:
         where = ("internet", "inter-region")[int(u[2] * 2)]
         rid = f"arn:aws:ec2:{region}:{account}:natgateway/nat-{hex_id(fleet.seed, 'nat', i)[:17]}"
         columns |= _transfer_columns(rid, where) | _sku("transfer", where, region)
-        base, kind, price = float(np.exp(fleet.rng.uniform(3.0, 8.0))), Q_TRANSFER, TRANSFER_GB[where]
-    return Stream("aws", group, 24, window[0], window[1], kind, base, money_units(price),
-                  columns, owner=owner, tag_state=state, role=group)  # fmt: skip
+        base, kind, price = (
+            float(np.exp(fleet.rng.uniform(2.0, 6.5))),
+            Q_TRANSFER,
+            TRANSFER_GB[where],
+        )
+    return Stream(
+        "aws",
+        group,
+        24,
+        window[0],
+        window[1],
+        kind,
+        base,
+        money_units(price),
+        columns,
+        owner=owner,
+        tag_state=state,
+        role=group,
+    )
 
 
 def _bucket_columns(name: str) -> dict[str, str | None]:
@@ -244,8 +278,7 @@ def _transfer_columns(rid: str, where: str) -> dict[str, str | None]:
 
 def add_daily(fleet: Fleet, group: str, budget: float, days: int) -> None:
     """S3 buckets (``bucket``) or NAT gateways (``transfer``): daily streams."""
-    n = stream_count(budget, days)
-    start, stop = windows(fleet.rng, n, budget, days, min_len=7)
-    for i in range(n):
+    start, stop = windows(fleet.rng, budget, days, 24)
+    for i in range(start.size):
         window = (int(start[i]), int(stop[i]))
         fleet.streams.append(_daily(fleet, group, i, window, _owner(fleet)))

@@ -53,10 +53,16 @@ def _anomalies(fleet: Fleet, rows: int, hours: int) -> tuple[list[Stream], Strea
     run_len = int(np.clip(rows * 0.004, 12, 72))
     run_start = hours * 3 // 5
     runaway = [
-        add_machine(fleet, "runaway", i, (run_start, run_start + run_len), RUNAWAY_OWNER,
-                    INSTANCES["p5.48xlarge"])
+        add_machine(
+            fleet,
+            "runaway",
+            i,
+            (run_start, run_start + run_len),
+            RUNAWAY_OWNER,
+            INSTANCES["p5.48xlarge"],
+        )
         for i in range(4)
-    ]  # fmt: skip
+    ]
     idle_len = int(np.clip(rows * 0.01, 48, min(720, hours // 3)))
     idle_start = hours * 7 // 20
     window = (idle_start, idle_start + idle_len)
@@ -93,6 +99,16 @@ def build_plan(spec: DemoSpec) -> Plan:
     used = sum(s.stop - s.start for s in [*meters, *runaway, idle])
     _aws(fleet, max(spec.rows - used - spec.months * 4, spec.rows * 0.05), hours)
     vols = volumes(spec.seed, spec.start.weekday(), apps, spike_for(apps))
-    streams = [*fleet.streams, *meters]
-    return Plan(spec, ps, tuple(streams), _groups(streams), tuple(fleet.commitments.values()),
-                tuple(apps), vols, tuple(runaway), idle, busy_until)  # fmt: skip
+    streams = [*fleet.streams, *runaway, idle, *meters]
+    return Plan(
+        spec,
+        ps,
+        tuple(streams),
+        _groups(streams),
+        tuple(fleet.commitments.values()),
+        tuple(apps),
+        vols,
+        tuple(runaway),
+        idle,
+        busy_until,
+    )

@@ -17,6 +17,8 @@ from numpy.typing import NDArray
 from costcouncil.demo.catalog import Owner
 
 Q_HOURS, Q_STORAGE, Q_TRANSFER, Q_TOKENS = 0, 1, 2, 3
+#: Month-on-month growth of the fleet and of LLM traffic.
+GROWTH = 1.04
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,8 @@ class Streams:
     commitment: NDArray[np.int64]
     app: NDArray[np.int64]
     token_kind: NDArray[np.int64]
-    static: pa.Table = field(compare=False)
+    spend: NDArray[np.bool_]
+    static: pa.RecordBatch = field(compare=False)
 
 
 def _ints(records: list[Stream], name: str) -> NDArray[np.int64]:
@@ -71,7 +74,9 @@ def _ints(records: list[Stream], name: str) -> NDArray[np.int64]:
 def to_streams(records: list[Stream]) -> Streams:
     """Pack records (same provider and granularity) into arrays."""
     names = sorted({k for r in records for k in r.columns})
-    static = pa.table({n: pa.array([r.columns.get(n) for r in records], pa.string()) for n in names})
+    static = pa.record_batch(
+        {n: pa.array([r.columns.get(n) for r in records], pa.string()) for n in names}
+    )
     return Streams(
         provider=records[0].provider,
         unit_hours=records[0].unit_hours,
@@ -84,6 +89,7 @@ def to_streams(records: list[Stream]) -> Streams:
         commitment=_ints(records, "commitment"),
         app=_ints(records, "app"),
         token_kind=_ints(records, "token_kind"),
+        spend=np.array([r.columns.get("CommitmentDiscountCategory") == "Spend" for r in records]),
         static=static,
     )
 
@@ -95,26 +101,37 @@ def hex_id(seed: int, *parts: object, size: int = 8) -> str:
 
 
 def windows(
-    rng: np.random.Generator, n: int, budget: float, span: int, min_len: int
+    rng: np.random.Generator, budget: float, span: int, unit_hours: int
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """``n`` windows inside ``[0, span)`` whose lengths add up to about ``budget`` units.
+    """Windows inside ``[0, span)`` units whose lengths add up to about ``budget`` units.
 
-    Half are anchored at the end of the span (resources that are still running), which makes
-    the fleet grow over time; the rest start anywhere.
+    A small budget gives a few short-lived resources. Otherwise every resource runs to the end
+    of the span and starts are drawn so that the fleet grows about 4 % a month: a core that
+    runs all year plus resources added at an exponentially increasing rate.
     """
-    weight = rng.uniform(0.2, 1.0, n)
+    if budget < 2 * span:
+        return _short_windows(rng, budget, span, 24 // unit_hours)
+    rate = np.log(GROWTH) * unit_hours / 730.0
+    core = np.exp(-rate * span)
+    mean = (1 - core) / rate
+    n = max(2, round(budget / mean))
+    q = (np.arange(n) + rng.uniform(size=n)) / n
+    start = np.where(q < core, 0.0, span + np.log(np.maximum(q, core)) / rate)
+    length = span - np.floor(start)
+    length = np.minimum(span, np.floor(length * budget / length.sum())).astype(np.int64)
+    return span - length, np.full(n, span, dtype=np.int64)
+
+
+def _short_windows(
+    rng: np.random.Generator, budget: float, span: int, min_len: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    n = max(1, int(np.ceil(budget / (0.8 * span))))
+    weight = rng.uniform(0.75, 1.0, n)
     length = np.clip(np.floor(weight / weight.sum() * budget), min(min_len, span), span)
     length = length.astype(np.int64)
     anywhere = np.floor(rng.uniform(size=n) * (span - length + 1)).astype(np.int64)
-    start = np.where(rng.uniform(size=n) < 0.5, span - length, anywhere)
+    start = np.where(rng.uniform(size=n) < 0.6, span - length, anywhere)
     return start, start + length
-
-
-def stream_count(budget: float, span: int) -> int:
-    return max(1, int(np.ceil(budget / (0.5 * span))))
-
-
-_ALIASES = {"team": ("Team", "owner"), "environment": ("env", "Environment")}
 
 
 def owner_tags(owner: Owner, extra: dict[str, str] | None = None) -> dict[str, str]:
