@@ -28,7 +28,7 @@ app = typer.Typer(
 export_app = typer.Typer(help="Export lake data.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 WorkspaceArg = Annotated[Path, typer.Argument(help="The workspace folder.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]

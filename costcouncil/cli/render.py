@@ -79,7 +79,7 @@ def outcomes(console: Console, errors: Console, items: list[FileOutcome]) -> Non
 
 def _details(console: Console, errors: Console, o: FileOutcome) -> None:
     if o.error:
-        errors.print(f"[red]{o.path}[/]: refused\n{o.error}", highlight=False)
+        errors.print(f"[red]{o.path}[/]: refused\n{o.error}", highlight=False, soft_wrap=True)
     if o.rejects_path:
         console.print(f"{o.path.name}: {o.rejected:,} row(s) rejected; reasons in {o.rejects_path}")
     for line in o.warning_summary[:8]:

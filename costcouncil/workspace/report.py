@@ -76,6 +76,7 @@ def report(
     if metric not in METRICS:
         raise ConfigError(f"unknown metric {metric!r}; choose one of: {', '.join(METRICS)}")
     keys = [group_expression(workspace, key) for key in by]
+    labels = [_label(key) for key in by]
     con = open_costs(workspace, [period] if period else None)
     selected = [f"coalesce(CAST({k} AS VARCHAR), {lit(NONE_LABEL)})" for k in keys]
     cols = ", ".join([*selected, '"BillingCurrency"'])
@@ -83,7 +84,13 @@ def report(
         f"SELECT {cols}, sum({q(METRICS[metric])}), count(*) FROM costs "
         f"GROUP BY ALL ORDER BY {len(keys) + 2} DESC"
     )
-    return Report(list(by), metric, [tuple(r) for r in con.execute(sql).fetchall()])
+    return Report(labels, metric, [tuple(r) for r in con.execute(sql).fetchall()])
+
+
+def _label(key: str) -> str:
+    """The column heading of a key: FOCUS columns in their canonical spelling."""
+    columns = {c.name.lower(): c.name for c in lake_columns()}
+    return columns.get(key.lower(), key)
 
 
 def group_expression(workspace: Workspace, key: str) -> str:
