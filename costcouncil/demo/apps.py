@@ -26,6 +26,9 @@ from costcouncil.demo.catalog import LlmApp as CatalogApp
 from costcouncil.demo.fleet import aws_columns
 from costcouncil.demo.streams import Q_TOKENS, Stream, hex_id, messy_tags, owner_tags, tag_state
 
+#: Token meters are priced per million tokens (FOCUS UnitFormat ``<unit-quantity> <plural-units>``).
+TOKEN_UNIT = "1000000 Tokens"
+
 LOG_PROVIDER = {
     "openai": "openai",
     "anthropic": "anthropic",
@@ -148,11 +151,12 @@ def _columns(app: App, kind: str, seed: int) -> tuple[dict[str, str | None], str
 
 
 def api_columns(app: App) -> dict[str, str | None]:
-    p = PROVIDERS[app.provider]
+    p, owner = PROVIDERS[app.provider], app.use.owner
     azure = app.provider == "azure"
     return {
         "BillingAccountId": p.account_id,
         "BillingAccountName": p.account_name,
+        "BillingAccountType": p.account_type,
         "BillingCurrency": "USD",
         "PricingCurrency": "USD",
         "ChargeCategory": "Usage",
@@ -165,6 +169,8 @@ def api_columns(app: App) -> dict[str, str | None]:
         "RegionId": "eastus" if azure else None,
         "RegionName": "East US" if azure else None,
         "SubAccountId": app.resource_id.split("/resourceGroups")[0] if azure else None,
+        "SubAccountName": f"acme-{owner.team}-{owner.environment}" if azure else None,
+        "SubAccountType": "Subscription" if azure else None,
         "ResourceType": {"openai": "Project", "anthropic": "Workspace"}.get(
             app.provider, "Account"
         ),
@@ -173,14 +179,13 @@ def api_columns(app: App) -> dict[str, str | None]:
 
 def _meter_columns(app: App, kind: str) -> dict[str, str | None]:
     model = app.use.model
-    unit = f"1M {kind.replace('_', ' ')} tokens"
     details = {"x_Model": model, "x_TokenKind": kind, "x_ServiceTier": app.use.tier}
     return {
         "ServiceCategory": "AI and Machine Learning",
         "ServiceSubcategory": "Generative AI",
         "ChargeDescription": f"{model} {kind.replace('_', ' ')} tokens ({app.use.tier})",
-        "PricingUnit": unit,
-        "ConsumedUnit": unit,
+        "PricingUnit": TOKEN_UNIT,
+        "ConsumedUnit": TOKEN_UNIT,
         "SkuId": f"{model}:{kind}",
         "SkuPriceId": f"{model}:{kind}:{app.use.tier}",
         "SkuMeter": f"{kind} tokens",

@@ -45,6 +45,7 @@ class Provider:
     account_id: str
     account_name: str
     service: str
+    account_type: str
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ PROVIDERS: dict[str, Provider] = {
             "123456789012",
             "acme-ai-management",
             "",
+            "Management Account",
         ),
         Provider(
             "openai",
@@ -88,6 +90,7 @@ PROVIDERS: dict[str, Provider] = {
             "org-AcmeAi7Demo",
             "Acme AI",
             "OpenAI API",
+            "Organization",
         ),
         Provider(
             "anthropic",
@@ -97,6 +100,7 @@ PROVIDERS: dict[str, Provider] = {
             "acct-acme-ai",
             "Acme AI",
             "Claude API",
+            "Organization",
         ),
         Provider(
             "azure",
@@ -106,6 +110,7 @@ PROVIDERS: dict[str, Provider] = {
             "8a1f3c2e-acme-ai-billing",
             "Acme AI EA",
             "Azure OpenAI Service",
+            "Billing Account",
         ),
     )
 }

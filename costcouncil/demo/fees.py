@@ -2,7 +2,10 @@
 
 Commitment fees are the amortised cost of the covered usage rows of the period (so, for every
 commitment, its recurring fee equals the EffectiveCost its usage rows carry). Support is AWS
-Business Support's tiered percentage of the period's AWS charges.
+Business Support's tiered percentage of the period's AWS charges. Fees are priced purchases as
+FOCUS wants them (SKU, unit prices, quantity; for commitments the CommitmentDiscountQuantity
+covered); credits are unrelated to other charges, so their list and contracted costs are their
+billed cost.
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from costcouncil.demo.apps import api_columns
-from costcouncil.demo.catalog import AWS_ACCOUNTS
-from costcouncil.demo.fleet import Commitment, aws_columns
+from costcouncil.demo.catalog import AWS_ACCOUNTS, REGIONS
+from costcouncil.demo.fleet import Commitment, aws_columns, sku
 from costcouncil.demo.spec import HOUR_US, Period, epoch_us
 from costcouncil.schema.arrow import focus_schema
 
@@ -59,58 +62,83 @@ def _common(plan: Plan, period: Period, provider: str) -> Row:
     }
 
 
+def _prices(price: Decimal) -> Row:
+    """The four unit-price columns of a priced row (USD is both billing and pricing currency)."""
+    return {
+        "ListUnitPrice": price,
+        "ContractedUnitPrice": price,
+        "PricingCurrencyListUnitPrice": price,
+        "PricingCurrencyContractedUnitPrice": price,
+    }
+
+
 def _commitment_row(c: Commitment, cost: Decimal, hours: int) -> Row:
+    """The recurring fee of a commitment: the hours (RI) or dollars (SP) it covered."""
     ri = c.category == "Usage"
     account = c.id.split(":")[4]
     env = next(env for env, (ident, _) in AWS_ACCOUNTS.items() if ident == account)
-    return aws_columns(env, "us-east-1", "") | {
-        "AvailabilityZone": None,
-        "RegionId": c.id.split(":")[3] or None,
-        "RegionName": None,
-        "ChargeCategory": "Purchase",
-        "ChargeFrequency": "Recurring",
-        "ChargeDescription": f"{c.type} recurring fee (1 yr, No Upfront): {c.name}",
-        "ServiceName": "Amazon Elastic Compute Cloud"
-        if ri
-        else "Savings Plans for AWS Compute usage",
-        "ServiceCategory": "Compute",
-        "ServiceSubcategory": "Virtual Machines",
-        "CommitmentDiscountId": c.id,
-        "CommitmentDiscountName": c.name,
-        "CommitmentDiscountCategory": c.category,
-        "CommitmentDiscountType": c.type,
-        "CommitmentDiscountUnit": c.unit,
-        "ResourceId": c.id,
-        "ResourceType": c.type,
-        "PricingQuantity": Decimal(hours) if ri else cost,
-        "PricingUnit": c.unit,
-        "BilledCost": cost,
-        "ListCost": cost,
-        "ContractedCost": cost,
-        "EffectiveCost": Decimal(0),
-    }
+    quantity = Decimal(hours) if ri else cost
+    return (
+        aws_columns(env, "us-east-1", "")
+        | c.sku
+        | _prices((cost / quantity).quantize(_UNIT))
+        | {
+            "AvailabilityZone": None,
+            "RegionId": c.region,
+            "RegionName": REGIONS[c.region] if c.region else None,
+            "ChargeCategory": "Purchase",
+            "ChargeFrequency": "Recurring",
+            "ChargeDescription": f"{c.type} recurring fee (1 yr, No Upfront): {c.name}",
+            "ServiceName": "Amazon Elastic Compute Cloud"
+            if ri
+            else "Savings Plans for AWS Compute usage",
+            "ServiceCategory": "Compute",
+            "ServiceSubcategory": "Virtual Machines",
+            "CommitmentDiscountId": c.id,
+            "CommitmentDiscountName": c.name,
+            "CommitmentDiscountCategory": c.category,
+            "CommitmentDiscountType": c.type,
+            "CommitmentDiscountUnit": c.unit,
+            "CommitmentDiscountQuantity": quantity,
+            "ResourceId": c.id,
+            "ResourceType": c.type,
+            "PricingQuantity": quantity,
+            "PricingUnit": c.unit,
+            "BilledCost": cost,
+            "ListCost": cost,
+            "ContractedCost": cost,
+            "EffectiveCost": Decimal(0),
+        }
+    )
 
 
 def _aws_row(kind: str, amount: Decimal) -> Row:
+    """The month's support fee (a priced purchase) or an AWS credit (unrelated to other rows:
+    its list and contracted costs are its billed cost)."""
     support = kind == "support"
-    return aws_columns("prod", "us-east-1", "") | {
-        "AvailabilityZone": None,
-        "RegionId": None,
-        "RegionName": None,
-        "ChargeCategory": "Purchase" if support else "Credit",
-        "ChargeFrequency": "Recurring" if support else "One-Time",
-        "ChargeDescription": "AWS Support (Business)" if support else "AWS Activate credit",
-        "PricingCategory": "Standard" if support else None,
-        "ServiceName": "AWS Support (Business)" if support else "Amazon Elastic Compute Cloud",
-        "ServiceCategory": "Management and Governance" if support else "Compute",
-        "ServiceSubcategory": "Support" if support else "Virtual Machines",
-        "PricingQuantity": Decimal(1) if support else None,
-        "PricingUnit": "Months" if support else None,
-        "BilledCost": amount,
-        "ListCost": amount if support else Decimal(0),
-        "ContractedCost": amount if support else Decimal(0),
-        "EffectiveCost": amount,
-    }
+    priced = (sku("AWSSupportBusiness", "Business") | _prices(amount)) if support else {}
+    return (
+        aws_columns("prod", "us-east-1", "")
+        | priced
+        | {
+            "AvailabilityZone": None,
+            "RegionId": None,
+            "RegionName": None,
+            "ChargeCategory": "Purchase" if support else "Credit",
+            "ChargeFrequency": "Recurring" if support else "One-Time",
+            "ChargeDescription": "AWS Support (Business)" if support else "AWS Activate credit",
+            "PricingCategory": "Standard" if support else None,
+            "ServiceName": "AWS Support (Business)" if support else "Amazon Elastic Compute Cloud",
+            "ServiceCategory": "Management and Governance" if support else "Compute",
+            "ServiceSubcategory": "Support" if support else "Virtual Machines",
+            "PricingQuantity": Decimal(1) if support else None,
+            "PricingUnit": "Months" if support else None,
+            "BilledCost": amount,
+            "ListCost": amount,
+            "ContractedCost": amount,
+            "EffectiveCost": amount,
+        }
+    )
 
 
 def _aws_rows(plan: Plan, period: Period, running: Running) -> list[Row]:
@@ -145,10 +173,11 @@ def _openai_credit(plan: Plan, period: Period, running: Running) -> list[Row]:
             "ResourceType": None,
             "ChargeDescription": "Promotional API credit",
             "ServiceCategory": "AI and Machine Learning",
+            "ServiceSubcategory": "Generative AI",
             "BilledCost": -amount,
             "EffectiveCost": -amount,
-            "ListCost": Decimal(0),
-            "ContractedCost": Decimal(0),
+            "ListCost": -amount,
+            "ContractedCost": -amount,
         }
     ]
 

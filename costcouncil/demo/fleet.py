@@ -46,6 +46,8 @@ class Commitment:
     category: str
     type: str
     unit: str
+    region: str | None
+    sku: dict[str, str | None]
 
 
 @dataclass
@@ -57,19 +59,26 @@ class Fleet:
     commitments: dict[str, Commitment] = field(default_factory=dict)
     streams: list[Stream] = field(default_factory=list)
 
-    def commitment(self, key: str, account: str, region: str | None) -> Commitment:
-        """The commitment for ``key``: an RI in ``region``, or a savings plan when it is None."""
+    def commitment(self, key: str, account: str, region: str | None, inst: str) -> Commitment:
+        """The commitment for ``key``: an RI for ``inst`` in ``region``, or a savings plan
+        when ``region`` is None."""
         if key not in self.commitments:
-            self.commitments[key] = self._new_commitment(key, account, region)
+            self.commitments[key] = self._new_commitment(key, account, region, inst)
         return self.commitments[key]
 
-    def _new_commitment(self, key: str, account: str, region: str | None) -> Commitment:
+    def _new_commitment(self, key: str, account: str, region: str | None, inst: str) -> Commitment:
         n, ident = len(self.commitments), hex_id(self.seed, "commitment", key)
         if region is None:
             arn = f"arn:aws:savingsplans::{account}:savingsplan/{ident}"
-            return Commitment(n, arn, f"Compute SP {key}", "Spend", "Compute Savings Plan", "USD")
+            plan = sku("ComputeSavingsPlans", "1yr", "No Upfront", term=RESERVED_TERM)
+            return Commitment(
+                n, arn, f"Compute SP {key}", "Spend", "Compute Savings Plan", "USD", None, plan
+            )
         arn = f"arn:aws:ec2:{region}:{account}:reserved-instances/{ident}"
-        return Commitment(n, arn, f"RI {key}", "Usage", "Reserved Instance", "Hours")
+        reserved = sku(inst, region, term=RESERVED_TERM)
+        return Commitment(
+            n, arn, f"RI {key}", "Usage", "Reserved Instance", "Hours", region, reserved
+        )
 
 
 def aws_columns(env: str, region: str, az: str) -> dict[str, str | None]:
@@ -78,7 +87,7 @@ def aws_columns(env: str, region: str, az: str) -> dict[str, str | None]:
     return {
         "BillingAccountId": aws.account_id,
         "BillingAccountName": aws.account_name,
-        "BillingAccountType": "Management Account",
+        "BillingAccountType": aws.account_type,
         "BillingCurrency": "USD",
         "PricingCurrency": "USD",
         "ChargeCategory": "Usage",
@@ -96,9 +105,14 @@ def aws_columns(env: str, region: str, az: str) -> dict[str, str | None]:
     }
 
 
-def _sku(*parts: str) -> dict[str, str | None]:
-    sku = hex_id(0, *parts, size=8).upper()
-    return {"SkuId": sku, "SkuPriceId": f"{sku}.JRTCKXETXF.6YS6EN2CT7"}
+#: AWS offer term codes: on demand, and the 1-year No Upfront reserved term.
+ON_DEMAND_TERM, RESERVED_TERM = "JRTCKXETXF", "4NA7Y494T4"
+
+
+def sku(*parts: str, term: str = ON_DEMAND_TERM) -> dict[str, str | None]:
+    """An AWS-style ``SkuId`` for ``parts`` and its ``SkuPriceId`` under the offer ``term``."""
+    ident = hex_id(0, *parts, size=8).upper()
+    return {"SkuId": ident, "SkuPriceId": f"{ident}.{term}.6YS6EN2CT7"}
 
 
 def _machine_columns(inst: Instance, role: str) -> dict[str, str | None]:
@@ -143,7 +157,7 @@ def add_machine(
     state = "clean" if role in ("runaway", "idle") else tag_state(u[1])
     state = "mistagged" if n == 0 and role in ("training", "inference", "notebook") else state
     columns = aws_columns(env, region, region + "abc"[int(u[2] * 3)])
-    columns |= _machine_columns(inst, role) | _sku(inst.name, region)
+    columns |= _machine_columns(inst, role) | sku(inst.name, region)
     columns |= {"ResourceId": rid, "ResourceName": rid.rsplit("/", 1)[-1]}
     columns["Tags"] = messy_tags(owner_tags(owner, extra), state, u[1] * 10 % 1)
     stream = Stream(
@@ -173,7 +187,7 @@ def _commit(fleet: Fleet, stream: Stream, inst: Instance, env: str, region: str)
         return stream
     account = AWS_ACCOUNTS[env][0]
     key = f"{inst.name} {region} {env}" if node else f"{account}"
-    c = fleet.commitment(key, account, region if node else None)
+    c = fleet.commitment(key, account, region if node else None, inst.name)
     columns = stream.columns | {
         "PricingCategory": "Committed",
         "CommitmentDiscountId": c.id,
@@ -219,12 +233,12 @@ def _daily(fleet: Fleet, group: str, i: int, window: tuple[int, int], owner: Own
     if group == "bucket":
         purpose = ("datasets", "checkpoints")[int(u[2] * 2)]
         name = f"acme-{owner.team}-{owner.project}-{purpose}-{i}"
-        columns |= _bucket_columns(name) | _sku("s3", region)
+        columns |= _bucket_columns(name) | sku("s3", region)
         base, kind, price = float(np.exp(fleet.rng.uniform(7.0, 11.5))), Q_STORAGE, S3_GB_MONTH
     else:
         where = ("internet", "inter-region")[int(u[2] * 2)]
         rid = f"arn:aws:ec2:{region}:{account}:natgateway/nat-{hex_id(fleet.seed, 'nat', i)[:17]}"
-        columns |= _transfer_columns(rid, where) | _sku("transfer", where, region)
+        columns |= _transfer_columns(rid, where) | sku("transfer", where, region)
         base, kind, price = (
             float(np.exp(fleet.rng.uniform(2.0, 6.5))),
             Q_TRANSFER,

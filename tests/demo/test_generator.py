@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as csv
@@ -17,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import costcouncil.demo as demo
+from costcouncil.conformance import Report, run_checks
 from costcouncil.demo import (
     DemoSpec,
     generate_costs,
@@ -127,6 +129,57 @@ def test_money_rules(small: pa.Table) -> None:
     assert usage["PricingUnit"].null_count == 0
     for value in pc.unique(small["BilledCost"]).to_pylist():
         assert value == value.quantize(Decimal("1e-10"))
+
+
+def conformance(table: pa.Table) -> Report:
+    con = duckdb.connect()
+    con.execute("SET TimeZone='UTC'")
+    con.register("demo", table)
+    return run_checks(con, "demo")
+
+
+def test_costs_pass_the_focus_conformance_gate(small: pa.Table) -> None:
+    report = conformance(small)
+    assert report.ok and not report.failures(), report.to_text()
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        DemoSpec(rows=5_000, seed=1),
+        DemoSpec(rows=5_000, seed=42),
+        DemoSpec(rows=20_000, seed=7),
+        DemoSpec(rows=500, seed=3, start=date(2026, 1, 1), months=1),
+    ],
+    ids=lambda s: f"rows{s.rows}-seed{s.seed}-months{s.months}",
+)
+def test_other_specs_pass_the_focus_conformance_gate(spec: DemoSpec) -> None:
+    report = conformance(costs(spec))
+    assert report.ok and not report.failures(), report.to_text()
+
+
+def test_token_meters_use_the_focus_unit_format(small: pa.Table) -> None:
+    meters = small.filter(pc.equal(small["ServiceSubcategory"], "Generative AI"))
+    usage = meters.filter(pc.equal(meters["ChargeCategory"], "Usage"))
+    assert usage.num_rows > 0
+    assert set(usage["PricingUnit"].to_pylist()) == {"1000000 Tokens"}
+    assert set(usage["ConsumedUnit"].to_pylist()) == {"1000000 Tokens"}
+
+
+def test_commitment_fees_carry_the_quantity_they_covered(small: pa.Table) -> None:
+    """Per commitment, the fee rows' CommitmentDiscountQuantity is what its usage consumed."""
+    committed = small.filter(pc.is_valid(small["CommitmentDiscountId"]))
+    by_category = committed.group_by(["CommitmentDiscountId", "ChargeCategory"]).aggregate(
+        [("CommitmentDiscountQuantity", "sum")]
+    )
+    sums: dict[str, dict[str, Decimal]] = {}
+    for r in by_category.to_pylist():
+        sums.setdefault(r["CommitmentDiscountId"], {})[r["ChargeCategory"]] = r[
+            "CommitmentDiscountQuantity_sum"
+        ]
+    assert sums
+    for commitment, quantity in sums.items():
+        assert quantity["Purchase"] == quantity["Usage"], commitment
 
 
 def test_committed_usage_is_cheaper_than_list(small: pa.Table) -> None:
