@@ -9,6 +9,9 @@
 set -euo pipefail
 
 VERSION="2.2.1"
+# focus-validator leaves pyarrow unpinned, but pyarrow 26 needs numpy 2 and the validator pins
+# numpy<2: without this pin its first import fails ("pyarrow requires NumPy 2.0 or newer").
+CONSTRAINTS=("pyarrow<26")
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VALIDATOR_VENV:-$ROOT/.venv-validator}"
 
@@ -36,9 +39,9 @@ find_python() {
     return 1
 }
 
-installed_version() {
-    "$VENV/bin/python" -c \
-        'import importlib.metadata as m; print(m.version("focus-validator"))' 2>/dev/null || true
+installed_version() {  # the installed focus-validator version, when it also imports cleanly
+    "$VENV/bin/python" -c 'import importlib.metadata as m, focus_validator.main, pyarrow;
+print(m.version("focus-validator"))' 2>/dev/null || true
 }
 
 if [ -x "$VENV/bin/focus-validator" ] && [ "$(installed_version)" = "$VERSION" ]; then
@@ -61,7 +64,8 @@ if ! "$PYTHON" -m venv "$VENV"; then
     exit 1
 fi
 if ! "$VENV/bin/python" -m pip install --quiet --upgrade pip \
-   || ! "$VENV/bin/python" -m pip install --quiet "focus-validator==$VERSION"; then
+   || ! "$VENV/bin/python" -m pip install --quiet "focus-validator==$VERSION" "${CONSTRAINTS[@]}"
+then
     rm -rf "$VENV"
     echo "validator-venv: installing focus-validator==$VERSION failed; removed $VENV" >&2
     exit 1
