@@ -1,6 +1,7 @@
 """Export lake rows as FOCUS 1.2 again (CSV or Parquet), gated by our own conformance checks.
 
-CSV timestamps are written ``YYYY-MM-DDTHH:MM:SSZ`` and decimals in plain notation; Parquet keeps
+Conditional and recommended columns that no exported row fills are left out (FOCUS: such a
+column is present only where the provider supports its feature). CSV timestamps are written ``YYYY-MM-DDTHH:MM:SSZ`` and decimals in plain notation; Parquet keeps
 the lake's types (UTC timestamps, decimal(38,12)). ``with_extensions`` adds the lake's ``x_``
 columns, which FOCUS allows as custom columns.
 """
@@ -10,11 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
+
 from costcouncil.conformance import run_checks
 from costcouncil.conformance.runner import Report as ConformanceReport
 from costcouncil.errors import ExportError
 from costcouncil.schema.arrow import SOURCE_COLUMNS
-from costcouncil.schema.focus import FOCUS_1_2
+from costcouncil.schema.focus import FOCUS_1_2, Column
 from costcouncil.schema.sql import lit, q
 from costcouncil.workspace.core import Workspace
 from costcouncil.workspace.query import open_costs
@@ -41,7 +44,7 @@ def export_focus(
     """Write the lake's rows (one billing period, or all) as a FOCUS 1.2 file at ``out``."""
     fmt = _format(out)
     con = open_costs(workspace, [period] if period else None)
-    con.execute(f"CREATE TEMP VIEW export AS {_select(with_extensions)}")
+    con.execute(f"CREATE TEMP VIEW export AS {_select(_present(con), with_extensions)}")
     checked = run_checks(con, "export")
     if not checked.ok and not force:
         raise ExportError(
@@ -64,8 +67,23 @@ def _format(out: Path) -> str:
     raise ExportError(f"{out}: name the file .csv, .csv.gz or .parquet")
 
 
-def _select(with_extensions: bool) -> str:
-    cols = [q(c.name) for c in FOCUS_1_2]
+def _present(con: duckdb.DuckDBPyConnection) -> list[Column]:
+    """Mandatory columns, and the optional ones the data has a value in.
+
+    A FOCUS conditional or recommended column is present only where the provider supports its
+    feature; a column that is NULL on every exported row (a 1.0 file upgraded, a converter that
+    cannot fill it) is left out rather than written empty.
+    """
+    optional = [c for c in FOCUS_1_2 if not c.mandatory]
+    counts = con.execute(
+        "SELECT " + ", ".join(f"count({q(c.name)})" for c in optional) + " FROM costs"
+    ).fetchone()
+    filled = {c.name for c, n in zip(optional, counts or (), strict=True) if n}
+    return [c for c in FOCUS_1_2 if c.mandatory or c.name in filled]
+
+
+def _select(columns: list[Column], with_extensions: bool) -> str:
+    cols = [q(c.name) for c in columns]
     if with_extensions:
         cols += [name for name, _ in SOURCE_COLUMNS]
     return f'SELECT {", ".join(cols)} FROM costs ORDER BY "ChargePeriodStart", x_source_file, x_source_row'
@@ -74,7 +92,7 @@ def _select(with_extensions: bool) -> str:
 def _rendered(fmt: str) -> str:
     if fmt == "parquet":
         return "SELECT * FROM export"
-    stamps = [c.name for c in FOCUS_1_2 if c.kind == "datetime"]
+    stamps = [c.name for c in FOCUS_1_2 if c.kind == "datetime" and c.mandatory]
     replaced = ", ".join(f"strftime({q(n)}, {lit(ISO_UTC)}) AS {q(n)}" for n in stamps)
     return f"SELECT * REPLACE ({replaced}) FROM export"
 

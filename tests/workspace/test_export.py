@@ -21,8 +21,14 @@ NOV = [Charge(cost="4", period="2026-11", day=2)]
 
 @pytest.fixture
 def stocked(workspace: Workspace, tmp_path: Path) -> Workspace:
-    ingest(workspace, [write_focus(tmp_path / "bill.csv", ROWS + NOV)])
+    bad = [{}, {}, {"ChargeFrequency": "Monthly"}]  # kept with a warning; the export gate refuses it
+    ingest(workspace, [write_focus(tmp_path / "bill.csv", ROWS + NOV, overrides=bad)])
     return workspace
+
+
+def test_conformant_rows_export_without_force(stocked: Workspace, tmp_path: Path) -> None:
+    result = export_focus(stocked, tmp_path / "nov.parquet", period="2026-11")
+    assert result.conformance.ok and result.rows == 1
 
 
 def test_nonconformant_rows_are_refused_and_nothing_is_written(stocked: Workspace,
@@ -30,7 +36,7 @@ def test_nonconformant_rows_are_refused_and_nothing_is_written(stocked: Workspac
     out = tmp_path / "out.csv"
     with pytest.raises(ExportError) as caught:
         export_focus(stocked, out, period="2026-10")
-    assert "FOCUS-SkuId-NotNullForUsagePurchase" in str(caught.value)
+    assert "FOCUS-ChargeFrequency-AllowedValues: 1 row" in str(caught.value)
     assert "--force" in str(caught.value)
     assert not out.exists()
 
