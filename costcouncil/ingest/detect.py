@@ -127,7 +127,9 @@ def _unknown_format(sniffed: Sniffed, converters: Iterable[Converter]) -> str:
     if closest is not None:
         missing = sorted(closest.signature - header)
         near = [difflib.get_close_matches(m, sniffed.header, n=1) for m in missing]
-        hints = [f"{m} (did you mean {n[0]!r}?)" if n else m for m, n in zip(missing, near, strict=True)]
+        hints = [
+            f"{m} (did you mean {n[0]!r}?)" if n else m for m, n in zip(missing, near, strict=True)
+        ]
         lines.append(
             f"Closest format: {closest.name} ({closest.title}); missing: {', '.join(hints)}."
         )

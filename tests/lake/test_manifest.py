@@ -35,7 +35,7 @@ def test_missing_manifest_is_an_empty_lake(tmp_path: Path) -> None:
 def test_damaged_manifest_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "manifest.json"
     path.write_text('{"version": 1, "files": ')
-    with pytest.raises(LakeError, match="manifest.json: the lake manifest cannot be read"):
+    with pytest.raises(LakeError, match=r"manifest\.json: the lake manifest cannot be read"):
         mf.load(path)
 
 

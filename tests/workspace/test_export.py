@@ -66,5 +66,5 @@ def test_csv_timestamps_are_iso_utc(stocked: Workspace, tmp_path: Path) -> None:
 
 
 def test_export_needs_a_known_suffix(stocked: Workspace, tmp_path: Path) -> None:
-    with pytest.raises(ExportError, match="name the file .csv, .csv.gz or .parquet"):
+    with pytest.raises(ExportError, match=r"name the file \.csv, \.csv\.gz or \.parquet"):
         export_focus(stocked, tmp_path / "out.xlsx")
