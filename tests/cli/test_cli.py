@@ -52,7 +52,9 @@ def test_status_json(ws: Path) -> None:
     assert code == 0
     data = json.loads(out)
     assert [(p["period"], p["rows"], p["billed"]["USD"]) for p in data["periods"]] == [
-        ("2026-10", 4, "18.500000000000"), ("2026-11", 1, "4.000000000000")]
+        ("2026-10", 4, "18.500000000000"),
+        ("2026-11", 1, "4.000000000000"),
+    ]
 
 
 def test_report_by_owner_key_normalises_tags_and_aliases(ws: Path) -> None:
@@ -68,7 +70,9 @@ def test_report_by_focus_column_and_raw_tag(ws: Path) -> None:
     data = json.loads(out)
     assert Decimal(data["totals"]["USD"]) == total(TAGGED)
     assert {(r["ServiceCategory"], r["tag:project"]) for r in data["rows"]} == {
-        ("Compute", "detector"), ("Compute", "(none)")}
+        ("Compute", "detector"),
+        ("Compute", "(none)"),
+    }
 
 
 def test_report_table_and_unknown_key(ws: Path) -> None:
@@ -101,6 +105,7 @@ def test_formats_lists_every_converter() -> None:
 
 def test_the_installed_entry_point_runs(ws: Path) -> None:
     exe = Path(sys.executable).parent / "costcouncil"
-    result = subprocess.run([str(exe), "status", str(ws)], capture_output=True, text=True,
-                            check=True)
+    result = subprocess.run(
+        [str(exe), "status", str(ws)], capture_output=True, text=True, check=True
+    )
     assert "2026-10" in result.stdout

@@ -11,12 +11,21 @@ from costcouncil.lake import manifest as mf
 
 
 def _one() -> mf.Manifest:
-    s = mf.Slice("s1", "costs", "aws", "111", "2026-10", "2026-11-01T00:00:00+00:00", ["f1"],
-                 ["costs/provider=aws/period=2026-10/s1-f1-0.parquet"], 3,
-                 {"USD": {"billed": "1.5", "effective": "1.5"}}, "2026-10-01T00:00:00Z",
-                 "2026-10-02T00:00:00Z")
-    f = mf.SourceFile("f1", "bill.csv", 10, "focus-1.2", s.as_of, s.as_of, 3, 0, 0,
-                      slices=["s1"])
+    s = mf.Slice(
+        "s1",
+        "costs",
+        "aws",
+        "111",
+        "2026-10",
+        "2026-11-01T00:00:00+00:00",
+        ["f1"],
+        ["costs/provider=aws/period=2026-10/s1-f1-0.parquet"],
+        3,
+        {"USD": {"billed": "1.5", "effective": "1.5"}},
+        "2026-10-01T00:00:00Z",
+        "2026-10-02T00:00:00Z",
+    )
+    f = mf.SourceFile("f1", "bill.csv", 10, "focus-1.2", s.as_of, s.as_of, 3, 0, 0, slices=["s1"])
     return mf.Manifest(files={"f1": f}, slices={"s1": s})
 
 

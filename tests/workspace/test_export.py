@@ -21,7 +21,11 @@ NOV = [Charge(cost="4", period="2026-11", day=2)]
 
 @pytest.fixture
 def stocked(workspace: Workspace, tmp_path: Path) -> Workspace:
-    bad = [{}, {}, {"ChargeFrequency": "Monthly"}]  # kept with a warning; the export gate refuses it
+    bad = [
+        {},
+        {},
+        {"ChargeFrequency": "Monthly"},
+    ]  # kept with a warning; the export gate refuses it
     ingest(workspace, [write_focus(tmp_path / "bill.csv", ROWS + NOV, overrides=bad)])
     return workspace
 
@@ -31,8 +35,9 @@ def test_conformant_rows_export_without_force(stocked: Workspace, tmp_path: Path
     assert result.conformance.ok and result.rows == 1
 
 
-def test_nonconformant_rows_are_refused_and_nothing_is_written(stocked: Workspace,
-                                                              tmp_path: Path) -> None:
+def test_nonconformant_rows_are_refused_and_nothing_is_written(
+    stocked: Workspace, tmp_path: Path
+) -> None:
     out = tmp_path / "out.csv"
     with pytest.raises(ExportError) as caught:
         export_focus(stocked, out, period="2026-10")
@@ -42,17 +47,21 @@ def test_nonconformant_rows_are_refused_and_nothing_is_written(stocked: Workspac
 
 
 @pytest.mark.parametrize("name", ["out.csv", "out.csv.gz", "out.parquet"])
-def test_export_ingests_back_to_the_same_rows(stocked: Workspace, tmp_path: Path,
-                                              name: str) -> None:
+def test_export_ingests_back_to_the_same_rows(
+    stocked: Workspace, tmp_path: Path, name: str
+) -> None:
     result = export_focus(stocked, tmp_path / name, period="2026-10", force=True)
     assert result.rows == len(ROWS) and not result.conformance.ok
     again = Workspace.init(tmp_path / "again")
     [outcome] = ingest(again, [result.path])
     assert (outcome.status, outcome.format, outcome.rejected) == ("ingested", "focus-1.2", 0)
-    query = ("SELECT ChargePeriodStart::VARCHAR, BilledCost, Tags, ServiceCategory FROM costs "
-             "ORDER BY ChargePeriodStart")
-    original = lake_rows(stocked, query.replace("FROM costs", "FROM costs WHERE "
-                                                "BillingPeriodStart < '2026-11-01'"))
+    query = (
+        "SELECT ChargePeriodStart::VARCHAR, BilledCost, Tags, ServiceCategory FROM costs "
+        "ORDER BY ChargePeriodStart"
+    )
+    original = lake_rows(
+        stocked, query.replace("FROM costs", "FROM costs WHERE BillingPeriodStart < '2026-11-01'")
+    )
     assert lake_rows(again, query) == original
 
 

@@ -66,6 +66,7 @@ _NAMES: dict[str, tuple[str | None, str | None]] = {
     "region_code": ("product/regionCode", "product_region_code"),
     "region": ("product/region", "product_region"),
     "location": ("product/location", "product_location"),
+    "product_family": ("product/productFamily", "product_product_family"),
     "sku": ("product/sku", "product_sku"),
     "rate_code": ("pricing/RateCode", "pricing_rate_code"),
     "rate_id": ("pricing/RateId", "pricing_rate_id"),
@@ -75,20 +76,27 @@ _NAMES: dict[str, tuple[str | None, str | None]] = {
     "pricing_unit": ("pricing/unit", "pricing_unit"),
     "ri_arn": ("reservation/ReservationARN", "reservation_reservation_a_r_n"),
     "ri_effective": ("reservation/EffectiveCost", "reservation_effective_cost"),
-    "ri_unused_upfront": ("reservation/UnusedAmortizedUpfrontFeeForBillingPeriod",
-                          "reservation_unused_amortized_upfront_fee_for_billing_period"),
+    "ri_unused_upfront": (
+        "reservation/UnusedAmortizedUpfrontFeeForBillingPeriod",
+        "reservation_unused_amortized_upfront_fee_for_billing_period",
+    ),
     "ri_unused_recurring": ("reservation/UnusedRecurringFee", "reservation_unused_recurring_fee"),
     "sp_arn": ("savingsPlan/SavingsPlanARN", "savings_plan_savings_plan_a_r_n"),
-    "sp_effective": ("savingsPlan/SavingsPlanEffectiveCost",
-                     "savings_plan_savings_plan_effective_cost"),
+    "sp_effective": (
+        "savingsPlan/SavingsPlanEffectiveCost",
+        "savings_plan_savings_plan_effective_cost",
+    ),
     "sp_total": ("savingsPlan/TotalCommitmentToDate", "savings_plan_total_commitment_to_date"),
     "sp_used": ("savingsPlan/UsedCommitment", "savings_plan_used_commitment"),
     "product_map": (None, "product"),
 }
 
 #: Keys of CUR 2.0's ``product`` map column that stand in for legacy static product columns.
-_PRODUCT_MAP_KEYS = {"product_name": "product_name", "servicename": "servicename",
-                     "region": "region"}
+_PRODUCT_MAP_KEYS = {
+    "product_name": "product_name",
+    "servicename": "servicename",
+    "region": "region",
+}
 
 # --------------------------------------------------------------------------------------------
 # Line item types (lineItem/LineItemType), grouped by how FOCUS treats them.
@@ -96,10 +104,21 @@ _PRODUCT_MAP_KEYS = {"product_name": "product_name", "servicename": "servicename
 
 USAGE_TYPES = ("Usage", "DiscountedUsage", "SavingsPlanCoveredUsage")
 #: Negotiated and bundled discounts: reductions of the cost of usage, not credits.
-DISCOUNT_TYPES = ("BundledDiscount", "Discount", "EdpDiscount", "PrivateRateDiscount",
-                  "SppDiscount", "DistributorDiscount", "RiVolumeDiscount")
-SP_TYPES = ("SavingsPlanCoveredUsage", "SavingsPlanNegation", "SavingsPlanRecurringFee",
-            "SavingsPlanUpfrontFee")
+DISCOUNT_TYPES = (
+    "BundledDiscount",
+    "Discount",
+    "EdpDiscount",
+    "PrivateRateDiscount",
+    "SppDiscount",
+    "DistributorDiscount",
+    "RiVolumeDiscount",
+)
+SP_TYPES = (
+    "SavingsPlanCoveredUsage",
+    "SavingsPlanNegation",
+    "SavingsPlanRecurringFee",
+    "SavingsPlanUpfrontFee",
+)
 RI_TYPES = ("DiscountedUsage", "RIFee", "Fee")
 PURCHASE_TYPES = ("Fee", "RIFee", "SavingsPlanUpfrontFee", "SavingsPlanRecurringFee")
 
@@ -139,88 +158,247 @@ CHARGE_FREQUENCY: dict[str, str] = {
 
 _CATEGORY_CODES: dict[str, tuple[str, ...]] = {
     "AI and Machine Learning": (
-        "AmazonBedrock", "AmazonBedrockService", "AmazonSageMaker", "comprehend",
-        "comprehendMedical", "AmazonRekognition", "AmazonTextract", "transcribe", "translate",
-        "AmazonKendra", "AmazonQ", "AmazonQBusiness", "AmazonQDeveloper", "AmazonLex",
-        "AmazonPolly", "AmazonPersonalize", "AmazonForecast", "AmazonFraudDetector",
-        "AmazonCodeWhisperer", "AmazonDevOpsGuru", "AmazonA2I", "AmazonLookoutMetrics",
-        "AmazonLookoutVision", "AmazonLookoutEquipment", "AmazonMonitron", "AmazonHealthLake",
-        "AmazonOmics", "AmazonEI", "AWSDeepRacer", "AWSDeepLens", "CodeGuru",
-        "AmazonCodeGuru", "AmazonComprehend", "AmazonTranscribe", "AmazonTranslate",
+        "AmazonBedrock",
+        "AmazonBedrockService",
+        "AmazonSageMaker",
+        "comprehend",
+        "comprehendMedical",
+        "AmazonRekognition",
+        "AmazonTextract",
+        "transcribe",
+        "translate",
+        "AmazonKendra",
+        "AmazonQ",
+        "AmazonQBusiness",
+        "AmazonQDeveloper",
+        "AmazonLex",
+        "AmazonPolly",
+        "AmazonPersonalize",
+        "AmazonForecast",
+        "AmazonFraudDetector",
+        "AmazonCodeWhisperer",
+        "AmazonDevOpsGuru",
+        "AmazonA2I",
+        "AmazonLookoutMetrics",
+        "AmazonLookoutVision",
+        "AmazonLookoutEquipment",
+        "AmazonMonitron",
+        "AmazonHealthLake",
+        "AmazonOmics",
+        "AmazonEI",
+        "AWSDeepRacer",
+        "AWSDeepLens",
+        "CodeGuru",
+        "AmazonCodeGuru",
+        "AmazonComprehend",
+        "AmazonTranscribe",
+        "AmazonTranslate",
         "MachineLearningSavingsPlans",
     ),
     "Analytics": (
-        "AmazonAthena", "AWSGlue", "AmazonKinesis", "AmazonKinesisFirehose",
-        "AmazonKinesisAnalytics", "AmazonMSK", "AmazonQuickSight", "ElasticMapReduce",
-        "AmazonES", "AmazonOpenSearchService", "AmazonCloudSearch", "AWSLakeFormation",
-        "AWSDataExchange", "AWSCleanRooms", "datapipeline", "AmazonFinSpace", "AmazonDataZone",
+        "AmazonAthena",
+        "AWSGlue",
+        "AmazonKinesis",
+        "AmazonKinesisFirehose",
+        "AmazonKinesisAnalytics",
+        "AmazonMSK",
+        "AmazonQuickSight",
+        "ElasticMapReduce",
+        "AmazonES",
+        "AmazonOpenSearchService",
+        "AmazonCloudSearch",
+        "AWSLakeFormation",
+        "AWSDataExchange",
+        "AWSCleanRooms",
+        "datapipeline",
+        "AmazonFinSpace",
+        "AmazonDataZone",
     ),
     "Business Applications": (
-        "AmazonConnect", "ContactCenterTelecomm", "AmazonSES", "AmazonPinpoint",
-        "AmazonChime", "AmazonWorkMail", "AmazonWorkDocs", "AmazonHoneycode", "AWSWickr",
-        "AWSSupplyChain", "A4B", "ContactLensAmazonConnect", "CustomerProfiles",
+        "AmazonConnect",
+        "ContactCenterTelecomm",
+        "AmazonSES",
+        "AmazonPinpoint",
+        "AmazonChime",
+        "AmazonWorkMail",
+        "AmazonWorkDocs",
+        "AmazonHoneycode",
+        "AWSWickr",
+        "AWSSupplyChain",
+        "A4B",
+        "ContactLensAmazonConnect",
+        "CustomerProfiles",
     ),
     "Compute": (
-        "AmazonEC2", "AWSLambda", "AmazonECS", "AmazonEKS", "AmazonECR", "AmazonECRPublic",
-        "AmazonLightsail", "AWSAppRunner", "AWSBatch", "AWSOutposts", "AmazonAppStream",
-        "AmazonWorkSpaces", "AWSElasticBeanstalk", "VMwareCloudOnAWS", "SimSpaceWeaver",
-        "AWSFargate", "ComputeSavingsPlans",
+        "AmazonEC2",
+        "AWSLambda",
+        "AmazonECS",
+        "AmazonEKS",
+        "AmazonECR",
+        "AmazonECRPublic",
+        "AmazonLightsail",
+        "AWSAppRunner",
+        "AWSBatch",
+        "AWSOutposts",
+        "AmazonAppStream",
+        "AmazonWorkSpaces",
+        "AWSElasticBeanstalk",
+        "VMwareCloudOnAWS",
+        "SimSpaceWeaver",
+        "AWSFargate",
+        "ComputeSavingsPlans",
     ),
     "Databases": (
-        "AmazonRDS", "AmazonDynamoDB", "AmazonElastiCache", "AmazonRedshift", "AmazonDocDB",
-        "AmazonNeptune", "AmazonMemoryDB", "AmazonTimestream", "AmazonMCS", "AmazonKeyspaces",
-        "AmazonQLDB", "AmazonSimpleDB", "DatabaseSavingsPlans",
+        "AmazonRDS",
+        "AmazonDynamoDB",
+        "AmazonElastiCache",
+        "AmazonRedshift",
+        "AmazonDocDB",
+        "AmazonNeptune",
+        "AmazonMemoryDB",
+        "AmazonTimestream",
+        "AmazonMCS",
+        "AmazonKeyspaces",
+        "AmazonQLDB",
+        "AmazonSimpleDB",
+        "DatabaseSavingsPlans",
     ),
     "Developer Tools": (
-        "CodeBuild", "AWSCodeCommit", "AWSCodeDeploy", "AWSCodePipeline", "AWSCodeArtifact",
-        "CodeCatalyst", "AWSCloud9", "AWSXRay", "AWSAmplify", "AWSAppSync", "AWSDeviceFarm",
+        "CodeBuild",
+        "AWSCodeCommit",
+        "AWSCodeDeploy",
+        "AWSCodePipeline",
+        "AWSCodeArtifact",
+        "CodeCatalyst",
+        "AWSCloud9",
+        "AWSXRay",
+        "AWSAmplify",
+        "AWSAppSync",
+        "AWSDeviceFarm",
         "AWSCloudShell",
     ),
     "Identity": (
-        "AmazonCognito", "AmazonCognitoSync", "AWSDirectoryService", "AWSSSO",
+        "AmazonCognito",
+        "AmazonCognitoSync",
+        "AWSDirectoryService",
+        "AWSSSO",
         "AmazonVerifiedPermissions",
     ),
     "Integration": (
-        "AWSQueueService", "AmazonSNS", "AmazonStates", "AmazonMQ", "AmazonEventBridge",
-        "AmazonMWAA", "AppFlow", "AWSAppFabric", "AmazonSWF", "AWSEvents",
+        "AWSQueueService",
+        "AmazonSNS",
+        "AmazonStates",
+        "AmazonMQ",
+        "AmazonEventBridge",
+        "AmazonMWAA",
+        "AppFlow",
+        "AWSAppFabric",
+        "AmazonSWF",
+        "AWSEvents",
     ),
     "Internet of Things": (
-        "AWSIoT", "AWSGreengrass", "AWSIoTAnalytics", "AWSIoTEvents", "AWSIoTSiteWise",
-        "AWSIoTFleetWise", "AWSIoTThingsGraph", "AWSIoT1Click", "IoTDeviceDefender",
-        "IoTDeviceManagement", "IoTTwinMaker",
+        "AWSIoT",
+        "AWSGreengrass",
+        "AWSIoTAnalytics",
+        "AWSIoTEvents",
+        "AWSIoTSiteWise",
+        "AWSIoTFleetWise",
+        "AWSIoTThingsGraph",
+        "AWSIoT1Click",
+        "IoTDeviceDefender",
+        "IoTDeviceManagement",
+        "IoTTwinMaker",
     ),
     "Management and Governance": (
-        "AmazonCloudWatch", "AWSCloudTrail", "AWSConfig", "AWSCloudFormation",
-        "AWSSystemsManager", "AWSServiceCatalog", "AmazonGrafana", "AmazonPrometheus",
-        "AWSCostExplorer", "AWSBudgets", "AWSBillingConductor", "AWSResilienceHub",
-        "OpsWorks", "AWSSupportBusiness", "AWSSupportEnterprise", "AWSSupportDeveloper",
-        "OCBPremiumSupport", "AWSDeveloperSupport", "AWSControlTower", "AWSOrganizations",
+        "AmazonCloudWatch",
+        "AWSCloudTrail",
+        "AWSConfig",
+        "AWSCloudFormation",
+        "AWSSystemsManager",
+        "AWSServiceCatalog",
+        "AmazonGrafana",
+        "AmazonPrometheus",
+        "AWSCostExplorer",
+        "AWSBudgets",
+        "AWSBillingConductor",
+        "AWSResilienceHub",
+        "OpsWorks",
+        "AWSSupportBusiness",
+        "AWSSupportEnterprise",
+        "AWSSupportDeveloper",
+        "OCBPremiumSupport",
+        "AWSDeveloperSupport",
+        "AWSControlTower",
+        "AWSOrganizations",
     ),
     "Media": (
-        "AWSElementalMediaConvert", "AWSElementalMediaLive", "AWSElementalMediaPackage",
-        "AWSElementalMediaStore", "AWSElementalMediaTailor", "AWSMediaConnect", "AmazonETS",
-        "AmazonIVS", "AmazonKinesisVideo", "nimble",
+        "AWSElementalMediaConvert",
+        "AWSElementalMediaLive",
+        "AWSElementalMediaPackage",
+        "AWSElementalMediaStore",
+        "AWSElementalMediaTailor",
+        "AWSMediaConnect",
+        "AmazonETS",
+        "AmazonIVS",
+        "AmazonKinesisVideo",
+        "nimble",
     ),
     "Migration": (
-        "AWSDatabaseMigrationSvc", "AWSDataSync", "AWSTransfer", "AWSApplicationMigrationSvc",
-        "AWSMigrationHubRefactorSpaces", "AWSM2", "IngestionServiceSnowball",
+        "AWSDatabaseMigrationSvc",
+        "AWSDataSync",
+        "AWSTransfer",
+        "AWSApplicationMigrationSvc",
+        "AWSMigrationHubRefactorSpaces",
+        "AWSM2",
+        "IngestionServiceSnowball",
         "SnowballExtraDays",
     ),
     "Networking": (
-        "AmazonVPC", "AmazonCloudFront", "AmazonRoute53", "AWSELB", "AWSDataTransfer",
-        "AWSDirectConnect", "AWSGlobalAccelerator", "AmazonApiGateway", "AWSCloudMap",
-        "AWSCloudWAN", "AWSNetworkFirewall", "AWSPrivate5G", "AWSTransitGateway",
-        "AWSAppMesh", "AmazonVPCLattice",
+        "AmazonVPC",
+        "AmazonCloudFront",
+        "AmazonRoute53",
+        "AWSELB",
+        "AWSDataTransfer",
+        "AWSDirectConnect",
+        "AWSGlobalAccelerator",
+        "AmazonApiGateway",
+        "AWSCloudMap",
+        "AWSCloudWAN",
+        "AWSNetworkFirewall",
+        "AWSPrivate5G",
+        "AWSTransitGateway",
+        "AWSAppMesh",
+        "AmazonVPCLattice",
     ),
     "Security": (
-        "awskms", "AWSSecretsManager", "AmazonGuardDuty", "AWSSecurityHub", "awswaf",
-        "AWSShield", "AWSCertificateManager", "ACMPCA", "AmazonInspector",
-        "AmazonInspectorV2", "AmazonMacie", "AmazonDetective", "AWSFMS", "CloudHSM",
-        "AWSCloudHSM", "AmazonSecurityLake", "auditmanager",
+        "awskms",
+        "AWSSecretsManager",
+        "AmazonGuardDuty",
+        "AWSSecurityHub",
+        "awswaf",
+        "AWSShield",
+        "AWSCertificateManager",
+        "ACMPCA",
+        "AmazonInspector",
+        "AmazonInspectorV2",
+        "AmazonMacie",
+        "AmazonDetective",
+        "AWSFMS",
+        "CloudHSM",
+        "AWSCloudHSM",
+        "AmazonSecurityLake",
+        "auditmanager",
     ),
     "Storage": (
-        "AmazonS3", "AmazonEFS", "AmazonFSx", "AmazonGlacier", "AmazonS3GlacierDeepArchive",
-        "AWSBackup", "AWSStorageGateway", "AWSStorageGatewayDeepArchive", "AmazonEBS",
+        "AmazonS3",
+        "AmazonEFS",
+        "AmazonFSx",
+        "AmazonGlacier",
+        "AmazonS3GlacierDeepArchive",
+        "AWSBackup",
+        "AWSStorageGateway",
+        "AWSStorageGatewayDeepArchive",
+        "AmazonEBS",
         "AWSElasticDisasterRecovery",
     ),
 }
@@ -243,20 +421,84 @@ _DECIMAL = "DECIMAL(38,12)"
 
 
 # --------------------------------------------------------------------------------------------
+# Region and resource tables (data): used where a row does not say it itself.
+# --------------------------------------------------------------------------------------------
+
+#: Region code -> display name as AWS spells it in ``product/location``. RegionName is the row's
+#: own ``product/location`` when it has one, else this table's name, else the code itself.
+REGION_NAMES: dict[str, str] = {
+    "us-east-1": "US East (N. Virginia)",
+    "us-east-2": "US East (Ohio)",
+    "us-west-1": "US West (N. California)",
+    "us-west-2": "US West (Oregon)",
+    "af-south-1": "Africa (Cape Town)",
+    "ap-east-1": "Asia Pacific (Hong Kong)",
+    "ap-south-1": "Asia Pacific (Mumbai)",
+    "ap-south-2": "Asia Pacific (Hyderabad)",
+    "ap-southeast-1": "Asia Pacific (Singapore)",
+    "ap-southeast-2": "Asia Pacific (Sydney)",
+    "ap-southeast-3": "Asia Pacific (Jakarta)",
+    "ap-southeast-4": "Asia Pacific (Melbourne)",
+    "ap-northeast-1": "Asia Pacific (Tokyo)",
+    "ap-northeast-2": "Asia Pacific (Seoul)",
+    "ap-northeast-3": "Asia Pacific (Osaka)",
+    "ca-central-1": "Canada (Central)",
+    "ca-west-1": "Canada West (Calgary)",
+    "eu-central-1": "EU (Frankfurt)",
+    "eu-central-2": "EU (Zurich)",
+    "eu-west-1": "EU (Ireland)",
+    "eu-west-2": "EU (London)",
+    "eu-west-3": "EU (Paris)",
+    "eu-north-1": "EU (Stockholm)",
+    "eu-south-1": "EU (Milan)",
+    "eu-south-2": "EU (Spain)",
+    "il-central-1": "Israel (Tel Aviv)",
+    "me-south-1": "Middle East (Bahrain)",
+    "me-central-1": "Middle East (UAE)",
+    "sa-east-1": "South America (Sao Paulo)",
+    "us-gov-east-1": "AWS GovCloud (US-East)",
+    "us-gov-west-1": "AWS GovCloud (US-West)",
+}
+
+#: Resource id prefixes (``i-0abc...``) -> ResourceType, for the ids that are not ARNs. Written as
+#: an ARN's ``service/resource-type`` so both kinds of id give the same ResourceType.
+RESOURCE_ID_PREFIXES: dict[str, str] = {
+    "i": "ec2/instance",
+    "vol": "ec2/volume",
+    "snap": "ec2/snapshot",
+    "ami": "ec2/image",
+    "eni": "ec2/network-interface",
+    "eipalloc": "ec2/elastic-ip",
+    "nat": "ec2/natgateway",
+    "vpc": "ec2/vpc",
+    "vpce": "ec2/vpc-endpoint",
+    "subnet": "ec2/subnet",
+    "sg": "ec2/security-group",
+    "igw": "ec2/internet-gateway",
+    "tgw": "ec2/transit-gateway",
+    "tgw-attach": "ec2/transit-gateway-attachment",
+    "vgw": "ec2/vpn-gateway",
+    "vpn": "ec2/vpn-connection",
+    "lt": "ec2/launch-template",
+    "fs": "elasticfilesystem/file-system",
+}
+
+# --------------------------------------------------------------------------------------------
 # Expression building: every builder takes ``n`` (logical name -> quoted source column).
 # --------------------------------------------------------------------------------------------
 
 Names = Callable[[str], str]
 
 
-def _alternatives(parts: Sequence[str], build: Callable[[list[str]], str],
-                  keep: int = 1) -> tuple[str, ...]:
+def _alternatives(
+    parts: Sequence[str], build: Callable[[list[str]], str], keep: int = 1
+) -> tuple[str, ...]:
     """``build`` over every subset of ``parts`` (keeping the last ``keep`` always), largest first.
 
     The first alternative whose columns all exist is the one with every present optional part,
     so a column a file lacks simply drops out of the expression.
     """
-    optional, fixed = list(parts[: len(parts) - keep]), list(parts[len(parts) - keep:])
+    optional, fixed = list(parts[: len(parts) - keep]), list(parts[len(parts) - keep :])
     out: list[str] = []
     for size in range(len(optional), -1, -1):
         for chosen in combinations(optional, size):
@@ -323,6 +565,31 @@ def _is(n: Names, *types: str) -> str:
     return f"{n('type')} IN {_in(types)}"
 
 
+def _lookup(expression: str, mapping: dict[str, str]) -> str:
+    whens = " ".join(f"WHEN {lit(k)} THEN {lit(v)}" for k, v in mapping.items())
+    return f"(CASE {expression} {whens} END)"
+
+
+def _resource_type(resource_id: str, fallback: Sequence[str]) -> tuple[str, ...]:
+    """ResourceType from the resource id: an ARN's ``service/resource-type`` (``service`` alone
+    when the ARN names no type, ``arn:aws:s3:::bucket``), an EC2-style id's prefix
+    (:data:`RESOURCE_ID_PREFIXES`), else the first of ``fallback`` the file has (the product
+    family, then the product code). NULL exactly when the resource id is.
+    """
+    arn_resource = f"regexp_extract({resource_id}, '^arn:[^:]*:[^:]*:[^:]*:[^:]*:(.*)$', 1)"
+    arn_service = f"split_part({resource_id}, ':', 3)"
+    arn_type = f"nullif(regexp_extract({arn_resource}, '^([^:/]+)[:/]', 1), '')"
+    by_arn = f"{arn_service} || coalesce('/' || {arn_type}, '')"
+    prefix = f"regexp_extract({resource_id}, '^([a-z]+(?:-[a-z]+)?)-[0-9a-f]{{8,17}}$', 1)"
+    by_prefix = _lookup(prefix, RESOURCE_ID_PREFIXES)
+    return tuple(
+        f"CASE WHEN {resource_id} IS NULL THEN NULL "
+        f"WHEN starts_with({resource_id}, 'arn:') AND {arn_service} <> '' THEN {by_arn} "
+        f"ELSE coalesce({by_prefix}, {rest}) END"
+        for rest in fallback
+    )
+
+
 def _columns(n: Names, cur2: bool) -> dict[str, Expression]:
     t = n("type")
     cost = n("unblended_cost")
@@ -334,8 +601,9 @@ def _columns(n: Names, cur2: bool) -> dict[str, Expression]:
             return (n(name), _product_map(_PRODUCT_MAP_KEYS[name]))
         return (n(name),)
 
-    service_name = _coalesce(*product_field("product_name"), *product_field("servicename"),
-                             n("product_code"))
+    service_name = _coalesce(
+        *product_field("product_name"), *product_field("servicename"), n("product_code")
+    )
     interval_start = f"split_part({n('time_interval')}, '/', 1)"
     interval_end = f"split_part({n('time_interval')}, '/', 2)"
 
@@ -344,15 +612,20 @@ def _columns(n: Names, cur2: bool) -> dict[str, Expression]:
         "BilledCost": cost,
         "EffectiveCost": _case(
             [
-                (_is(n, "SavingsPlanCoveredUsage"),
-                 f"coalesce({_num(n('sp_effective'))}, {_num(cost)})"),
-                (_is(n, "SavingsPlanRecurringFee"),
-                 f"coalesce({_num(n('sp_total'))}, 0) - coalesce({_num(n('sp_used'))}, 0)"),
-                (_is(n, "DiscountedUsage"),
-                 f"coalesce({_num(n('ri_effective'))}, {_num(cost)})"),
-                (_is(n, "RIFee"),
-                 f"coalesce({_num(n('ri_unused_upfront'))}, 0)"
-                 f" + coalesce({_num(n('ri_unused_recurring'))}, 0)"),
+                (
+                    _is(n, "SavingsPlanCoveredUsage"),
+                    f"coalesce({_num(n('sp_effective'))}, {_num(cost)})",
+                ),
+                (
+                    _is(n, "SavingsPlanRecurringFee"),
+                    f"coalesce({_num(n('sp_total'))}, 0) - coalesce({_num(n('sp_used'))}, 0)",
+                ),
+                (_is(n, "DiscountedUsage"), f"coalesce({_num(n('ri_effective'))}, {_num(cost)})"),
+                (
+                    _is(n, "RIFee"),
+                    f"coalesce({_num(n('ri_unused_upfront'))}, 0)"
+                    f" + coalesce({_num(n('ri_unused_recurring'))}, 0)",
+                ),
                 (f"{_is(n, 'Fee')} AND {n('ri_arn')} IS NOT NULL", "0"),
                 (_is(n, "SavingsPlanNegation", "SavingsPlanUpfrontFee"), "0"),
             ],
@@ -381,18 +654,18 @@ def _columns(n: Names, cur2: bool) -> dict[str, Expression]:
             "NULL",
         ),
         # --- charge --------------------------------------------------------------------------
-        "ChargeCategory": "CASE " + " ".join(
-            f"WHEN {t} = {lit(k)} THEN {lit(v)}" for k, v in CHARGE_CATEGORY.items()
-        ) + f" ELSE {t} END",
+        "ChargeCategory": "CASE "
+        + " ".join(f"WHEN {t} = {lit(k)} THEN {lit(v)}" for k, v in CHARGE_CATEGORY.items())
+        + f" ELSE {t} END",
         "ChargeClass": (
             f"CASE WHEN {t} = 'Refund' OR {n('bill_type')} = 'Refund' THEN 'Correction' END",
             f"CASE WHEN {t} = 'Refund' THEN 'Correction' END",
         ),
         "ChargeFrequency": _case(
             [(f"{t} = 'Fee' AND {n('bill_type')} = 'Purchase'", "'One-Time'")],
-            "CASE " + " ".join(
-                f"WHEN {t} = {lit(k)} THEN {lit(v)}" for k, v in CHARGE_FREQUENCY.items()
-            ) + f" WHEN {t} = 'Fee' THEN 'Recurring' END",
+            "CASE "
+            + " ".join(f"WHEN {t} = {lit(k)} THEN {lit(v)}" for k, v in CHARGE_FREQUENCY.items())
+            + f" WHEN {t} = 'Fee' THEN 'Recurring' END",
         ),
         "ChargeDescription": n("description"),
         "ChargePeriodStart": (n("usage_start"), interval_start),
@@ -402,6 +675,7 @@ def _columns(n: Names, cur2: bool) -> dict[str, Expression]:
         # --- accounts, invoice ---------------------------------------------------------------
         "BillingAccountId": n("payer"),
         "SubAccountId": n("account"),
+        "SubAccountType": f"CASE WHEN {n('account')} IS NOT NULL THEN 'AWS Account' END",
         "BillingCurrency": n("currency"),
         "InvoiceId": n("invoice_id"),
         "InvoiceIssuerName": _coalesce(n("invoicing_entity"), lit(INVOICE_ISSUER)),
@@ -421,24 +695,26 @@ def _columns(n: Names, cur2: bool) -> dict[str, Expression]:
             for a in _coalesce(*product_field("region_code"), *product_field("region"))
         ),
         "RegionName": tuple(
-            f"CASE WHEN NULLIF({r}, 'global') IS NOT NULL THEN {n('location')} END"
+            f"CASE WHEN NULLIF({r}, 'global') IS NOT NULL THEN "
+            f"coalesce({n('location')}, {_lookup(r, REGION_NAMES)}, {r}) END"
             for r in _coalesce(*product_field("region_code"), *product_field("region"))
         ),
         "AvailabilityZone": n("availability_zone"),
         "ResourceId": n("resource_id"),
+        "ResourceType": _resource_type(
+            n("resource_id"), _coalesce(n("product_family"), n("product_code"))
+        ),
         # --- pricing, quantities -------------------------------------------------------------
-        "PricingQuantity": (
-            f"CASE WHEN {_is(n, *PRICED_TYPES)} THEN {n('usage_amount')} END"
-        ),
-        "PricingUnit": (
-            f"CASE WHEN {_is(n, *PRICED_TYPES)} THEN {n('pricing_unit')} END"
-        ),
+        "PricingQuantity": (f"CASE WHEN {_is(n, *PRICED_TYPES)} THEN {n('usage_amount')} END"),
+        "PricingUnit": (f"CASE WHEN {_is(n, *PRICED_TYPES)} THEN {n('pricing_unit')} END"),
         "ConsumedQuantity": f"CASE WHEN {_is(n, *USAGE_TYPES)} THEN {n('usage_amount')} END",
         "ConsumedUnit": f"CASE WHEN {_is(n, *USAGE_TYPES)} THEN {n('pricing_unit')} END",
         "PricingCategory": _case(
             [
-                (_is(n, "DiscountedUsage", "SavingsPlanCoveredUsage", "SavingsPlanNegation"),
-                 "'Committed'"),
+                (
+                    _is(n, "DiscountedUsage", "SavingsPlanCoveredUsage", "SavingsPlanNegation"),
+                    "'Committed'",
+                ),
                 (f"{t} = 'Usage' AND {n('term')} = 'Spot'", "'Dynamic'"),
                 (f"{t} = 'Usage' AND {n('usage_type')} LIKE '%SpotUsage%'", "'Dynamic'"),
                 (f"{t} = 'Usage' AND {n('term')} = 'Reserved'", "'Committed'"),
@@ -469,18 +745,24 @@ def _columns(n: Names, cur2: bool) -> dict[str, Expression]:
         ),
         "CommitmentDiscountStatus": _case(
             [
-                (f"{_is(n, 'SavingsPlanCoveredUsage', 'SavingsPlanNegation')} "
-                 f"AND {n('sp_arn')} IS NOT NULL", "'Used'"),
+                (
+                    f"{_is(n, 'SavingsPlanCoveredUsage', 'SavingsPlanNegation')} "
+                    f"AND {n('sp_arn')} IS NOT NULL",
+                    "'Used'",
+                ),
                 (f"{_is(n, 'DiscountedUsage')} AND {n('ri_arn')} IS NOT NULL", "'Used'"),
             ],
             "NULL",
         ),
     }
     if cur2:
-        columns["BillingAccountName"] = n("payer_name")
-        columns["SubAccountName"] = n("account_name")
+        # The account's name where the export has one, else its id (legacy CUR has no names).
+        columns["BillingAccountName"] = f"coalesce({n('payer_name')}, {n('payer')})"
+        columns["SubAccountName"] = f"coalesce({n('account_name')}, {n('account')})"
         columns["Tags"] = cur2_tags
     else:
+        columns["BillingAccountName"] = n("payer")
+        columns["SubAccountName"] = n("account")
         columns["Tags"] = legacy_tags
     return columns
 
@@ -521,9 +803,9 @@ def tag_key(column: str, prefix: str, user_prefix: str) -> str | None:
     """The FOCUS tag key of a split tag column (``resourceTags/user:team`` -> ``team``)."""
     if not column.startswith(prefix) or len(column) == len(prefix):
         return None
-    key = column[len(prefix):]
+    key = column[len(prefix) :]
     if key.startswith(user_prefix) and len(key) > len(user_prefix):
-        key = key[len(user_prefix):]
+        key = key[len(user_prefix) :]
     return key
 
 
@@ -581,8 +863,14 @@ AWS_CUR = Converter(
     name="aws-cur",
     title="AWS Cost and Usage Report (legacy CUR)",
     provider="aws",
-    signature=frozenset({"identity/LineItemId", "lineItem/LineItemType",
-                         "lineItem/UnblendedCost", "bill/PayerAccountId"}),
+    signature=frozenset(
+        {
+            "identity/LineItemId",
+            "lineItem/LineItemType",
+            "lineItem/UnblendedCost",
+            "bill/PayerAccountId",
+        }
+    ),
     columns=_columns(_LEGACY, cur2=False),
     source_cost=_LEGACY("unblended_cost"),
     source_currency=_LEGACY("currency"),
@@ -594,8 +882,14 @@ AWS_CUR2 = Converter(
     name="aws-cur2",
     title="AWS Data Exports CUR 2.0",
     provider="aws",
-    signature=frozenset({"identity_line_item_id", "line_item_line_item_type",
-                         "line_item_unblended_cost", "bill_payer_account_id"}),
+    signature=frozenset(
+        {
+            "identity_line_item_id",
+            "line_item_line_item_type",
+            "line_item_unblended_cost",
+            "bill_payer_account_id",
+        }
+    ),
     columns=_columns(_CUR2, cur2=True),
     source_cost=_CUR2("unblended_cost"),
     source_currency=_CUR2("currency"),

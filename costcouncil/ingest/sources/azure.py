@@ -174,6 +174,54 @@ PRICING_CATEGORY: Mapping[str, str] = {
 }
 
 
+#: Azure region name (``ResourceLocation`` lower-cased without spaces, the RegionId) -> display
+#: name, as ``az account list-locations`` writes it. RegionName is this table's name, else the
+#: RegionId itself.
+REGION_NAMES: Mapping[str, str] = {
+    "eastus": "East US",
+    "eastus2": "East US 2",
+    "centralus": "Central US",
+    "northcentralus": "North Central US",
+    "southcentralus": "South Central US",
+    "westcentralus": "West Central US",
+    "westus": "West US",
+    "westus2": "West US 2",
+    "westus3": "West US 3",
+    "canadacentral": "Canada Central",
+    "canadaeast": "Canada East",
+    "brazilsouth": "Brazil South",
+    "mexicocentral": "Mexico Central",
+    "northeurope": "North Europe",
+    "westeurope": "West Europe",
+    "uksouth": "UK South",
+    "ukwest": "UK West",
+    "francecentral": "France Central",
+    "germanywestcentral": "Germany West Central",
+    "switzerlandnorth": "Switzerland North",
+    "norwayeast": "Norway East",
+    "swedencentral": "Sweden Central",
+    "italynorth": "Italy North",
+    "polandcentral": "Poland Central",
+    "spaincentral": "Spain Central",
+    "eastasia": "East Asia",
+    "southeastasia": "Southeast Asia",
+    "japaneast": "Japan East",
+    "japanwest": "Japan West",
+    "koreacentral": "Korea Central",
+    "koreasouth": "Korea South",
+    "centralindia": "Central India",
+    "southindia": "South India",
+    "westindia": "West India",
+    "australiaeast": "Australia East",
+    "australiasoutheast": "Australia Southeast",
+    "australiacentral": "Australia Central",
+    "uaenorth": "UAE North",
+    "qatarcentral": "Qatar Central",
+    "israelcentral": "Israel Central",
+    "southafricanorth": "South Africa North",
+}
+
+
 def lookup(expression: str, mapping: Mapping[str, str], default: str | None = None) -> str:
     """``CASE`` over ``expression`` (already normalised) mapping keys to values, else default."""
     whens = " ".join(f"WHEN {lit(k)} THEN {lit(v)}" for k, v in mapping.items())
@@ -200,6 +248,17 @@ def day(expression: str, offset_days: int = 0) -> str:
     if offset_days:
         parsed = f"({parsed} + INTERVAL {int(offset_days)} DAY)"
     return f"coalesce(strftime({parsed}, '%Y-%m-%dT%H:%M:%SZ'), {expression})"
+
+
+def region_id(location: str) -> str:
+    """``ResourceLocation`` (``CentralUS``, ``westus2``, ``West US 2``) as Azure's region name."""
+    return f"lower(replace({location}, ' ', ''))"
+
+
+def region_name(location: str) -> str:
+    """The region's display name (:data:`REGION_NAMES`), else the RegionId; NULL with it."""
+    rid = region_id(location)
+    return f"coalesce({lookup(rid, REGION_NAMES)}, {rid})"
 
 
 def number(expression: str) -> str:
@@ -257,7 +316,9 @@ def _commitment(charge_type: str, pricing_model: str, commitment_id: str) -> dic
 
 
 _COMMITMENT_COLUMNS = (
-    "CommitmentDiscountCategory", "CommitmentDiscountType", "CommitmentDiscountStatus",
+    "CommitmentDiscountCategory",
+    "CommitmentDiscountType",
+    "CommitmentDiscountStatus",
 )
 
 
@@ -345,20 +406,33 @@ def _columns(
             lit("Microsoft"),
         ),
         "ProviderName": lit("Microsoft"),
-        "PublisherName": (*each("publisherName", lambda e: f"coalesce({e}, 'Microsoft')"),
-                          lit("Microsoft")),
+        "PublisherName": (
+            *each("publisherName", lambda e: f"coalesce({e}, 'Microsoft')"),
+            lit("Microsoft"),
+        ),
         "ServiceName": (
-            *(f"coalesce({col(m)}, {col(f)}, {col(p)})"
-              for m in c["meterCategory"] for f in c["serviceFamily"] for p in c["productName"]),
-            *(f"coalesce({col(m)}, {col(p)})"
-              for m in c["meterCategory"] for p in c["productName"]),
+            *(
+                f"coalesce({col(m)}, {col(f)}, {col(p)})"
+                for m in c["meterCategory"]
+                for f in c["serviceFamily"]
+                for p in c["productName"]
+            ),
+            *(
+                f"coalesce({col(m)}, {col(p)})"
+                for m in c["meterCategory"]
+                for p in c["productName"]
+            ),
         ),
         "ServiceCategory": (
-            *(_service_category(col(m), col(f))
-              for m in c["meterCategory"] for f in c["serviceFamily"]),
+            *(
+                _service_category(col(m), col(f))
+                for m in c["meterCategory"]
+                for f in c["serviceFamily"]
+            ),
             *(_service_category(col(m), "NULL") for m in c["meterCategory"]),
         ),
-        "RegionId": each("resourceLocation", lambda e: f"lower(replace({e}, ' ', ''))"),
+        "RegionId": each("resourceLocation", region_id),
+        "RegionName": each("resourceLocation", region_name),
         "AvailabilityZone": one("availabilityZone"),
         "ResourceId": one("resourceId"),
         "ResourceName": (
@@ -379,8 +453,11 @@ def _columns(
         ),
         "CommitmentDiscountId": commitment_ids,
         "CommitmentDiscountName": (
-            *(f"coalesce({col(b)}, {col(r)})"
-              for b in c["benefitName"] for r in c["reservationName"]),
+            *(
+                f"coalesce({col(b)}, {col(r)})"
+                for b in c["benefitName"]
+                for r in c["reservationName"]
+            ),
             *one("reservationName"),
             *one("benefitName"),
         ),
@@ -473,10 +550,16 @@ AZURE_EA = Converter(
     name="azure-ea",
     title="Azure Enterprise Agreement cost details",
     provider="azure",
-    signature=frozenset({
-        "CostInBillingCurrency", "BillingCurrencyCode", "SubscriptionId", "MeterCategory",
-        "Date", "ChargeType",
-    }),
+    signature=frozenset(
+        {
+            "CostInBillingCurrency",
+            "BillingCurrencyCode",
+            "SubscriptionId",
+            "MeterCategory",
+            "Date",
+            "ChargeType",
+        }
+    ),
     columns=_columns(EA_COLUMNS, "Billing Account"),
     source_cost=col("CostInBillingCurrency"),
     source_currency=col("BillingCurrencyCode"),
@@ -488,10 +571,16 @@ AZURE_MCA = Converter(
     name="azure-mca",
     title="Azure Microsoft Customer Agreement cost details",
     provider="azure",
-    signature=frozenset({
-        "costInBillingCurrency", "billingCurrency", "billingProfileId", "meterCategory",
-        "date", "chargeType",
-    }),
+    signature=frozenset(
+        {
+            "costInBillingCurrency",
+            "billingCurrency",
+            "billingProfileId",
+            "meterCategory",
+            "date",
+            "chargeType",
+        }
+    ),
     columns=_columns(MCA_COLUMNS, "Billing Profile", _MCA_ISSUERS),
     source_cost=col("costInBillingCurrency"),
     source_currency=col("billingCurrency"),

@@ -185,6 +185,60 @@ def usage_month_start(start: str, months: int = 0) -> str:
     return f"timezone({lit(BILLING_ZONE)}, {month})"
 
 
+#: ``location.region`` -> the region's display name (its location, as Google's region list
+#: writes it). RegionName is this table's name, else the region id itself.
+REGION_NAMES: Mapping[str, str] = {
+    "us-central1": "Iowa",
+    "us-east1": "South Carolina",
+    "us-east4": "Northern Virginia",
+    "us-east5": "Columbus",
+    "us-south1": "Dallas",
+    "us-west1": "Oregon",
+    "us-west2": "Los Angeles",
+    "us-west3": "Salt Lake City",
+    "us-west4": "Las Vegas",
+    "northamerica-northeast1": "Montréal",
+    "northamerica-northeast2": "Toronto",
+    "southamerica-east1": "São Paulo",
+    "southamerica-west1": "Santiago",
+    "europe-west1": "Belgium",
+    "europe-west2": "London",
+    "europe-west3": "Frankfurt",
+    "europe-west4": "Netherlands",
+    "europe-west6": "Zurich",
+    "europe-west8": "Milan",
+    "europe-west9": "Paris",
+    "europe-north1": "Finland",
+    "europe-central2": "Warsaw",
+    "europe-southwest1": "Madrid",
+    "asia-east1": "Taiwan",
+    "asia-east2": "Hong Kong",
+    "asia-northeast1": "Tokyo",
+    "asia-northeast2": "Osaka",
+    "asia-northeast3": "Seoul",
+    "asia-south1": "Mumbai",
+    "asia-south2": "Delhi",
+    "asia-southeast1": "Singapore",
+    "asia-southeast2": "Jakarta",
+    "australia-southeast1": "Sydney",
+    "australia-southeast2": "Melbourne",
+    "me-west1": "Tel Aviv",
+    "me-central1": "Doha",
+    "africa-south1": "Johannesburg",
+}
+
+_REGION = col("location.region")
+_RESOURCE = col("resource.global_name")
+#: ``//compute.googleapis.com/projects/p/zones/z/instances/vm-1`` -> ``compute.googleapis.com``
+#: and ``instances``: the API's host and the collection the resource is in.
+_NAME_PATTERN = lit(r"^//([^/]+)/(?:.*/)?([^/]+)/[^/]+$")
+_RESOURCE_TYPE = (
+    f"CASE WHEN {_RESOURCE} IS NOT NULL THEN coalesce(nullif("
+    f"regexp_extract({_RESOURCE}, {_NAME_PATTERN}, 1) || '/' || "
+    f"regexp_extract({_RESOURCE}, {_NAME_PATTERN}, 2), '/'), "
+    f"lower(trim({col('service.description')}))) END"
+)
+
 _COST, _CREDITS = col("cost"), col("credits")
 _SKU = col("sku.description")
 _START = col("usage_start_time")
@@ -224,18 +278,15 @@ COLUMNS: dict[str, Expression] = {
     "BillingCurrency": col("currency"),
     "BillingAccountId": col("billing_account_id"),
     "BillingAccountType": lit("Billing Account"),
-    "BillingPeriodStart": (
-        invoice_month_start(col("invoice.month")), usage_month_start(_START)
-    ),
+    "BillingPeriodStart": (invoice_month_start(col("invoice.month")), usage_month_start(_START)),
     "BillingPeriodEnd": (
-        invoice_month_start(col("invoice.month"), 1), usage_month_start(_START, 1)
+        invoice_month_start(col("invoice.month"), 1),
+        usage_month_start(_START, 1),
     ),
     "ChargePeriodStart": timestamp(_START),
     "ChargePeriodEnd": timestamp(col("usage_end_time")),
     "ChargeCategory": (_charge_category(_COST_TYPE), _charge_category(None)),
-    "ChargeClass": (
-        f"CASE WHEN lower(trim({_COST_TYPE})) = 'adjustment' THEN 'Correction' END",
-    ),
+    "ChargeClass": (f"CASE WHEN lower(trim({_COST_TYPE})) = 'adjustment' THEN 'Correction' END",),
     "ChargeDescription": _SKU,
     "ChargeFrequency": (
         f"CASE WHEN {_charge_category(_COST_TYPE)} = 'Purchase' THEN 'Recurring' "
@@ -246,23 +297,33 @@ COLUMNS: dict[str, Expression] = {
     "PricingQuantity": (col("usage.amount_in_pricing_units"),),
     "PricingUnit": (col("usage.pricing_unit"),),
     "ConsumedQuantity": (
-        _when_usage(_COST_TYPE, col("usage.amount")), _when_usage(None, col("usage.amount"))
+        _when_usage(_COST_TYPE, col("usage.amount")),
+        _when_usage(None, col("usage.amount")),
     ),
     "ConsumedUnit": (
-        _when_usage(_COST_TYPE, col("usage.unit")), _when_usage(None, col("usage.unit"))
+        _when_usage(_COST_TYPE, col("usage.unit")),
+        _when_usage(None, col("usage.unit")),
     ),
     "InvoiceIssuerName": lit("Google"),
     "ProviderName": lit("Google Cloud"),
     "PublisherName": (f"coalesce({col('seller_name')}, 'Google Cloud')", lit("Google Cloud")),
     "ServiceName": col("service.description"),
     "ServiceCategory": f"coalesce({lookup(_SERVICE_KEY, SERVICE_CATEGORY)}, 'Other')",
-    "RegionId": (col("location.region"),),
+    "RegionId": (_REGION,),
+    "RegionName": (
+        f"CASE WHEN {_REGION} IS NOT NULL THEN "
+        f"coalesce({lookup(_REGION, REGION_NAMES)}, {_REGION}) END",
+    ),
     "AvailabilityZone": (col("location.zone"),),
     "ResourceId": (col("resource.global_name"),),
     "ResourceName": (col("resource.name"),),
+    "ResourceType": (_RESOURCE_TYPE,),
     "SkuId": col("sku.id"),
     "SubAccountId": (col("project.id"),),
-    "SubAccountName": (col("project.name"),),
+    "SubAccountName": (
+        f"coalesce({col('project.name')}, {col('project.id')})",
+        col("project.id"),
+    ),
     "SubAccountType": (f"CASE WHEN {col('project.id')} IS NOT NULL THEN 'Project' END",),
     "Tags": (labels_object(col("labels")),),
 }
@@ -271,10 +332,16 @@ GCP_BILLING = Converter(
     name="gcp-billing",
     title="Google Cloud Billing export (standard usage cost, flattened)",
     provider="gcp",
-    signature=frozenset({
-        "billing_account_id", "service.description", "sku.id", "usage_start_time", "cost",
-        "currency",
-    }),
+    signature=frozenset(
+        {
+            "billing_account_id",
+            "service.description",
+            "sku.id",
+            "usage_start_time",
+            "cost",
+            "currency",
+        }
+    ),
     columns=COLUMNS,
     source_cost=f"TRY_CAST({_COST} AS {DECIMAL}) + {credits_total(_CREDITS)}",
     source_currency=col("currency"),

@@ -74,14 +74,59 @@ SERVICE_CATEGORY: Mapping[str, str] = {
     "REGISTRY": "Developer Tools",
 }
 
+#: ``product/region`` (region identifier) -> region display name, as Oracle's region list
+#: writes it. RegionName is this table's name, else the identifier itself.
+REGION_NAMES: Mapping[str, str] = {
+    "us-ashburn-1": "US East (Ashburn)",
+    "us-phoenix-1": "US West (Phoenix)",
+    "us-sanjose-1": "US West (San Jose)",
+    "us-chicago-1": "US Midwest (Chicago)",
+    "ca-toronto-1": "Canada Southeast (Toronto)",
+    "ca-montreal-1": "Canada Southeast (Montreal)",
+    "mx-queretaro-1": "Mexico Central (Queretaro)",
+    "sa-saopaulo-1": "Brazil East (Sao Paulo)",
+    "sa-vinhedo-1": "Brazil Southeast (Vinhedo)",
+    "sa-santiago-1": "Chile Central (Santiago)",
+    "uk-london-1": "UK South (London)",
+    "uk-cardiff-1": "UK West (Newport)",
+    "eu-frankfurt-1": "Germany Central (Frankfurt)",
+    "eu-amsterdam-1": "Netherlands Northwest (Amsterdam)",
+    "eu-zurich-1": "Switzerland North (Zurich)",
+    "eu-paris-1": "France Central (Paris)",
+    "eu-marseille-1": "France South (Marseille)",
+    "eu-milan-1": "Italy Northwest (Milan)",
+    "eu-madrid-1": "Spain Central (Madrid)",
+    "eu-stockholm-1": "Sweden Central (Stockholm)",
+    "ap-tokyo-1": "Japan East (Tokyo)",
+    "ap-osaka-1": "Japan Central (Osaka)",
+    "ap-seoul-1": "South Korea Central (Seoul)",
+    "ap-chuncheon-1": "South Korea North (Chuncheon)",
+    "ap-mumbai-1": "India West (Mumbai)",
+    "ap-hyderabad-1": "India South (Hyderabad)",
+    "ap-singapore-1": "Singapore (Singapore)",
+    "ap-sydney-1": "Australia East (Sydney)",
+    "ap-melbourne-1": "Australia Southeast (Melbourne)",
+    "me-jeddah-1": "Saudi Arabia West (Jeddah)",
+    "me-dubai-1": "UAE East (Dubai)",
+    "me-abudhabi-1": "UAE Central (Abu Dhabi)",
+    "il-jerusalem-1": "Israel Central (Jerusalem)",
+    "af-johannesburg-1": "South Africa Central (Johannesburg)",
+}
+
 #: A column every OCI cost report has; it anchors the tags star expression so that it always
 #: matches at least one column (a file with no ``tags/*`` column still binds), and is dropped.
 _ANCHOR = "lineItem/referenceNo"
 
 
 def lookup(expression: str, mapping: Mapping[str, str], default: str) -> str:
+    """``CASE`` mapping ``expression``'s values through ``mapping``, else the literal ``default``."""
+    return lookup_or(expression, mapping, lit(default))
+
+
+def lookup_or(expression: str, mapping: Mapping[str, str], default: str) -> str:
+    """Like :func:`lookup`, with ``default`` an SQL expression."""
     whens = " ".join(f"WHEN {lit(k)} THEN {lit(v)}" for k, v in mapping.items())
-    return f"(CASE {expression} {whens} ELSE {lit(default)} END)"
+    return f"(CASE {expression} {whens} ELSE {default} END)"
 
 
 def prefixed_columns_object(prefix: str, anchor: str) -> str:
@@ -121,6 +166,10 @@ def _month_start(expression: str, months: int = 0) -> str:
 
 _START = col("lineItem/intervalUsageStart")
 _COST = col("cost/myCost")
+_REGION = col("product/region")
+_RESOURCE = col("product/resourceId")
+#: The resource type an OCID encodes: ``ocid1.<type>.<realm>...`` -> ``<type>``.
+_OCID_TYPE = f"nullif(regexp_extract({_RESOURCE}, '^ocid1[.]([^.]+)[.]', 1), '')"
 
 COLUMNS: dict[str, Expression] = {
     "BilledCost": _COST,
@@ -128,9 +177,15 @@ COLUMNS: dict[str, Expression] = {
     "ContractedCost": _COST,
     "ListCost": _COST,
     "ContractedUnitPrice": col("cost/unitPrice"),
+    # The report has one price, the one billed; ListCost is already myCost, so the list unit
+    # price is that price too (ListCost = ListUnitPrice x PricingQuantity stays true).
+    "ListUnitPrice": col("cost/unitPrice"),
     "BillingCurrency": col("cost/currencyCode"),
     "BillingAccountId": col("lineItem/tenantId"),
-    "BillingAccountName": (col("lineItem/tenantName"),),
+    "BillingAccountName": (
+        f"coalesce({col('lineItem/tenantName')}, {col('lineItem/tenantId')})",
+        col("lineItem/tenantId"),
+    ),
     "BillingAccountType": lit("Tenancy"),
     "BillingPeriodStart": _month_start(_START),
     "BillingPeriodEnd": _month_start(_START, 1),
@@ -144,23 +199,40 @@ COLUMNS: dict[str, Expression] = {
     "ChargeFrequency": lit("Usage-Based"),
     "PricingQuantity": col("usage/billedQuantity"),
     "PricingUnit": (col("cost/skuUnitDescription"), col("cost/billingUnitReadable")),
-    "ConsumedQuantity": (col("usage/consumedQuantity"),),
-    "ConsumedUnit": (col("usage/consumedQuantityUnits"),),
+    "ConsumedQuantity": (col("usage/consumedQuantity"), col("usage/billedQuantity")),
+    "ConsumedUnit": (
+        col("usage/consumedQuantityUnits"),
+        col("cost/skuUnitDescription"),
+        col("cost/billingUnitReadable"),
+    ),
+    # Every row is on-demand (pay-as-you-go or Universal Credits) usage; the report has no
+    # column that marks a commitment discount or a spot/preemptible price.
+    "PricingCategory": lit("Standard"),
     "InvoiceIssuerName": lit("Oracle"),
     "ProviderName": lit("Oracle"),
     "PublisherName": lit("Oracle"),
     "ServiceName": col("product/service"),
     "ServiceCategory": lookup(f"upper(trim({col('product/service')}))", SERVICE_CATEGORY, "Other"),
-    "RegionId": col("product/region"),
+    "RegionId": _REGION,
+    "RegionName": (
+        f"CASE WHEN {_REGION} IS NOT NULL THEN {lookup_or(_REGION, REGION_NAMES, _REGION)} END"
+    ),
     "AvailabilityZone": (col("product/availabilityDomain"),),
     "ResourceId": col("product/resourceId"),
     "ResourceName": (col("product/resourceName"),),
     "ResourceType": (
-        f"nullif(regexp_extract({col('product/resourceId')}, '^ocid1[.]([^.]+)[.]', 1), '')",
+        f"CASE WHEN {_RESOURCE} IS NOT NULL THEN "
+        f"coalesce({_OCID_TYPE}, lower(trim({col('product/service')}))) END"
     ),
     "SkuId": col("cost/productSku"),
+    # OCI prices a part number at one rate (overage aside, which has its own columns), so the
+    # SKU part number is also the price's identifier.
+    "SkuPriceId": col("cost/productSku"),
     "SubAccountId": (col("product/compartmentId"),),
-    "SubAccountName": (col("product/compartmentName"),),
+    "SubAccountName": (
+        f"coalesce({col('product/compartmentName')}, {col('product/compartmentId')})",
+        col("product/compartmentId"),
+    ),
     "SubAccountType": (
         f"CASE WHEN {col('product/compartmentId')} IS NOT NULL THEN 'Compartment' END",
     ),
@@ -171,10 +243,16 @@ OCI = Converter(
     name="oci-cost-report",
     title="Oracle Cloud (OCI) cost report",
     provider="oci",
-    signature=frozenset({
-        "lineItem/referenceNo", "lineItem/tenantId", "lineItem/intervalUsageStart",
-        "cost/myCost", "cost/currencyCode", "product/service",
-    }),
+    signature=frozenset(
+        {
+            "lineItem/referenceNo",
+            "lineItem/tenantId",
+            "lineItem/intervalUsageStart",
+            "cost/myCost",
+            "cost/currencyCode",
+            "product/service",
+        }
+    ),
     columns=COLUMNS,
     source_cost=_COST,
     source_currency=col("cost/currencyCode"),

@@ -394,3 +394,52 @@ def test_cur2_parquet_with_typed_columns(tmp_path: Path) -> None:
     assert rows[11]["ServiceCategory"] == "AI and Machine Learning"
     assert rows[0]["ChargePeriodStart"].isoformat() == "2025-03-01T10:00:00+00:00"
     assert _billed_totals(table) == {"USD": D("623.9645")}
+
+
+@pytest.mark.shared_data
+@needs_sample
+def test_sample_derived_names_and_regions(sample: pa.Table) -> None:
+    """SubAccountName/Type, BillingAccountName and RegionName are filled from the row itself or
+    the declared tables; they are null exactly when their id is."""
+    from costcouncil.ingest.sources.aws_cur import REGION_NAMES
+
+    for r in _rows(sample):
+        assert r["SubAccountType"] == "AWS Account"
+        assert r["SubAccountName"] == r["SubAccountId"]  # legacy CUR has no account names
+        assert r["BillingAccountName"] == r["BillingAccountId"]
+        assert (r["RegionName"] is None) == (r["RegionId"] is None)
+        if r["RegionId"] in REGION_NAMES:
+            assert r["RegionName"] == REGION_NAMES[r["RegionId"]]
+
+
+@pytest.mark.parametrize(
+    ("resource_id", "family", "expected"),
+    [
+        ("arn:aws:ec2:us-east-1:123456789012:instance/i-0abc", "Compute Instance",
+         "ec2/instance"),
+        ("arn:aws:lambda:us-east-1:123456789012:function:f", None, "lambda/function"),
+        ("arn:aws:s3:::bucket", "Storage", "s3"),
+        ("i-0123456789abcdef0", "Compute Instance", "ec2/instance"),
+        ("vol-0123456789abcdef0", None, "ec2/volume"),
+        ("tgw-attach-0123456789abcdef0", None, "ec2/transit-gateway-attachment"),
+        ("my-bucket", "Storage", "Storage"),
+        ("my-bucket", None, "AmazonS3"),
+        (None, "Storage", None),
+    ],
+)
+def test_resource_type(
+    resource_id: str | None, family: str | None, expected: str | None, tmp_path: Path
+) -> None:
+    import duckdb
+
+    from costcouncil.ingest.sources.aws_cur import AWS_CUR
+
+    header = ("lineItem/ResourceId", "product/productFamily", "lineItem/ProductCode")
+    chosen, _ = AWS_CUR.resolve(header)
+    path = tmp_path / "cur.csv"
+    with path.open("w", newline="") as f:  # read as ingest reads it: a CSV, all VARCHAR
+        csv.writer(f).writerows([header, (resource_id or "", family or "", "AmazonS3")])
+    row = duckdb.connect().execute(
+        f"SELECT {chosen['ResourceType']} FROM read_csv('{path}', all_varchar = true)"
+    ).fetchone()
+    assert row is not None and row[0] == expected

@@ -205,3 +205,18 @@ def test_ea_bad_rows_are_reported(tmp_path: Path) -> None:
     assert "BilledCost | abc | is not a decimal number" in found
     assert any(p.startswith("ChargePeriodStart | 9/31/2023 |") for p in found)
     assert all("9/2/2023" not in p for p in found)
+
+
+@pytest.mark.shared_data
+def test_ea_sample_region_names_and_subscription_type() -> None:
+    _need(EA_SAMPLE)
+    names = {
+        (r["RegionId"], r["RegionName"]) for r in staged(EA_SAMPLE).to_pylist()
+    }
+    assert names == {
+        ("centralus", "Central US"), ("westus", "West US"), ("eastus2", "East US 2"),
+        ("westus2", "West US 2"),
+    }
+    for r in staged(EA_SAMPLE).to_pylist():
+        assert r["SubAccountType"] == "Subscription"
+        assert r["ResourceType"] is not None

@@ -147,3 +147,22 @@ def test_bad_interval_is_reported(tmp_path: Path) -> None:
     found = problems(staged(path))
     assert "ChargePeriodStart | yesterday | is not an ISO 8601 timestamp" in found
     assert "BillingPeriodStart |  | is required but empty" in found
+
+
+@pytest.mark.shared_data
+def test_sample_derived_columns() -> None:
+    """Columns the report lets us derive: none is left null on the sample's Usage rows."""
+    _need(SAMPLE)
+    for r in staged(SAMPLE).to_pylist():
+        assert r["RegionName"] == "US West (San Jose)"
+        assert r["PricingCategory"] == "Standard"
+        assert r["ConsumedQuantity"] == r["PricingQuantity"]
+        assert r["ConsumedUnit"] == r["PricingUnit"]
+        assert r["ListUnitPrice"] == r["ContractedUnitPrice"]
+        assert r["SkuPriceId"] == r["SkuId"]
+        assert r["SubAccountType"] == "Compartment"
+        assert r["BillingAccountName"] == r["BillingAccountId"]  # the sample has no tenant name
+        if r["ResourceId"].startswith("ocid1."):
+            assert r["ResourceType"] == r["ResourceId"].split(".")[1]
+        else:  # pseudo ids such as oci_compute: the service is the only type the row gives
+            assert r["ResourceType"] == r["ServiceName"].lower()
