@@ -6,6 +6,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pytest
 
 from costcouncil.engine.duckdb import connect
 from costcouncil.ingest import plan
@@ -33,10 +34,22 @@ def staged_query(
     return plan.staged_sql(converted, types, converter, options)
 
 
-def problems(table: pa.Table) -> list[str]:
-    """The non-null ``x_problems`` of a staged table, as readable strings."""
+def problems(table: pa.Table, column: str = "x_problems") -> list[str]:
+    """The non-null ``x_problems`` (or ``x_warnings``) of a staged table, as readable strings."""
+    if column not in table.column_names:
+        return []
     out = []
-    for value in table.column("x_problems").to_pylist():
+    for value in table.column(column).to_pylist():
         if value:
             out += [" | ".join(p.split("\x1f")) for p in value.split("\x1e")]
     return out
+
+
+def warnings(table: pa.Table) -> list[str]:
+    return problems(table, "x_warnings")
+
+
+def need(path: Path) -> None:
+    """Skip unless a shared real-data file is there."""
+    if not path.exists():
+        pytest.skip(f"shared sample {path} is absent (checkout without ../shared/data)")

@@ -17,6 +17,8 @@ from costcouncil.ingest.detect import detect, sniff
 from costcouncil.ingest.sources import REGISTRY
 from costcouncil.schema.focus import SERVICE_CATEGORIES
 from tests.ingest.helpers import SHARED, problems, staged
+from tests.ingest.helpers import need as _need
+from tests.ingest.helpers import warnings as _warnings
 
 EA_SAMPLE = SHARED / "billing" / "azure_ea_sample_anonymous.csv"
 CASES = Path(__file__).resolve().parents[2] / "cases" / "sources"
@@ -24,16 +26,6 @@ MCA_FIXTURE = CASES / "azure" / "mca_cost_details.csv"
 SCALE = Decimal("1e-12")
 
 
-def _need(path: Path) -> None:
-    if not path.exists():
-        pytest.skip(f"shared sample {path} is absent (checkout without ../shared/data)")
-
-
-def _warnings(table: pa.Table) -> list[str]:
-    if "x_warnings" not in table.column_names:
-        return []
-    return [" | ".join(p.split("\x1f")) for v in table.column("x_warnings").to_pylist() if v
-            for p in v.split("\x1e")]
 
 
 def _source_sums(path: Path, cost: str, currency: str) -> dict[str, Decimal]:

@@ -10,23 +10,17 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pytest
 
 from costcouncil.ingest.detect import detect, sniff
 from costcouncil.ingest.sources import REGISTRY
 from costcouncil.schema.focus import SERVICE_CATEGORIES
 from tests.ingest.helpers import problems, staged
+from tests.ingest.helpers import warnings as _warnings
 
 FIXTURE = (Path(__file__).resolve().parents[2] / "cases" / "sources" / "gcp"
            / "billing_export_standard.csv")
 
-
-def _warnings(table: pa.Table) -> list[str]:
-    if "x_warnings" not in table.column_names:
-        return []
-    return [" | ".join(p.split("\x1f")) for v in table.column("x_warnings").to_pylist() if v
-            for p in v.split("\x1e")]
 
 
 def _utc(year: int, month: int, day: int, hour: int = 0) -> datetime:

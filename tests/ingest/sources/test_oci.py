@@ -9,13 +9,14 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 
 from costcouncil.ingest.detect import detect, sniff
 from costcouncil.ingest.sources import REGISTRY
 from costcouncil.schema.focus import SERVICE_CATEGORIES
 from tests.ingest.helpers import SHARED, problems, staged
+from tests.ingest.helpers import need as _need
+from tests.ingest.helpers import warnings as _warnings
 
 SAMPLE = SHARED / "billing" / "oci_cost_report_sample.csv"
 SCALE = Decimal("1e-12")
@@ -24,16 +25,6 @@ HEADER = ("lineItem/referenceNo,lineItem/tenantId,lineItem/intervalUsageStart,"
           "cost/myCost,cost/currencyCode,cost/productSku,lineItem/isCorrection")
 
 
-def _need(path: Path) -> None:
-    if not path.exists():
-        pytest.skip(f"shared sample {path} is absent (checkout without ../shared/data)")
-
-
-def _warnings(table: pa.Table) -> list[str]:
-    if "x_warnings" not in table.column_names:
-        return []
-    return [" | ".join(p.split("\x1f")) for v in table.column("x_warnings").to_pylist() if v
-            for p in v.split("\x1e")]
 
 
 def _source(path: Path) -> list[dict[str, str]]:
