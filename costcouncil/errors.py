@@ -9,7 +9,8 @@
     │   ├── FormatError              unreadable: truncated gzip, wrong delimiter, unknown format
     │   └── ValidationError          rows or columns break FOCUS; carries every Problem at once
     ├── LakeError                    the lake's manifest or files are inconsistent
-    └── ExportError                  an export failed its conformance gate
+    ├── ExportError                  an export failed its conformance gate
+    └── AttributionError             an attribution run broke an invariant (conservation); nothing written
 
 A :class:`Problem` names the file, the row (1-based data row; 0 for the header or the whole file),
 the column and the bad value, so that every message can point at the exact cell.
@@ -47,6 +48,10 @@ class FormatError(IngestError):
 
 class ExportError(CostCouncilError):
     """An export could not be produced or failed its conformance gate."""
+
+
+class AttributionError(CostCouncilError):
+    """An attribution run failed or broke an invariant; nothing was written."""
 
 
 @dataclass(frozen=True)

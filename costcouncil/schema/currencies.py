@@ -201,3 +201,23 @@ ISO_4217: frozenset[str] = frozenset(
 )
 
 __all__ = ["ISO_4217"]
+
+#: ISO 4217 minor units (decimal places of the smallest unit) of the currencies that do not use
+#: two; every other code uses 2. Codes with no minor unit defined (metals, SDR, ``XXX``) are
+#: treated as 2 as well.
+_MINOR_UNITS_NOT_TWO: dict[str, int] = {
+    "BHD": 3, "BIF": 0, "CLF": 4, "CLP": 0, "DJF": 0, "GNF": 0, "IQD": 3, "ISK": 0,
+    "JOD": 3, "JPY": 0, "KMF": 0, "KRW": 0, "KWD": 3, "LYD": 3, "OMR": 3, "PYG": 0,
+    "RWF": 0, "TND": 3, "UGX": 0, "UYI": 0, "UYW": 4, "VND": 0, "VUV": 0, "XAF": 0,
+    "XOF": 0, "XPF": 0,
+}  # fmt: skip
+
+
+def minor_units(code: str) -> int:
+    """Decimal places of ``code``'s smallest unit (``USD`` 2, ``JPY`` 0, ``KWD`` 3)."""
+    return _MINOR_UNITS_NOT_TWO.get(code.upper(), 2)
+
+
+def minor_unit_exceptions() -> dict[str, int]:
+    """The currencies whose minor unit is not 2, for building lookups."""
+    return dict(_MINOR_UNITS_NOT_TWO)

@@ -1,0 +1,245 @@
+"""The attribution pipeline: the ordered SQL stages, run on any :class:`Engine`, then checked.
+
+Inputs are views the caller loaded into the engine: ``costs`` (lake rows), ``jobs``, ``llm``
+(usage schemas) and ``prices`` (the catalog). Outputs are views: ``cc_allocations`` (one row per
+share, amounts exact) and ``cc_reconciliation`` (LLM invoices vs priced requests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from costcouncil.attribution.apportion import apportion_sql
+from costcouncil.attribution.owners import KEY, METRICS, rows_sql, tagmap_sql
+from costcouncil.attribution.pools import owners_sql, pool_shares_sql
+from costcouncil.attribution.rules import Rules, SharedPoolRule, TagRule, UsageSplitRule
+from costcouncil.attribution.splits import (
+    D0,
+    idle_sql,
+    jobs_shares_sql,
+    llm_final_sql,
+    llm_shares_sql,
+    priced_llm_sql,
+)
+
+if TYPE_CHECKING:
+    from costcouncil.engine.base import Engine
+from costcouncil.errors import AttributionError
+from costcouncil.schema.sql import lit, q
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class Stage:
+    """One named view of the pipeline."""
+
+    view: str
+    sql: str
+    materialize: bool = False
+
+
+@dataclass
+class Plan:
+    """The stages in order, and what the run produces."""
+
+    stages: list[Stage] = field(default_factory=list)
+    llm_splits: list[tuple[UsageSplitRule, str]] = field(default_factory=list)
+
+    def add(self, view: str, sql: str, materialize: bool = False) -> str:
+        self.stages.append(Stage(view, sql, materialize))
+        return view
+
+
+def build_plan(rules: Rules, aliases: dict[str, list[str]], cost_columns: list[str]) -> Plan:
+    """Every stage's SQL (DuckDB dialect) for these rules over costs with ``cost_columns``."""
+    plan = Plan()
+    has_tags = "Tags" in cost_columns and any(isinstance(r, TagRule) for r in rules.rules)
+    if has_tags:
+        plan.add("cc_tagmap", tagmap_sql(rules, aliases), materialize=True)
+    plan.add("cc_rows", rows_sql(rules, aliases, cost_columns, has_tags), materialize=True)
+    plan.add("cc_direct", _direct_sql(rules))
+    split_views = _splits(plan, rules, cost_columns)
+    plan.add("cc_shares_a", _union(split_views, rules))
+    plan.add("cc_alloc_split", apportion_sql(rules.owner_keys, "cc_shares_a"), materialize=True)
+    plan.add("cc_alloc_a", _with_period(["cc_direct", "cc_alloc_split"]))
+    pool_views = _pools(plan, rules)
+    plan.add("cc_shares_b", _union(pool_views, rules))
+    plan.add("cc_alloc_pool", apportion_sql(rules.owner_keys, "cc_shares_b"), materialize=True)
+    plan.add("cc_allocations", _union_all(["cc_direct", "cc_alloc_split", "cc_alloc_pool"]), True)
+    plan.add("cc_reconciliation", _reconciliation(plan, rules), materialize=True)
+    return plan
+
+
+def _direct_sql(rules: Rules) -> str:
+    owned = " AND ".join(f"{q('o_' + k)} IS NOT NULL" for k in rules.require)
+    keys = [
+        f"CASE WHEN {owned} THEN {q('o_' + k)} ELSE '__unallocated__' END AS {q('x_' + k)}"
+        for k in rules.owner_keys
+    ]
+    parts = [*KEY, *keys]
+    parts += [f"CASE WHEN {owned} THEN o_rule ELSE 'unallocated' END AS x_rule"]
+    parts += [f"CASE WHEN {owned} THEN o_method ELSE 'unallocated' END AS x_method"]
+    parts += ["CAST(1 AS DOUBLE) AS x_weight", f"CAST(1 AS {D0}) AS x_usage_weight"]
+    parts += ["CAST(0 AS BIGINT) AS x_usage_count", *METRICS]
+    return f"SELECT {', '.join(parts)} FROM cc_rows WHERE split_rule IS NULL"
+
+
+def _splits(plan: Plan, rules: Rules, cost_columns: list[str]) -> list[str]:
+    views: list[str] = []
+    llm = [r for r in rules.rules if isinstance(r, UsageSplitRule) and r.usage == "llm"]
+    if llm:
+        plan.add("llm_priced", priced_llm_sql(), materialize=True)
+    for i, rule in enumerate(rules.rules):
+        if not isinstance(rule, UsageSplitRule):
+            continue
+        where = f"{rules.path}: rules[{i}] ({rule.name})"
+        view = f"cc_split_{i}"
+        if rule.usage == "jobs":
+            plan.add(view, jobs_shares_sql(rules, rule, cost_columns, where), materialize=True)
+        else:
+            plan.add(
+                view + "_raw", llm_shares_sql(rules, rule, cost_columns, where), materialize=True
+            )
+            plan.add(view, llm_final_sql(rules, rule, view + "_raw"))
+            plan.llm_splits.append((rule, view + "_raw"))
+        plan.add(view + "_idle", idle_sql(rules, rule, view, cost_columns, where))
+        views += [view, view + "_idle"]
+    return views
+
+
+def _pools(plan: Plan, rules: Rules) -> list[str]:
+    views: list[str] = []
+    for i, rule in enumerate(rules.rules):
+        if isinstance(rule, SharedPoolRule):
+            owners = plan.add(f"cc_pool_{i}_owners", owners_sql(rules, rule), materialize=True)
+            views.append(plan.add(f"cc_pool_{i}", pool_shares_sql(rules, rule, owners)))
+    return views
+
+
+def _share_columns(rules: Rules) -> list[str]:
+    return [
+        *KEY,
+        *(q("x_" + k) for k in rules.owner_keys),
+        "x_rule",
+        "x_method",
+        "w",
+        "x_usage_count",
+    ]
+
+
+def _union(views: list[str], rules: Rules) -> str:
+    cols = ", ".join(_share_columns(rules))
+    if not views:
+        empty = [
+            *KEY,
+            *(f"CAST(NULL AS VARCHAR) AS {q('x_' + k)}" for k in rules.owner_keys),
+            "CAST(NULL AS VARCHAR) AS x_rule",
+            "CAST(NULL AS VARCHAR) AS x_method",
+            f"CAST(NULL AS {D0}) AS w",
+            "CAST(NULL AS BIGINT) AS x_usage_count",
+        ]
+        return f"SELECT {', '.join(empty)} FROM cc_rows WHERE FALSE"
+    return " UNION ALL ".join(f"SELECT {cols} FROM {v}" for v in views)
+
+
+def _union_all(views: list[str]) -> str:
+    return " UNION ALL ".join(f"SELECT * FROM {v}" for v in views)
+
+
+def _with_period(views: list[str]) -> str:
+    return (
+        f"SELECT a.*, r.BillingPeriodStart, r.BillingCurrency FROM ({_union_all(views)}) AS a "
+        "JOIN cc_rows AS r ON r.x_source_file = a.x_source_file AND r.x_source_row = a.x_source_row"
+    )
+
+
+def _reconciliation(plan: Plan, rules: Rules) -> str:
+    parts = [_recon_one(rules, rule, raw) for rule, raw in plan.llm_splits]
+    if not parts:
+        return (
+            "SELECT CAST(NULL AS VARCHAR) AS x_rule, CAST(NULL AS VARCHAR) AS ProviderName, "
+            "CAST(NULL AS VARCHAR) AS model, CAST(NULL AS DATE) AS day, "
+            "CAST(NULL AS VARCHAR) AS BillingCurrency, CAST(NULL AS DECIMAL(38,12)) AS invoiced, "
+            "CAST(NULL AS DECIMAL(38,12)) AS priced, CAST(NULL AS DECIMAL(38,12)) AS gap, "
+            "CAST(NULL AS BIGINT) AS requests FROM cc_rows WHERE FALSE"
+        )
+    return " UNION ALL ".join(parts)
+
+
+def _recon_one(rules: Rules, rule: UsageSplitRule, raw: str) -> str:
+    owners = [q("x_" + k) for k in rules.owner_keys]
+    same = " AND ".join(
+        [*(f"s.{c} = a.{c}" for c in KEY), *(f"s.{o} IS NOT DISTINCT FROM a.{o}" for o in owners)]
+    )
+    model = "a.x_model" if "model" in rules.owner_keys else "CAST(NULL AS VARCHAR)"
+    usage = "a.x_method LIKE 'usage_split%'"
+    priced = "CAST(s.micro * CAST('0.000001' AS DECIMAL(38,12)) AS DECIMAL(38,12))"
+    inner = (
+        f"SELECT a.x_rule, r.ProviderName, CASE WHEN {usage} THEN {model} END AS model, "
+        f"CAST(r.ChargePeriodStart AS DATE) AS day, r.BillingCurrency, a.BilledCost, "
+        f"CASE WHEN {usage} THEN {priced} END AS priced, s.unpriced, s.requests "
+        f"FROM cc_allocations AS a JOIN cc_rows AS r ON r.x_source_file = a.x_source_file "
+        f"AND r.x_source_row = a.x_source_row LEFT JOIN {raw} AS s ON {same} "
+        f"WHERE a.x_rule = {lit(rule.name)}"
+    )
+    return (
+        "SELECT x_rule, ProviderName, model, day, BillingCurrency, SUM(BilledCost) AS invoiced, "
+        "CASE WHEN MAX(COALESCE(unpriced, 0)) = 1 THEN NULL ELSE COALESCE(SUM(priced), CAST(0 AS DECIMAL(38,12))) END AS priced, "
+        "SUM(BilledCost) - CASE WHEN MAX(COALESCE(unpriced, 0)) = 1 THEN NULL ELSE COALESCE(SUM(priced), CAST(0 AS DECIMAL(38,12))) END AS gap, "
+        f"CAST(COALESCE(SUM(requests), 0) AS BIGINT) AS requests FROM ({inner}) AS t "
+        "GROUP BY x_rule, ProviderName, model, day, BillingCurrency"
+    )
+
+
+CONSERVATION_SQL = f"""
+SELECT c.x_source_file, c.x_source_row FROM cc_rows AS c LEFT JOIN (
+  SELECT x_source_file, x_source_row, COUNT(*) AS n, COUNT(ContractedCost) AS nk,
+         {", ".join(f"SUM({m}) AS {m}" for m in METRICS)}
+  FROM cc_allocations GROUP BY x_source_file, x_source_row
+) AS a ON a.x_source_file = c.x_source_file AND a.x_source_row = c.x_source_row
+WHERE a.n IS NULL
+   OR a.BilledCost IS DISTINCT FROM c.BilledCost
+   OR a.EffectiveCost IS DISTINCT FROM c.EffectiveCost
+   OR a.ListCost IS DISTINCT FROM c.ListCost
+   OR (c.ContractedCost IS NULL AND a.nk > 0)
+   OR (c.ContractedCost IS NOT NULL AND a.ContractedCost IS DISTINCT FROM c.ContractedCost)
+ORDER BY 1, 2 LIMIT 5
+"""
+
+DUPLICATES_SQL = """
+SELECT x_source_file, x_source_row, COUNT(*) AS n FROM costs
+GROUP BY x_source_file, x_source_row HAVING COUNT(*) > 1 ORDER BY 1, 2 LIMIT 5
+"""
+
+
+def run_plan(engine: Engine, plan: Plan, progress: Progress | None = None) -> None:
+    """Create every stage's view in order, then prove conservation (or raise)."""
+    _no_duplicates(engine)
+    total = len(plan.stages) + 1
+    for i, stage in enumerate(plan.stages):
+        if progress:
+            progress(stage.view, i, total)
+        engine.create(stage.view, stage.sql, materialize=stage.materialize)
+    if progress:
+        progress("conservation check", total - 1, total)
+    check_conservation(engine)
+
+
+def _no_duplicates(engine: Engine) -> None:
+    dupes = engine.fetch(DUPLICATES_SQL).to_pylist()
+    if dupes:
+        where = ", ".join(
+            f"{d['x_source_file']} row {d['x_source_row']} ({d['n']}×)" for d in dupes
+        )
+        raise AttributionError(f"cost rows are not unique by source file and row: {where}")
+
+
+def check_conservation(engine: Engine) -> None:
+    """Raise :class:`AttributionError` naming the first rows whose allocations do not sum to them."""
+    broken = engine.fetch(CONSERVATION_SQL).to_pylist()
+    if broken:
+        rows = ", ".join(f"{b['x_source_file']} row {b['x_source_row']}" for b in broken)
+        raise AttributionError(f"cost not conserved (nothing was written): {rows}")

@@ -1,0 +1,203 @@
+"""Stage 2: usage splits — shares of a claimed cost row per owner of the usage that ran on it.
+
+Every weight is an integer (``DECIMAL(38,0)``) so DuckDB and Spark compute it identically:
+milli-units × milliseconds for jobs, nano-units of priced tokens for LLM requests.
+"""
+
+from __future__ import annotations
+
+from costcouncil.attribution.refs import Scope
+from costcouncil.attribution.rules import Rules, UsageSplitRule
+from costcouncil.schema.sql import lit, q
+from costcouncil.schema.usage import JOBS_SCHEMA, LLM_SCHEMA
+
+D0 = "DECIMAL(38,0)"
+TOKEN_COLUMNS = {
+    "input": ("input_tokens", "input_per_mtok"),
+    "cached": ("cached_input_tokens", "cached_input_per_mtok"),
+    "cache_write": ("cache_write_tokens", "cache_write_per_mtok"),
+    "output": ("output_tokens", "output_per_mtok"),
+    "reasoning": ("reasoning_tokens", "reasoning_per_mtok"),
+}
+_JOB_FACTOR = {
+    "gpu_seconds": "accelerator_count",
+    "cpu_seconds": "cpu_cores",
+    "memory_gib_seconds": "memory_gib",
+}
+SHARE_COLUMNS = ("w", "x_usage_count")
+
+
+def usage_owner(rules: Rules, usage: str, alias: str) -> list[str]:
+    """The owner-key columns of a usage row (NULL for keys its schema lacks)."""
+    names = set((JOBS_SCHEMA if usage == "jobs" else LLM_SCHEMA).names)
+    return [
+        f"{alias}.{q(k)} AS {q('x_' + k)}"
+        if k in names
+        else f"CAST(NULL AS VARCHAR) AS {q('x_' + k)}"
+        for k in rules.owner_keys
+    ]
+
+
+def _ms(ts: str) -> str:
+    return f"epoch_ms({ts})"
+
+
+def job_weight(rule: UsageSplitRule) -> str:
+    """The integer weight of one job inside one cost row's charge period."""
+    if rule.weight_kind == "requests":
+        return f"CAST(1 AS {D0})"
+    end = 'LEAST(COALESCE(j."end", c.ChargePeriodEnd), c.ChargePeriodEnd)'
+    overlap = f"({_ms(end)} - {_ms('GREATEST(j.start, c.ChargePeriodStart)')})"
+    factor = _JOB_FACTOR.get(rule.weight_kind)
+    milli = "1000" if factor is None else f"CAST(ROUND(COALESCE(j.{factor}, 0) * 1000) AS BIGINT)"
+    return f"CAST({milli} AS {D0}) * CAST({overlap} AS {D0})"
+
+
+def _on_sql(rule: UsageSplitRule, costs: Scope, usage: Scope, where: str) -> list[str]:
+    return [
+        f"{costs.sql(c, where + '.on')} = {usage.sql(u, where + '.on')}"
+        for c, u in rule.joins.items()
+    ]
+
+
+def jobs_shares_sql(rules: Rules, rule: UsageSplitRule, cost_columns: list[str], where: str) -> str:
+    """Shares per (cost row, owner) of a jobs split: Σ job weights, number of jobs."""
+    costs, usage = Scope("c", cost_columns, "the cost data"), Scope("j", JOBS_SCHEMA.names, "jobs")
+    on = [
+        f"c.split_rule = {lit(rule.name)}",
+        *_on_sql(rule, costs, usage, where),
+        "j.start < c.ChargePeriodEnd",
+        '(j."end" IS NULL OR j."end" > c.ChargePeriodStart)',
+    ]
+    owners = usage_owner(rules, "jobs", "j")
+    return _grouped(
+        rules, owners, job_weight(rule), "cc_rows AS c JOIN jobs AS j ON " + " AND ".join(on), rule
+    )
+
+
+def _grouped(
+    rules: Rules, owners: list[str], weight: str, source: str, rule: UsageSplitRule
+) -> str:
+    keys = ", ".join(f"{q('x_' + k)}" for k in rules.owner_keys)
+    return (
+        f"SELECT x_source_file, x_source_row, {keys}, {lit(rule.name)} AS x_rule, "
+        f"{lit('usage_split:' + rule.weight_kind)} AS x_method, SUM(uw) AS w, COUNT(*) AS x_usage_count "
+        f"FROM (SELECT c.x_source_file, c.x_source_row, {', '.join(owners)}, {weight} AS uw FROM {source}) AS u "
+        f"GROUP BY x_source_file, x_source_row, {keys}"
+    )
+
+
+def priced_llm_sql() -> str:
+    """LLM requests with their catalog price and priced nano-units per token kind."""
+    parts = ["l.*", "COALESCE(l.request_count, 1) AS n_req"]
+    unpriced = []
+    for kind, (tokens, price) in TOKEN_COLUMNS.items():
+        rate = f"COALESCE(p.{price}, p.output_per_mtok)" if kind == "reasoning" else f"p.{price}"
+        count = f"CAST(COALESCE(l.{tokens}, 0) AS {D0})"
+        parts.append(f"{count} AS k_{kind}")
+        parts.append(f"CAST(ROUND({count} * {rate} * 1000, 0) AS {D0}) AS n_{kind}")
+        parts.append(f"{count} * {rate} AS m_{kind}")
+        unpriced.append(f"({count} > 0 AND {rate} IS NULL)")
+    parts.append(f"CASE WHEN {' OR '.join(unpriced)} THEN 1 ELSE 0 END AS unpriced")
+    on = (
+        "p.provider = l.provider AND p.model = l.model "
+        "AND p.service_tier = COALESCE(l.service_tier, 'standard') "
+        "AND (p.valid_from IS NULL OR p.valid_from <= l.time) "
+        "AND (p.valid_to IS NULL OR l.time < p.valid_to)"
+    )
+    return f"SELECT {', '.join(parts)} FROM llm AS l LEFT JOIN prices AS p ON {on}"
+
+
+def _by_kind(prefix: str, kind_sql: str | None) -> str:
+    total = " + ".join(f"COALESCE(l.{prefix}_{k}, 0)" for k in TOKEN_COLUMNS)
+    if kind_sql is None:
+        return f"({total})"
+    whens = " ".join(f"WHEN {lit(k)} THEN COALESCE(l.{prefix}_{k}, 0)" for k in TOKEN_COLUMNS)
+    return f"(CASE {kind_sql} {whens} ELSE {total} END)"
+
+
+def llm_shares_sql(rules: Rules, rule: UsageSplitRule, cost_columns: list[str], where: str) -> str:
+    """Shares of an LLM split, before the unpriced fallback: both weights, priced micro-cost."""
+    costs, usage = (
+        Scope("c", cost_columns, "the cost data"),
+        Scope("l", LLM_SCHEMA.names, "llm usage"),
+    )
+    kind = costs.sql(rule.token_kind, where + ".token_kind") if rule.token_kind else None
+    on = [
+        f"c.split_rule = {lit(rule.name)}",
+        *_on_sql(rule, costs, usage, where),
+        "l.time >= c.ChargePeriodStart",
+        "l.time < c.ChargePeriodEnd",
+    ]
+    owners = usage_owner(rules, "llm", "l")
+    keys = ", ".join(f"{q('x_' + k)}" for k in rules.owner_keys)
+    weights = {
+        "token_cost": _by_kind("n", kind),
+        "tokens": _by_kind("k", kind),
+        "requests": f"CAST(l.n_req AS {D0})",
+    }
+    fallback = weights["tokens"] if rule.weight_kind == "token_cost" else weights[rule.weight_kind]
+    select = (
+        f"c.x_source_file, c.x_source_row, {', '.join(owners)}, {weights[rule.weight_kind]} AS uw, "
+        f"{fallback} AS fw, l.unpriced, l.n_req, {_by_kind('m', kind)} AS micro"
+    )
+    return (
+        f"SELECT x_source_file, x_source_row, {keys}, SUM(uw) AS w, SUM(fw) AS fw, "
+        f"MAX(unpriced) AS unpriced, COUNT(*) AS x_usage_count, SUM(n_req) AS requests, "
+        f"SUM(micro) AS micro FROM (SELECT {select} FROM cc_rows AS c JOIN llm_priced AS l "
+        f"ON {' AND '.join(on)}) AS u GROUP BY x_source_file, x_source_row, {keys}"
+    )
+
+
+def llm_final_sql(rules: Rules, rule: UsageSplitRule, view: str) -> str:
+    """An LLM split's shares with the row-level fallback to tokens when a request is unpriced."""
+    keys = ", ".join(f"{q('x_' + k)}" for k in rules.owner_keys)
+    row = "PARTITION BY x_source_file, x_source_row"
+    method = lit("usage_split:" + rule.weight_kind)
+    fallback = lit("usage_split:tokens(unpriced)") if rule.weight_kind == "token_cost" else method
+    return (
+        f"SELECT x_source_file, x_source_row, {keys}, {lit(rule.name)} AS x_rule, "
+        f"CASE WHEN MAX(unpriced) OVER ({row}) = 1 THEN {fallback} ELSE {method} END AS x_method, "
+        f"CASE WHEN MAX(unpriced) OVER ({row}) = 1 THEN fw ELSE w END AS w, x_usage_count FROM {view}"
+    )
+
+
+def idle_sql(
+    rules: Rules, rule: UsageSplitRule, shares: str, cost_columns: list[str], where: str
+) -> str:
+    """The idle share of each row a split claimed (whole row when no usage ran on it)."""
+    policy = rules.idle_policy(rule.name)
+    cap = _capacity_weight(rule, cost_columns, where)
+    idle = f"GREATEST({cap} - u.used, CAST(0 AS {D0}))" if cap else f"CAST(0 AS {D0})"
+    weight = f"CASE WHEN u.used IS NULL THEN CAST(1 AS {D0}) ELSE {idle} END"
+    keep = (
+        "u.used IS NULL" if policy == "spread" or not cap else f"(u.used IS NULL OR {cap} > u.used)"
+    )
+    owned = " AND ".join(f"c.{q('o_' + k)} IS NOT NULL" for k in rules.require)
+    to_owner = policy == "owner"
+    owners = [_idle_owner(k, owned if to_owner else "FALSE") for k in rules.owner_keys]
+    method = f"CASE WHEN {owned} THEN 'idle:owner' ELSE 'idle' END" if to_owner else "'idle'"
+    return (
+        f"SELECT c.x_source_file, c.x_source_row, {', '.join(owners)}, {lit(rule.name)} AS x_rule, "
+        f"{method} AS x_method, {weight} AS w, CAST(0 AS BIGINT) AS x_usage_count "
+        f"FROM cc_rows AS c LEFT JOIN (SELECT x_source_file, x_source_row, SUM(w) AS used FROM {shares} "
+        f"GROUP BY x_source_file, x_source_row) AS u ON u.x_source_file = c.x_source_file "
+        f"AND u.x_source_row = c.x_source_row WHERE c.split_rule = {lit(rule.name)} AND {keep}"
+    )
+
+
+def _idle_owner(key: str, owned: str) -> str:
+    if owned == "FALSE":
+        return f"'__idle__' AS {q('x_' + key)}"
+    return f"CASE WHEN {owned} THEN c.{q('o_' + key)} ELSE '__idle__' END AS {q('x_' + key)}"
+
+
+def _capacity_weight(rule: UsageSplitRule, cost_columns: list[str], where: str) -> str | None:
+    if rule.capacity is None:
+        return None
+    if isinstance(rule.capacity, str):
+        value = f"TRY_CAST({Scope('c', cost_columns, 'the cost data').sql(rule.capacity, where + '.capacity')} AS DOUBLE)"
+    else:
+        value = repr(float(rule.capacity))
+    period = f"({_ms('c.ChargePeriodEnd')} - {_ms('c.ChargePeriodStart')})"
+    return f"CAST(CAST(ROUND({value} * 1000) AS BIGINT) AS {D0}) * CAST({period} AS {D0})"
