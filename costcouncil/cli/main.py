@@ -11,14 +11,17 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from costcouncil.cli import render
+from costcouncil.cli import render, render_alloc
 from costcouncil.errors import CostCouncilError
 from costcouncil.ingest.sources import REGISTRY
+from costcouncil.workspace.allocate import AllocateOptions, allocate
 from costcouncil.workspace.core import Workspace
+from costcouncil.workspace.explain import explain
 from costcouncil.workspace.export import export_focus
 from costcouncil.workspace.ingest import IngestOptions, ingest
 from costcouncil.workspace.report import METRICS, report
 from costcouncil.workspace.status import status
+from costcouncil.workspace.usage import SCHEMAS, ingest_usage
 
 app = typer.Typer(
     help="CostCouncil: FinOps for AI workloads. Ingest FOCUS and cloud bills, report, export.",
@@ -86,10 +89,19 @@ def ingest_cmd(
             help="When the export was produced (default: file time); the newer export of a period wins."
         ),
     ] = None,
+    usage: Annotated[
+        str | None,
+        typer.Option(
+            help=f"The files are usage in CostCouncil's own schema: {', '.join(SCHEMAS)} (see docs/usage.md)."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest cost files into the lake (idempotent; a newer export of a period replaces it)."""
     ws = _open(directory)
+    if usage is not None:
+        _ingest_usage(ws, usage, files, as_json)
+        return
     options = IngestOptions(format, delimiter, strict, assume_utc, as_of)
     try:
         with render.ingest_progress(out, quiet=as_json) as progress:
@@ -102,6 +114,88 @@ def ingest_cmd(
         render.outcomes(out, err, outcomes)
     if any(o.status == "refused" for o in outcomes):
         raise typer.Exit(1)
+
+
+def _ingest_usage(ws: Workspace, kind: str, files: list[Path], as_json: bool) -> None:
+    try:
+        results = ingest_usage(ws, kind, files)
+    except CostCouncilError as e:
+        _fail(e)
+    if as_json:
+        print(
+            json.dumps(
+                [{"file": str(r.path), "status": r.status, "rows": r.rows} for r in results],
+                indent=2,
+            )
+        )
+        return
+    for r in results:
+        out.print(f"{r.path.name}: {r.status}, {r.rows:,} {kind} rows")
+
+
+@app.command(name="allocate")
+def allocate_cmd(
+    directory: WorkspaceArg,
+    period: Annotated[
+        list[str] | None, typer.Option(help="Billing period YYYY-MM (repeatable; default: all).")
+    ] = None,
+    rules: Annotated[
+        Path | None, typer.Option(help="Rules file (default: the workspace's rules.yaml).")
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            help="Compute and diff per owner against the current allocation; write nothing."
+        ),
+    ] = False,
+    engine: Annotated[str, typer.Option(help="Engine: duckdb (embedded) or spark.")] = "duckdb",
+    spark_master: Annotated[
+        str, typer.Option(help="Spark master URL for --engine spark.")
+    ] = "local[2]",
+    as_json: JsonOpt = False,
+) -> None:
+    """Split every cost row to owners by rules.yaml; cost is conserved exactly."""
+    ws = _open(directory)
+    options = AllocateOptions(tuple(period or ()), rules, dry_run, engine, spark_master)
+    try:
+        with render_alloc.stage_progress(out, quiet=as_json) as progress:
+            outcome = allocate(ws, options, progress)
+    except CostCouncilError as e:
+        _fail(e)
+    if as_json:
+        print(json.dumps(render_alloc.outcome_dict(outcome), indent=2))
+    else:
+        render_alloc.allocation(out, outcome, dry_run)
+
+
+@app.command(name="explain")
+def explain_cmd(
+    directory: WorkspaceArg,
+    owner: Annotated[
+        list[str] | None, typer.Option(help="Owner key=value, repeatable (e.g. --owner run=r-42).")
+    ] = None,
+    team: Annotated[str | None, typer.Option(help="Owner key team.")] = None,
+    project: Annotated[str | None, typer.Option(help="Owner key project.")] = None,
+    model: Annotated[str | None, typer.Option(help="Owner key model.")] = None,
+    period: Annotated[str | None, typer.Option(help="Billing period YYYY-MM.")] = None,
+    metric: Annotated[str, typer.Option(help=f"Cost metric: {', '.join(METRICS)}.")] = "effective",
+    limit: Annotated[int, typer.Option(help="How many of the largest allocations to show.")] = 10,
+    as_json: JsonOpt = False,
+) -> None:
+    """Trace an owner's figure to cost rows, rules, weights and usage."""
+    ws = _open(directory)
+    wanted = {k: v for k, v in (("team", team), ("project", project), ("model", model)) if v}
+    for item in owner or []:
+        key, _, value = item.partition("=")
+        wanted[key.strip()] = value.strip()
+    try:
+        result = explain(ws, wanted, period, METRICS.get(metric, metric), limit)
+    except CostCouncilError as e:
+        _fail(e)
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2, default=str))
+    else:
+        render_alloc.explanation(out, result)
 
 
 @app.command(name="status")
@@ -128,13 +222,19 @@ def report_cmd(
         str | None, typer.Option(help="Billing period YYYY-MM (default: all).")
     ] = None,
     metric: Annotated[str, typer.Option(help=f"Cost metric: {', '.join(METRICS)}.")] = "billed",
+    allocated: Annotated[
+        bool,
+        typer.Option(
+            help="Report the allocations of `allocate` (owner keys group by allocated owner)."
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Cost grouped by any FOCUS column or tag key, for a billing period or all."""
     ws = _open(directory)
     keys = [k.strip() for k in by.split(",") if k.strip()]
     try:
-        result = report(ws, keys, period, metric)
+        result = report(ws, keys, period, metric, allocated)
     except CostCouncilError as e:
         _fail(e)
     if as_json:

@@ -75,8 +75,17 @@ class Manifest:
     files: dict[str, SourceFile] = field(default_factory=dict)
     slices: dict[str, Slice] = field(default_factory=dict)
 
+    runs: list[dict[str, Any]] = field(default_factory=list)
+
     def data_files(self, dataset: str = "costs") -> list[str]:
         return sorted(f for s in self.slices.values() if s.dataset == dataset for f in s.files)
+
+    def all_data_files(self) -> list[str]:
+        return sorted(f for s in self.slices.values() for f in s.files)
+
+    def periods(self, dataset: str = "costs") -> list[str]:
+        """The billing periods ('YYYY-MM') a dataset has slices for."""
+        return sorted({s.period for s in self.slices.values() if s.dataset == dataset and s.period})
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=True)
@@ -96,7 +105,7 @@ def load(path: Path) -> Manifest:
         )
     files = {k: SourceFile(**v) for k, v in raw.get("files", {}).items()}
     slices = {k: Slice(**v) for k, v in raw.get("slices", {}).items()}
-    return Manifest(MANIFEST_VERSION, files, slices)
+    return Manifest(MANIFEST_VERSION, files, slices, list(raw.get("runs", [])))
 
 
 def save(manifest: Manifest, path: Path) -> None:

@@ -25,6 +25,10 @@ from costcouncil.errors import WorkspaceError
 from costcouncil.lake import manifest as mf
 
 
+#: The lake's datasets, one folder each: FOCUS cost rows, usage, attribution results.
+DATASETS = ("costs", "jobs", "llm", "allocations", "reconciliation")
+
+
 @dataclass(frozen=True)
 class Lake:
     """A lake rooted at ``root``."""
@@ -60,8 +64,10 @@ class Lake:
 
     def collect_garbage(self) -> list[Path]:
         """Delete data files the manifest does not list and stale staging folders."""
-        live = {self.root / f for f in self.read().data_files("costs")}
-        removed = [p for p in sorted((self.root / "costs").rglob("*.parquet")) if p not in live]
+        live = {self.root / f for f in self.read().all_data_files()}
+        removed = [
+            p for d in DATASETS for p in sorted((self.root / d).rglob("*.parquet")) if p not in live
+        ]
         for path in removed:
             path.unlink()
         shutil.rmtree(self.root / ".staging", ignore_errors=True)
@@ -87,8 +93,8 @@ class Transaction:
         crashpoint("before-commit")
         mf.save(new, self.lake.manifest_path)
         crashpoint("after-commit")
-        keep = set(new.data_files("costs"))
-        for f in set(old.data_files("costs")) - keep:
+        keep = set(new.all_data_files())
+        for f in set(old.all_data_files()) - keep:
             (self.lake.root / f).unlink(missing_ok=True)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from costcouncil.engine.duckdb import connect
+from costcouncil.errors import WorkspaceError
 from costcouncil.schema.arrow import SOURCE_COLUMNS, SQL_TYPES, lake_columns
 from costcouncil.schema.sql import lit, q
 from costcouncil.workspace.core import Workspace
@@ -12,8 +13,15 @@ from costcouncil.workspace.core import Workspace
 _SOURCE_SQL = {"x_source_format": "VARCHAR", "x_source_file": "VARCHAR", "x_source_row": "BIGINT"}
 
 
-def open_costs(workspace: Workspace, periods: list[str] | None = None) -> duckdb.DuckDBPyConnection:
-    """A connection with a ``costs`` view; ``periods`` ('YYYY-MM') prunes to those slices."""
+def open_costs(
+    workspace: Workspace, periods: list[str] | None = None, allocated: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """A connection with a ``costs`` view; ``periods`` ('YYYY-MM') prunes to those slices.
+
+    With ``allocated`` it also has ``allocated``: the FOCUS rows of the cost rows, one per
+    allocation, with the allocated amounts in the cost metric columns, the quantities scaled by
+    ``x_weight``, and the allocation's ``x_`` columns (owner keys, rule, method, weights).
+    """
     con = connect(temp_dir=workspace.lake.root / ".spill")
     manifest = workspace.lake.read()
     files = [
@@ -23,7 +31,45 @@ def open_costs(workspace: Workspace, periods: list[str] | None = None) -> duckdb
         for f in s.files
     ]
     con.execute(f"CREATE VIEW costs AS {_costs_sql(files)}")
+    if allocated:
+        con.execute(f"CREATE VIEW allocated AS {_allocated_sql(workspace, periods)}")
     return con
+
+
+_METRICS = ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost")
+_QUANTITIES = ("PricingQuantity", "ConsumedQuantity")
+_STORED = (
+    "x_source_file",
+    "x_source_row",
+    "BillingPeriodStart",
+    "ChargePeriodStart",
+    "BillingCurrency",
+)
+
+
+def _allocated_sql(workspace: Workspace, periods: list[str] | None) -> str:
+    manifest = workspace.lake.read()
+    slices = [s for s in manifest.slices.values() if s.dataset == "allocations"]
+    files = [
+        str(workspace.lake.root / f)
+        for s in slices
+        if not periods or s.period in periods
+        for f in s.files
+    ]
+    if not files:
+        which = ", ".join(periods) if periods else "any period"
+        raise WorkspaceError(
+            f"no allocations for {which}: run `costcouncil allocate {workspace.root}` first"
+        )
+    listed = ", ".join(lit(f) for f in files)
+    metrics = [f"a.{m} AS {m}" for m in _METRICS]
+    quantities = [f"CAST(c.{n} * a.x_weight AS DECIMAL(38,12)) AS {n}" for n in _QUANTITIES]
+    extra = ", ".join(_STORED + _METRICS)
+    return (
+        f"SELECT c.* REPLACE ({', '.join(metrics + quantities)}), a.* EXCLUDE ({extra}) "
+        f"FROM read_parquet([{listed}], union_by_name = true) AS a JOIN costs AS c "
+        "ON c.x_source_file = a.x_source_file AND c.x_source_row = a.x_source_row"
+    )
 
 
 def _costs_sql(files: list[str]) -> str:

@@ -70,31 +70,58 @@ class Report:
 
 
 def report(
-    workspace: Workspace, by: list[str], period: str | None = None, metric: str = "billed"
+    workspace: Workspace,
+    by: list[str],
+    period: str | None = None,
+    metric: str = "billed",
+    allocated: bool = False,
 ) -> Report:
-    """Cost per group of ``by`` (an empty list gives the grand total per currency)."""
+    """Cost per group of ``by`` (an empty list gives the grand total per currency).
+
+    With ``allocated`` the rows are the allocations of ``costcouncil allocate`` and an owner key
+    (``team`` or ``x_team``) groups by the owner it was allocated to.
+    """
     if metric not in METRICS:
         raise ConfigError(f"unknown metric {metric!r}; choose one of: {', '.join(METRICS)}")
-    keys = [group_expression(workspace, key) for key in by]
-    labels = [_label(key) for key in by]
-    con = open_costs(workspace, [period] if period else None)
+    keys = [group_expression(workspace, key, allocated) for key in by]
+    labels = [_label(workspace, key, allocated) for key in by]
+    con = open_costs(workspace, [period] if period else None, allocated)
+    source = "allocated" if allocated else "costs"
     selected = [f"coalesce(CAST({k} AS VARCHAR), {lit(NONE_LABEL)})" for k in keys]
     cols = ", ".join([*selected, '"BillingCurrency"'])
     sql = (
-        f"SELECT {cols}, sum({q(METRICS[metric])}), count(*) FROM costs "
+        f"SELECT {cols}, sum({q(METRICS[metric])}), count(*) FROM {source} "
         f"GROUP BY ALL ORDER BY {len(keys) + 2} DESC"
     )
     return Report(labels, metric, [tuple(r) for r in con.execute(sql).fetchall()])
 
 
-def _label(key: str) -> str:
+def _label(workspace: Workspace, key: str, allocated: bool = False) -> str:
     """The column heading of a key: FOCUS columns in their canonical spelling."""
+    owner = _owner_name(workspace, key)
+    if owner is not None:
+        return "x_" + owner
     columns = {c.name.lower(): c.name for c in lake_columns()}
     return columns.get(key.lower(), key)
 
 
-def group_expression(workspace: Workspace, key: str) -> str:
-    """The SQL expression for one ``--by`` key; an unknown key lists the choices."""
+def _owner_name(workspace: Workspace, key: str) -> str | None:
+    """The owner key ``key`` names (``team`` or ``x_team``), if it names one."""
+    name = key[2:] if key.startswith("x_") else key
+    return name if name in workspace.config.tags.owner_keys else None
+
+
+def group_expression(workspace: Workspace, key: str, allocated: bool = False) -> str:
+    """The SQL expression for one ``--by`` key; an unknown key lists the choices.
+
+    An owner key (``team``/``x_team``) is the allocated owner with ``allocated``, else the
+    resource's tag under that key or an alias.
+    """
+    owner = _owner_name(workspace, key)
+    if owner is not None:
+        return q("x_" + owner) if allocated else _owner_key(workspace, owner)
+    if allocated and key in ("x_rule", "x_method"):
+        return key
     columns = {c.name.lower(): c.name for c in lake_columns()}
     columns.update({name: name for name, _ in SOURCE_COLUMNS})
     if key.lower() in columns:

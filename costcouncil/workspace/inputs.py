@@ -1,0 +1,164 @@
+"""What an attribution run reads and writes: engine choice, input views, per-period outputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from costcouncil.catalog import build_price_table, parse_overrides
+from costcouncil.engine.base import Engine
+from costcouncil.engine.duckdb import DuckDBEngine, connect
+from costcouncil.errors import ConfigError
+from costcouncil.lake import manifest as mf
+from costcouncil.schema.arrow import focus_schema
+from costcouncil.schema.sql import lit, q
+from costcouncil.schema.usage import JOBS_SCHEMA, LLM_SCHEMA
+from costcouncil.workspace.core import Workspace
+
+PRICES_FILE = "prices.yaml"
+ENGINES = ("duckdb", "spark")
+
+#: Allocation rows with the columns a stored allocation file has, and their period.
+ALLOCATED_WITH_PERIOD = (
+    "(SELECT a.*, r.BillingPeriodStart, r.ChargePeriodStart, r.BillingCurrency, "
+    "strftime(r.BillingPeriodStart, '%Y-%m') AS period FROM cc_allocations AS a JOIN cc_rows AS r "
+    "ON r.x_source_file = a.x_source_file AND r.x_source_row = a.x_source_row) AS ap"
+)
+
+
+@dataclass
+class Loaded:
+    """What was loaded: the cost columns and the LLM models the catalog has no price for."""
+
+    cost_columns: list[str]
+    unpriced: list[tuple[str, str]] = field(default_factory=list)
+
+
+def open_engine(workspace: Workspace, name: str, spark_master: str = "local[2]") -> Engine:
+    """DuckDB (embedded, spilling under the lake) or Spark (``spark_master``)."""
+    if name == "duckdb":
+        return DuckDBEngine(temp_dir=workspace.lake.root / ".spill")
+    if name == "spark":
+        from costcouncil.engine.spark import SparkEngine
+
+        return SparkEngine(spark_master)
+    raise ConfigError(f"unknown engine {name!r} (choose one of {', '.join(ENGINES)})")
+
+
+def load(engine: Engine, workspace: Workspace, manifest: mf.Manifest, periods: list[str]) -> Loaded:
+    """Load ``costs`` (those periods), ``jobs``, ``llm`` and ``prices`` into ``engine``."""
+    root = workspace.lake.root
+    cost_files = [
+        root / f
+        for s in manifest.slices.values()
+        if s.dataset == "costs" and s.period in periods
+        for f in s.files
+    ]
+    schema = _cost_schema(cost_files)
+    engine.load_parquet("costs", cost_files, schema)
+    engine.load_parquet("jobs", [root / f for f in manifest.data_files("jobs")], JOBS_SCHEMA)
+    llm_files = [root / f for f in manifest.data_files("llm")]
+    engine.load_parquet("llm", llm_files, LLM_SCHEMA)
+    prices = build_price_table(_llm_models(llm_files), _overrides(workspace))
+    engine.load_arrow("prices", prices.table)
+    return Loaded(list(schema.names), sorted((u.provider, u.model) for u in prices.unpriced))
+
+
+def _cost_schema(files: list[Path]) -> pa.Schema:
+    """The union of the lake's columns and those the files have (all files share one schema)."""
+    if files:
+        return pq.read_schema(files[0])
+    return focus_schema()
+
+
+def _llm_models(files: list[Path]) -> list[tuple[str, str]]:
+    if not files:
+        return []
+    con = connect()
+    listed = ", ".join(lit(str(f)) for f in files)
+    rows = con.execute(
+        f"SELECT DISTINCT provider, model FROM read_parquet([{listed}]) ORDER BY 1, 2"
+    ).fetchall()
+    con.close()
+    return [(str(p), str(m)) for p, m in rows]
+
+
+def _overrides(workspace: Workspace) -> Any:
+    path = workspace.root / PRICES_FILE
+    return parse_overrides(path.read_text(), str(path)) if path.exists() else None
+
+
+def period_outputs(period: str) -> list[tuple[str, str]]:
+    """(dataset, SQL) of what a run stores for one period."""
+    year, month = (int(x) for x in period.split("-"))
+    nxt = f"{year + month // 12:04d}-{month % 12 + 1:02d}"
+    start, end = (
+        f"CAST('{period}-01 00:00:00+00' AS TIMESTAMPTZ)",
+        f"CAST('{nxt}-01 00:00:00+00' AS TIMESTAMPTZ)",
+    )
+    allocations = (
+        "SELECT a.*, r.BillingPeriodStart, r.ChargePeriodStart, r.BillingCurrency "
+        "FROM cc_allocations AS a JOIN cc_rows AS r ON r.x_source_file = a.x_source_file "
+        f"AND r.x_source_row = a.x_source_row WHERE r.BillingPeriodStart >= {start} "
+        f"AND r.BillingPeriodStart < {end}"
+    )
+    reconciliation = f"SELECT * FROM cc_reconciliation WHERE day >= CAST({start} AS DATE) AND day < CAST({end} AS DATE)"
+    return [("allocations", allocations), ("reconciliation", reconciliation)]
+
+
+def allocation_files(
+    workspace: Workspace, manifest: mf.Manifest, periods: list[str] | None = None
+) -> list[str]:
+    """The stored allocation files of ``periods`` (all periods when None)."""
+    root = workspace.lake.root
+    return [
+        str(root / f)
+        for s in manifest.slices.values()
+        if s.dataset == "allocations" and (periods is None or s.period in periods)
+        for f in s.files
+    ]
+
+
+def stored_owner_totals(
+    workspace: Workspace, manifest: mf.Manifest, periods: list[str], owner_keys: list[str]
+) -> list[dict[str, Any]]:
+    """Per period and owner tuple, the EffectiveCost the lake's current allocation holds."""
+    files = allocation_files(workspace, manifest, periods)
+    if not files:
+        return []
+    con = connect()
+    listed = ", ".join(lit(f) for f in files)
+    have = {
+        r[0]
+        for r in con.execute(
+            f"DESCRIBE SELECT * FROM read_parquet([{listed}], union_by_name = true)"
+        ).fetchall()
+    }
+    keys = [f"{q('x_' + k)}" if "x_" + k in have else f"NULL AS {q('x_' + k)}" for k in owner_keys]
+    period = "strftime(BillingPeriodStart, '%Y-%m')"
+    rows = (
+        con.execute(
+            f"SELECT {period} AS period, {', '.join(keys)}, SUM(EffectiveCost) AS cost FROM "
+            f"read_parquet([{listed}], union_by_name = true) GROUP BY ALL"
+        )
+        .to_arrow_table()
+        .to_pylist()
+    )
+    con.close()
+    return rows
+
+
+def write_parquet(engine: Engine, sql: str, target: Path) -> int:
+    """Write the DuckDB-dialect query ``sql`` to one Parquet file; the number of rows."""
+    if isinstance(engine, DuckDBEngine):
+        engine.con.execute(
+            f"COPY ({sql}) TO {lit(str(target))} (FORMAT parquet, ROW_GROUP_SIZE 122880)"
+        )
+        return int(pq.read_metadata(target).num_rows)
+    table = engine.fetch(sql)
+    pq.write_table(table, target)
+    return int(table.num_rows)
