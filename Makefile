@@ -9,7 +9,7 @@ DEMO_DIR ?= demo
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint validator bench clean
+.PHONY: install demo test lint validator java bench clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required"; exit 1; }
@@ -26,17 +26,22 @@ demo: install
 validator:
 	bash scripts/validator-venv.sh
 
+java:
+	bash scripts/java.sh
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check costcouncil
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: install validator lint
+test: install validator java lint
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 bench: install
+	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/attribution.py
 
 clean:
 	rm -rf $(VENV) .venv-validator $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

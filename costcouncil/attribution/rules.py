@@ -168,7 +168,14 @@ def parse_rules(text: str, path: str, owner_keys: list[str] | None = None) -> Ru
 
 def default_rules_text() -> str:
     """The ``rules.yaml`` a new workspace starts with: tags, then unallocated."""
-    return "version: 1\nrules:\n  - name: tags\n    kind: tag\n"
+    return (
+        "# Attribution rules: see docs/attribution.md. Rules apply in order; what no rule\n"
+        "# owns is __unallocated__.\n"
+        "version: 1\n"
+        "rules:\n"
+        "  - name: tags\n"
+        "    kind: tag\n"
+    )
 
 
 def _cross_checks(rules: Rules, doc: YamlDocument) -> list[str]:

@@ -254,11 +254,17 @@ def export_focus_cmd(
     ] = None,
     with_extensions: Annotated[bool, typer.Option(help="Add the lake's x_ columns.")] = False,
     force: Annotated[bool, typer.Option(help="Write even if conformance checks fail.")] = False,
+    allocated: Annotated[
+        bool,
+        typer.Option(
+            help="Export the allocations: allocated amounts plus x_ owner keys, x_rule, x_method, x_weight."
+        ),
+    ] = False,
 ) -> None:
     """Export lake rows as FOCUS 1.2, checked by CostCouncil's conformance rules."""
     ws = _open(directory)
     try:
-        result = export_focus(ws, output, period, with_extensions, force)
+        result = export_focus(ws, output, period, with_extensions, force, allocated)
     except CostCouncilError as e:
         _fail(e)
     out.print(f"Wrote {result.rows:,} FOCUS 1.2 rows to {result.path}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from costcouncil.attribution import default_rules_text
 from costcouncil.documents import (
     WorkspaceConfig,
     dump_workspace_config,
@@ -53,6 +54,8 @@ class Workspace:
         root.mkdir(parents=True, exist_ok=True)
         config = WorkspaceConfig(name=name or root.resolve().name, currency=currency)
         (root / CONFIG_NAME).write_text(dump_workspace_config(config))
+        if not (root / "rules.yaml").exists():
+            (root / "rules.yaml").write_text(default_rules_text())
         workspace = cls(root, config)
         workspace.lake.root.mkdir(exist_ok=True)
         return workspace

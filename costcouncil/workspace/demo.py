@@ -1,6 +1,7 @@
 """``costcouncil demo``: generate the demo AI organisation into a workspace and ingest it.
 
-The generated exports (one FOCUS 1.2 CSV per provider and billing period) land in
+After ingesting, the usage logs are ingested too, the demo's ``rules.yaml`` is written and every
+period is allocated. The generated exports (one FOCUS 1.2 CSV per provider and billing period) land in
 ``<workspace>/exports/``, the usage logs in ``<workspace>/usage/`` and the planted anomalies and
 tagging mistakes in ``<workspace>/ground_truth.json``.
 """
@@ -8,13 +9,21 @@ tagging mistakes in ``<workspace>/ground_truth.json``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 
 from costcouncil.demo import DemoSpec, write_demo
+from costcouncil.workspace.allocate import RULES_FILE, AllocateOptions, allocate
 from costcouncil.workspace.core import Workspace
 from costcouncil.workspace.ingest import FileOutcome, IngestOptions, StageProgress, ingest
+from costcouncil.workspace.usage import ingest_usage
 
 Say = Callable[[str], None]
+
+
+def demo_rules_text() -> str:
+    """The demo organisation's ``rules.yaml`` (shipped in the package)."""
+    return resources.files("costcouncil.demo").joinpath("rules.yaml").read_text()
 
 
 def build(
@@ -32,6 +41,15 @@ def build(
     say(f"Ingesting {len(exports)} export file(s)")
     outcomes = ingest(workspace, exports, IngestOptions(), progress)
     _check(outcomes)
+    for kind in ("jobs", "llm"):
+        ingest_usage(workspace, kind, [directory / "usage" / f"{kind}.parquet"])
+    (directory / RULES_FILE).write_text(demo_rules_text())
+    say("Allocating every period by the demo's rules.yaml")
+    outcome = allocate(workspace, AllocateOptions())
+    coverage = outcome.coverage()
+    say(
+        f"  {outcome.allocation_rows:,} allocations, coverage {coverage or 0:.1%}, conserved exactly"
+    )
     return workspace
 
 

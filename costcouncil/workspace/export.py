@@ -40,11 +40,19 @@ def export_focus(
     period: str | None = None,
     with_extensions: bool = False,
     force: bool = False,
+    allocated: bool = False,
 ) -> ExportResult:
-    """Write the lake's rows (one billing period, or all) as a FOCUS 1.2 file at ``out``."""
+    """Write the lake's rows (one billing period, or all) as a FOCUS 1.2 file at ``out``.
+
+    With ``allocated`` the rows are the allocations (one per slice of a cost row, with the
+    allocated amounts) and carry the ``x_`` owner keys, ``x_rule``, ``x_method`` and ``x_weight``.
+    """
     fmt = _format(out)
-    con = open_costs(workspace, [period] if period else None)
-    con.execute(f"CREATE TEMP VIEW export AS {_select(_present(con), with_extensions)}")
+    con = open_costs(workspace, [period] if period else None, allocated)
+    source = "allocated" if allocated else "costs"
+    extra = _allocation_columns(con, workspace) if allocated else []
+    select = _select(_present(con, source), with_extensions, source, extra)
+    con.execute(f"CREATE TEMP VIEW export AS {select}")
     checked = run_checks(con, "export")
     if not checked.ok and not force:
         raise ExportError(
@@ -67,7 +75,14 @@ def _format(out: Path) -> str:
     raise ExportError(f"{out}: name the file .csv, .csv.gz or .parquet")
 
 
-def _present(con: duckdb.DuckDBPyConnection) -> list[Column]:
+def _allocation_columns(con: duckdb.DuckDBPyConnection, workspace: Workspace) -> list[str]:
+    have = {r[0] for r in con.execute("DESCRIBE allocated").fetchall()}
+    wanted = [f"x_{k}" for k in workspace.config.tags.owner_keys]
+    wanted += ["x_rule", "x_method", "x_weight", "x_usage_weight", "x_usage_count"]
+    return [q(c) for c in wanted if c in have]
+
+
+def _present(con: duckdb.DuckDBPyConnection, source: str = "costs") -> list[Column]:
     """Mandatory columns, and the optional ones the data has a value in.
 
     A FOCUS conditional or recommended column is present only where the provider supports its
@@ -76,17 +91,23 @@ def _present(con: duckdb.DuckDBPyConnection) -> list[Column]:
     """
     optional = [c for c in FOCUS_1_2 if not c.mandatory]
     counts = con.execute(
-        "SELECT " + ", ".join(f"count({q(c.name)})" for c in optional) + " FROM costs"
+        "SELECT " + ", ".join(f"count({q(c.name)})" for c in optional) + f" FROM {source}"
     ).fetchone()
     filled = {c.name for c, n in zip(optional, counts or (), strict=True) if n}
     return [c for c in FOCUS_1_2 if c.mandatory or c.name in filled]
 
 
-def _select(columns: list[Column], with_extensions: bool) -> str:
-    cols = [q(c.name) for c in columns]
+def _select(
+    columns: list[Column],
+    with_extensions: bool,
+    source: str = "costs",
+    extra: list[str] | None = None,
+) -> str:
+    cols = [q(c.name) for c in columns] + (extra or [])
     if with_extensions:
         cols += [name for name, _ in SOURCE_COLUMNS]
-    return f'SELECT {", ".join(cols)} FROM costs ORDER BY "ChargePeriodStart", x_source_file, x_source_row'
+    order = '"ChargePeriodStart", x_source_file, x_source_row'
+    return f"SELECT {', '.join(cols)} FROM {source} ORDER BY {order}"
 
 
 def _rendered(fmt: str) -> str:

@@ -135,7 +135,7 @@ def stored_owner_totals(
     have = {
         r[0]
         for r in con.execute(
-            f"DESCRIBE SELECT * FROM read_parquet([{listed}], union_by_name = true)"
+            f"DESCRIBE SELECT * FROM read_parquet([{listed}], union_by_name = true, hive_partitioning = false)"
         ).fetchall()
     }
     keys = [f"{q('x_' + k)}" if "x_" + k in have else f"NULL AS {q('x_' + k)}" for k in owner_keys]
@@ -143,7 +143,7 @@ def stored_owner_totals(
     rows = (
         con.execute(
             f"SELECT {period} AS period, {', '.join(keys)}, SUM(EffectiveCost) AS cost FROM "
-            f"read_parquet([{listed}], union_by_name = true) GROUP BY ALL"
+            f"read_parquet([{listed}], union_by_name = true, hive_partitioning = false) GROUP BY ALL"
         )
         .to_arrow_table()
         .to_pylist()

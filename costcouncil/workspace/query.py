@@ -47,6 +47,22 @@ _STORED = (
 )
 
 
+_UNIT_PRICES = (("ListUnitPrice", "ListCost"), ("ContractedUnitPrice", "ContractedCost"))
+
+
+def _unit_price(price: str, cost: str) -> str:
+    """The unit price that keeps ``cost = price × PricingQuantity`` for the allocated slice.
+
+    Amounts are rounded to the currency's unit per slice, so the row's unit price times the
+    scaled quantity misses the slice's amount by up to half a unit; the slice's own effective
+    unit price does not.
+    """
+    quantity = "CAST(c.PricingQuantity * a.x_weight AS DECIMAL(38,12))"
+    derived = f"CAST(CAST(a.{cost} AS DOUBLE) / CAST({quantity} AS DOUBLE) AS DECIMAL(38,12))"
+    keep = f"c.{price} IS NULL OR a.{cost} IS NULL OR {quantity} = 0"
+    return f"CASE WHEN {keep} THEN c.{price} ELSE {derived} END AS {price}"
+
+
 def _allocated_sql(workspace: Workspace, periods: list[str] | None) -> str:
     manifest = workspace.lake.read()
     slices = [s for s in manifest.slices.values() if s.dataset == "allocations"]
@@ -64,10 +80,11 @@ def _allocated_sql(workspace: Workspace, periods: list[str] | None) -> str:
     listed = ", ".join(lit(f) for f in files)
     metrics = [f"a.{m} AS {m}" for m in _METRICS]
     quantities = [f"CAST(c.{n} * a.x_weight AS DECIMAL(38,12)) AS {n}" for n in _QUANTITIES]
+    quantities += [_unit_price(price, cost) for price, cost in _UNIT_PRICES]
     extra = ", ".join(_STORED + _METRICS)
     return (
         f"SELECT c.* REPLACE ({', '.join(metrics + quantities)}), a.* EXCLUDE ({extra}) "
-        f"FROM read_parquet([{listed}], union_by_name = true) AS a JOIN costs AS c "
+        f"FROM read_parquet([{listed}], union_by_name = true, hive_partitioning = false) AS a JOIN costs AS c "
         "ON c.x_source_file = a.x_source_file AND c.x_source_row = a.x_source_row"
     )
 
