@@ -182,7 +182,7 @@ def _did_you_mean(item: Any) -> str:
     if not isinstance(expected, str) or not isinstance(bad, str):
         return ""
     choices = [c.strip(" '\"") for c in expected.replace(" or ", ",").split(",")]
-    close = difflib.get_close_matches(bad, choices, n=1)
+    close = difflib.get_close_matches(bad, choices, n=1, cutoff=0.5)
     return f" — did you mean {close[0]!r}?" if close else ""
 
 

@@ -38,6 +38,18 @@ class LakeError(CostCouncilError):
     """The lake's manifest or data files are inconsistent."""
 
 
+class EngineError(CostCouncilError):
+    """A SQL stage failed on an engine (or the engine could not start); names the stage."""
+
+    def __init__(self, stage: str, message: str, *, engine: str = "", sql: str = "") -> None:
+        self.stage = stage
+        self.reason = message
+        self.engine = engine
+        self.sql = sql
+        where = f"{engine}: " if engine else ""
+        super().__init__(f"{where}stage {stage!r} failed: {message}")
+
+
 class IngestError(CostCouncilError):
     """A file could not be ingested; nothing from it was stored."""
 

@@ -159,7 +159,7 @@ def parse_rules(text: str, path: str, owner_keys: list[str] | None = None) -> Ru
     try:
         parsed = RulesDocument.model_validate(document.data)
     except ValidationError as e:
-        raise_problems(document, validation_problems(document, e))
+        raise_problems(document, validation_problems(document, e) + _raw_name_checks(document))
         raise AssertionError("unreachable") from e
     rules = Rules(parsed, owner_keys or list(DEFAULT_OWNER_KEYS), path)
     raise_problems(document, _cross_checks(rules, document))
@@ -183,6 +183,17 @@ def _cross_checks(rules: Rules, doc: YamlDocument) -> list[str]:
     for i, rule in enumerate(rules.rules):
         problems += _rule_checks(rule, ("rules", i), rules, doc)
     return problems
+
+
+def _raw_name_checks(doc: YamlDocument) -> list[str]:
+    """Duplicate names, found even when the document's shape is wrong elsewhere."""
+    raw = doc.data.get("rules") if isinstance(doc.data, dict) else None
+    names = [r.get("name") for r in raw if isinstance(r, dict)] if isinstance(raw, list) else []
+    return [
+        f"{doc.where(('rules', i, 'name'))}: duplicate rule name {name!r}"
+        for i, name in enumerate(names)
+        if name is not None and name in names[:i]
+    ]
 
 
 def _name_checks(rules: Rules, doc: YamlDocument) -> list[str]:

@@ -24,7 +24,6 @@ from pathlib import Path
 from costcouncil.errors import WorkspaceError
 from costcouncil.lake import manifest as mf
 
-
 #: The lake's datasets, one folder each: FOCUS cost rows, usage, attribution results.
 DATASETS = ("costs", "jobs", "llm", "allocations", "reconciliation")
 

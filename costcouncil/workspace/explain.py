@@ -78,7 +78,7 @@ def explain(
             f"explain needs owner keys among {', '.join(keys)} (got {', '.join(unknown) or 'none'})"
         )
     con = open_costs(workspace, [period] if period else None, allocated=True)
-    where = " AND ".join(f"{q('x_' + k)} = {lit(v)}" for k, v in owner.items())
+    where = _where(owner, "")
     result = Explanation(owner, period, metric)
     total = con.execute(
         f"SELECT SUM({q(metric)}), COUNT(*) FROM allocated WHERE {where}"
@@ -89,14 +89,18 @@ def explain(
         f"SELECT x_rule, x_method, COUNT(*) AS rows, SUM({q(metric)}) AS amount FROM allocated "
         f"WHERE {where} GROUP BY ALL ORDER BY abs(SUM({q(metric)})) DESC",
     )
-    result.allocations = _top(con, where, metric, limit)
+    result.allocations = _top(con, _where(owner, "a."), metric, limit)
     for allocation in result.allocations:
         allocation["usage"] = _usage(con, workspace, allocation, owner)
     return result
 
 
+def _where(owner: dict[str, str], alias: str) -> str:
+    return " AND ".join(f"{alias}{q('x_' + k)} = {lit(v)}" for k, v in owner.items())
+
+
 def _records(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
-    table = con.execute(sql).to_arrow_table()
+    table = con.sql(sql).to_arrow_table()
     return [dict(r) for r in table.to_pylist()]
 
 
@@ -111,7 +115,7 @@ def _top(
         f"SELECT {cols}, a.x_rule, a.x_method, a.x_weight, CAST(a.x_usage_weight AS VARCHAR) AS x_usage_weight, "
         f"a.x_usage_count, a.{q(metric)} AS amount, c.{q(metric)} AS row_cost FROM allocated AS a "
         "JOIN costs AS c ON c.x_source_file = a.x_source_file AND c.x_source_row = a.x_source_row "
-        f"WHERE {where.replace('x_', 'a.x_')} ORDER BY abs(a.{q(metric)}) DESC LIMIT {int(limit)}",
+        f"WHERE {where} ORDER BY abs(a.{q(metric)}) DESC LIMIT {int(limit)}",
     )
 
 

@@ -141,7 +141,7 @@ def stored_owner_totals(
     keys = [f"{q('x_' + k)}" if "x_" + k in have else f"NULL AS {q('x_' + k)}" for k in owner_keys]
     period = "strftime(BillingPeriodStart, '%Y-%m')"
     rows = (
-        con.execute(
+        con.sql(
             f"SELECT {period} AS period, {', '.join(keys)}, SUM(EffectiveCost) AS cost FROM "
             f"read_parquet([{listed}], union_by_name = true, hive_partitioning = false) GROUP BY ALL"
         )
