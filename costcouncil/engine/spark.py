@@ -1,0 +1,254 @@
+"""Apache Spark, the scale-out engine: the same DuckDB SQL, transpiled, on a SparkSession.
+
+pyspark is an optional extra (``pip install 'costcouncil[spark]'``) and needs Java 17+
+(``scripts/java.sh``); both are checked, and pyspark imported, only when a :class:`SparkEngine`
+is made. One SparkContext serves the whole process (it takes seconds to start); each engine gets
+its own session on it, so its temp views are its own. Settings that make Spark agree with DuckDB:
+
+* ``spark.sql.session.timeZone = UTC`` (and the JVM's ``user.timezone``): calendar fields in UTC;
+* ``spark.sql.decimalOperations.allowPrecisionLoss = false``: decimal products keep their scale;
+* ``spark.sql.ansi.enabled = true``: overflow, bad casts and division by zero raise, as on DuckDB;
+* Arrow transfers (``spark.sql.execution.arrow.pyspark.enabled``), no UI, few shuffle partitions.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import pyarrow as pa
+
+from costcouncil.engine.base import check_view_name, first_value, normalise
+from costcouncil.engine.portable import to_spark
+from costcouncil.errors import EngineError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
+
+__all__ = ["SQL_CONF", "SparkEngine", "java_version", "stop_spark"]
+
+T = TypeVar("T")
+
+#: Session settings applied to every engine's session (see the module docstring).
+SQL_CONF: dict[str, str] = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.decimalOperations.allowPrecisionLoss": "false",
+    "spark.sql.ansi.enabled": "true",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.execution.arrow.pyspark.fallback.enabled": "false",
+}
+
+_STATIC_CONF: dict[str, str] = {
+    "spark.log.level": "ERROR",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+    "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+    "spark.sql.warehouse.dir": str(Path(tempfile.gettempdir()) / "costcouncil-spark-warehouse"),
+}
+
+_LOCAL_CONF: dict[str, str] = {
+    "spark.sql.shuffle.partitions": "4",
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+}
+
+_ROOT: list[SparkSession] = []  # the process's one root session, once started
+
+
+class SparkEngine:
+    """The :class:`~costcouncil.engine.base.Engine` on Spark (``master`` ``local[N]`` or a URL).
+
+    ``memory`` (``"4g"``) sets the driver's memory; it only counts for the first engine of a
+    process, which starts the JVM. Views are Spark temp views bound when created: replacing a view
+    does not change views already built on it, so create views in dependency order.
+    """
+
+    name = "spark"
+
+    def __init__(self, master: str = "local[2]", *, memory: str | None = None) -> None:
+        root = _root_session(master, memory)
+        self.spark: SparkSession = root.newSession()
+        for key, value in SQL_CONF.items():
+            self.spark.conf.set(key, value)
+        self._errors = _spark_errors()
+        self._cached: dict[str, DataFrame] = {}
+
+    def load_arrow(self, view: str, table: pa.Table) -> None:
+        """``table`` as the temp view ``view``, its Arrow types mapped as DuckDB maps them."""
+        check_view_name(view, self.name)
+        schema = _spark_schema(table.schema)
+        df = self._guard(view, "", lambda: self.spark.createDataFrame(table, schema=schema))
+        self._register(view, df)
+
+    def load_parquet(self, view: str, files: Sequence[Path | str], schema: pa.Schema) -> None:
+        """A temp view over ``files`` read with ``schema`` (absent columns read as NULL)."""
+        check_view_name(view, self.name)
+        if not files:
+            return self.load_arrow(view, schema.empty_table())
+        reader = self.spark.read.schema(_spark_schema(schema))
+        df = self._guard(view, "", lambda: reader.parquet(*[str(f) for f in files]))
+        self._register(view, df)
+
+    def create(self, view: str, sql: str, materialize: bool = False) -> None:
+        """A temp view of ``sql`` (transpiled); ``materialize`` caches and computes it now."""
+        check_view_name(view, self.name)
+        df = self._sql(view, sql)
+        if materialize:
+            df = self._guard(view, sql, lambda: _computed(df.persist()))
+        self._register(view, df, cached=materialize)
+
+    def fetch(self, sql: str) -> pa.Table:
+        """Run ``sql`` (transpiled); the result in canonical Arrow types."""
+        df = self._sql("fetch", sql)
+        return normalise(self._guard("fetch", sql, df.toArrow))
+
+    def scalar(self, sql: str) -> Any:
+        """The first value of ``sql``'s result (None when it has no rows)."""
+        return first_value(self.fetch(sql))
+
+    def close(self) -> None:
+        """Drop this engine's views and caches; the process's SparkContext stays up."""
+        for df in self._cached.values():
+            df.unpersist()
+        self._cached.clear()
+        for table in self.spark.catalog.listTables():
+            if table.isTemporary:
+                self.spark.catalog.dropTempView(table.name)
+
+    def _sql(self, stage: str, sql: str) -> DataFrame:
+        try:
+            spark_sql = to_spark(sql, stage)
+        except EngineError as e:
+            raise EngineError(stage, e.reason, engine=self.name, sql=sql) from e
+        return self._guard(stage, sql, lambda: self.spark.sql(spark_sql))
+
+    def _register(self, view: str, df: DataFrame, cached: bool = False) -> None:
+        df.createOrReplaceTempView(view)
+        old = self._cached.pop(view.lower(), None)
+        if old is not None:
+            old.unpersist()
+        if cached:
+            self._cached[view.lower()] = df
+
+    def _guard(self, stage: str, sql: str, work: Callable[[], T]) -> T:
+        with _stage(stage, sql, self._errors):
+            return work()
+
+
+@contextmanager
+def _stage(stage: str, sql: str, errors: tuple[type[BaseException], ...]) -> Iterator[None]:
+    """Turn Spark's errors into :class:`EngineError` naming ``stage`` (first line of the message)."""
+    try:
+        yield
+    except errors as e:
+        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise EngineError(stage, message, engine="spark", sql=sql) from e
+
+
+def _computed(df: DataFrame) -> DataFrame:
+    df.count()
+    return df
+
+
+def _spark_schema(schema: pa.Schema) -> StructType:
+    """``schema`` as Spark types; naive timestamps stay TIMESTAMP_NTZ, as DuckDB's TIMESTAMP."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(schema, prefer_timestamp_ntz=True)
+
+
+def _spark_errors() -> tuple[type[BaseException], ...]:
+    from py4j.protocol import Py4JError
+    from pyspark.errors import PySparkException
+
+    return (PySparkException, Py4JError)
+
+
+# --- the process's SparkContext -------------------------------------------------------------
+
+
+def _root_session(master: str, memory: str | None) -> SparkSession:
+    """The process's root session, started on first use with our settings."""
+    if _ROOT and _ROOT[0].sparkContext._jsc is not None:  # None once stopped
+        return _ROOT[0]
+    builder = _builder(master, memory)
+    with _stage("start", "", _spark_errors()):
+        session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    _ROOT[:] = [session]
+    return session
+
+
+def _builder(master: str, memory: str | None) -> Any:
+    """A SparkSession builder with our settings, once Java and pyspark are known to be there."""
+    _require_java()
+    session_class = _require_pyspark()
+    local = master.startswith("local")
+    if local:
+        os.environ["PYSPARK_PYTHON"] = os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    conf = {**_STATIC_CONF, **SQL_CONF, **(_LOCAL_CONF if local else {})}
+    if memory:
+        conf["spark.driver.memory"] = memory
+    builder = session_class.builder.master(master).appName("costcouncil")
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    return builder
+
+
+def _require_pyspark() -> type[SparkSession]:
+    try:
+        from pyspark.logger import PySparkLogger
+        from pyspark.sql import SparkSession
+    except ImportError as e:
+        raise EngineError(
+            "start", "pyspark is not installed: pip install 'costcouncil[spark]'", engine="spark"
+        ) from e
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).setLevel(logging.CRITICAL)  # we raise EngineError instead
+    return SparkSession
+
+
+def _require_java() -> None:
+    version = java_version()
+    if version is None or version < 17:
+        found = "no java on PATH or JAVA_HOME" if version is None else f"Java {version}"
+        raise EngineError(
+            "start",
+            f"Spark 4 needs Java 17 or newer ({found}); install Java 17: scripts/java.sh",
+            engine="spark",
+        )
+
+
+def java_version() -> int | None:
+    """The major version of the Java Spark would use (``JAVA_HOME``, else PATH); None if none."""
+    home = os.environ.get("JAVA_HOME")
+    java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
+    if not java or not Path(java).exists():
+        return None
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    if match is None:
+        return None
+    major = int(match.group(1))
+    return int(match.group(2) or 0) if major == 1 else major  # "1.8.0" is Java 8
+
+
+def stop_spark() -> None:
+    """Stop the process's SparkContext (the next :class:`SparkEngine` starts a new one)."""
+    if _ROOT:
+        _ROOT.pop().stop()
