@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -96,7 +96,7 @@ class YamlDocument:
 
     def line(self, loc: Sequence[str | int]) -> int:
         """The line of the deepest part of ``loc`` the document has (1 for the top level)."""
-        found, here = 1, ()
+        found, here = 1, cast(Loc, ())
         for part in loc:
             if (*here, part) in self.lines:
                 here = (*here, part)

@@ -20,6 +20,7 @@ from costcouncil.attribution.splits import (
     idle_sql,
     jobs_shares_sql,
     llm_final_sql,
+    llm_requests_sql,
     llm_shares_sql,
     priced_llm_sql,
 )
@@ -104,6 +105,7 @@ def _splits(plan: Plan, rules: Rules, cost_columns: list[str]) -> list[str]:
                 view + "_raw", llm_shares_sql(rules, rule, cost_columns, where), materialize=True
             )
             plan.add(view, llm_final_sql(rules, rule, view + "_raw"))
+            plan.add(view + "_req", llm_requests_sql(rules, rule, cost_columns, where))
             plan.llm_splits.append((rule, view + "_raw"))
         plan.add(view + "_idle", idle_sql(rules, rule, view, cost_columns, where))
         views += [view, view + "_idle"]
@@ -151,7 +153,7 @@ def _union_all(views: list[str]) -> str:
 
 def _with_period(views: list[str]) -> str:
     return (
-        f"SELECT a.*, r.BillingPeriodStart, r.BillingCurrency FROM ({_union_all(views)}) AS a "
+        f"SELECT a.*, r.BillingPeriodStart, r.BillingPeriodEnd, r.BillingCurrency FROM ({_union_all(views)}) AS a "
         "JOIN cc_rows AS r ON r.x_source_file = a.x_source_file AND r.x_source_row = a.x_source_row"
     )
 
@@ -180,17 +182,27 @@ def _recon_one(rules: Rules, rule: UsageSplitRule, raw: str) -> str:
     inner = (
         f"SELECT a.x_rule, r.ProviderName, CASE WHEN {usage} THEN {model} END AS model, "
         f"CAST(r.ChargePeriodStart AS DATE) AS day, r.BillingCurrency, a.BilledCost, "
-        f"CASE WHEN {usage} THEN {priced} END AS priced, s.unpriced, s.requests "
+        f"CASE WHEN {usage} THEN {priced} END AS priced, s.unpriced "
         f"FROM cc_allocations AS a JOIN cc_rows AS r ON r.x_source_file = a.x_source_file "
         f"AND r.x_source_row = a.x_source_row LEFT JOIN {raw} AS s ON {same} "
         f"WHERE a.x_rule = {lit(rule.name)}"
     )
+    priced_sum = (
+        "CASE WHEN MAX(COALESCE(unpriced, 0)) = 1 THEN NULL "
+        "ELSE COALESCE(SUM(priced), CAST(0 AS DECIMAL(38,12))) END"
+    )
+    grouped = (
+        f"SELECT x_rule, ProviderName, model, day, BillingCurrency, SUM(BilledCost) AS invoiced, "
+        f"{priced_sum} AS priced FROM ({inner}) AS t GROUP BY x_rule, ProviderName, model, day, BillingCurrency"
+    )
+    same = " AND ".join(
+        f"n.{c} IS NOT DISTINCT FROM g.{c}"
+        for c in ("ProviderName", "model", "day", "BillingCurrency")
+    )
     return (
-        "SELECT x_rule, ProviderName, model, day, BillingCurrency, SUM(BilledCost) AS invoiced, "
-        "CASE WHEN MAX(COALESCE(unpriced, 0)) = 1 THEN NULL ELSE COALESCE(SUM(priced), CAST(0 AS DECIMAL(38,12))) END AS priced, "
-        "SUM(BilledCost) - CASE WHEN MAX(COALESCE(unpriced, 0)) = 1 THEN NULL ELSE COALESCE(SUM(priced), CAST(0 AS DECIMAL(38,12))) END AS gap, "
-        f"CAST(COALESCE(SUM(requests), 0) AS BIGINT) AS requests FROM ({inner}) AS t "
-        "GROUP BY x_rule, ProviderName, model, day, BillingCurrency"
+        "SELECT g.x_rule, g.ProviderName, g.model, g.day, g.BillingCurrency, g.invoiced, g.priced, "
+        "g.invoiced - g.priced AS gap, CAST(COALESCE(n.requests, 0) AS BIGINT) AS requests "
+        f"FROM ({grouped}) AS g LEFT JOIN {raw[:-4]}_req AS n ON {same}"
     )
 
 

@@ -17,49 +17,57 @@ def _keys(rules: Rules, rule: SharedPoolRule) -> list[str]:
 
 
 def owners_sql(rules: Rules, rule: SharedPoolRule) -> str:
-    """``(BillingPeriodStart, BillingCurrency, x_<keys>, pw)`` for the pool's candidate owners."""
-    if rule.by == "weights":
-        return _fixed_owners(rules, rule)
-    if rule.by in ("gpu_seconds", "tokens", "requests"):
-        return _usage_owners(rules, rule)
+    """``(BillingPeriodStart, BillingCurrency, x_<keys>, pw)`` for the pool's owners.
+
+    The owners are the period's allocated owner tuples (restricted to ``keys``); ``pw`` is their
+    integer weight by the pool's ``by`` (0 for an owner the weights do not name or with no usage).
+    """
     keys = [q("x_" + k) for k in _keys(rules, rule)]
     first = q("x_" + rules.require[0])
     sentinels = ", ".join(lit(s) for s in SENTINELS)
-    weight = (
-        f"CAST(1 AS {D0})"
-        if rule.by == "even"
-        else f"CAST(ROUND(GREATEST(SUM(EffectiveCost), CAST(0 AS DECIMAL(38,12))) * 1000000, 0) AS {D0})"
+    owners = (
+        f"SELECT BillingPeriodStart, BillingPeriodEnd, BillingCurrency, {', '.join(keys)}, "
+        f"SUM(EffectiveCost) AS direct FROM cc_alloc_a WHERE {first} NOT IN ({sentinels}) "
+        f"GROUP BY BillingPeriodStart, BillingPeriodEnd, BillingCurrency, {', '.join(keys)}"
     )
-    return (
-        f"SELECT BillingPeriodStart, BillingCurrency, {', '.join(keys)}, {weight} AS pw "
-        f"FROM cc_alloc_a WHERE {first} NOT IN ({sentinels}) "
-        f"GROUP BY BillingPeriodStart, BillingCurrency, {', '.join(keys)}"
+    if rule.by in ("gpu_seconds", "tokens", "requests"):
+        return _with_usage(rules, rule, owners)
+    cols = ", ".join(f"o.{k}" for k in keys)
+    return f"SELECT o.BillingPeriodStart, o.BillingCurrency, {cols}, {_weight(rules, rule)} AS pw FROM ({owners}) AS o"
+
+
+def _weight(rules: Rules, rule: SharedPoolRule) -> str:
+    if rule.by == "even":
+        return f"CAST(1 AS {D0})"
+    if rule.by == "direct_cost":
+        return f"CAST(ROUND(GREATEST(o.direct, CAST(0 AS DECIMAL(38,12))) * 1000000, 0) AS {D0})"
+    first = q("x_" + _keys(rules, rule)[0])
+    whens = " ".join(
+        f"WHEN {lit(value)} THEN CAST({round(weight * 1_000_000)} AS {D0})"
+        for value, weight in (rule.weights or {}).items()
     )
+    return f"CASE o.{first} {whens} ELSE CAST(0 AS {D0}) END"
 
 
-def _fixed_owners(rules: Rules, rule: SharedPoolRule) -> str:
+def _with_usage(rules: Rules, rule: SharedPoolRule, owners: str) -> str:
     keys = _keys(rules, rule)
-    rows = []
-    for value, weight in (rule.weights or {}).items():
-        cols = [f"{lit(value)} AS {q('x_' + keys[0])}"]
-        cols += [f"CAST(NULL AS VARCHAR) AS {q('x_' + k)}" for k in keys[1:]]
-        units = round(weight * 1_000_000)
-        rows.append(f"SELECT {', '.join(cols)}, CAST({units} AS {D0}) AS pw")
-    periods = "SELECT DISTINCT BillingPeriodStart, BillingCurrency FROM cc_rows"
-    return f"SELECT p.*, o.* FROM ({periods}) AS p CROSS JOIN ({' UNION ALL '.join(rows)}) AS o"
-
-
-def _usage_owners(rules: Rules, rule: SharedPoolRule) -> str:
-    keys = _keys(rules, rule)
+    cols = [q("x_" + k) for k in keys]
     periods = "SELECT DISTINCT BillingPeriodStart, BillingPeriodEnd, BillingCurrency FROM cc_rows"
-    sel = ", ".join(f"{q('x_' + k)}" for k in keys)
-    if rule.by == "gpu_seconds":
-        source = _job_usage(keys, periods)
-    else:
-        source = _llm_usage(rule, keys, periods)
+    source = (
+        _job_usage(keys, periods) if rule.by == "gpu_seconds" else _llm_usage(rule, keys, periods)
+    )
+    usage = (
+        f"SELECT BillingPeriodStart, BillingCurrency, {', '.join(cols)}, SUM(uw) AS uw FROM ({source}) AS s "
+        f"GROUP BY BillingPeriodStart, BillingCurrency, {', '.join(cols)}"
+    )
+    same = " AND ".join(
+        ["u.BillingPeriodStart = o.BillingPeriodStart", "u.BillingCurrency = o.BillingCurrency"]
+        + [f"u.{c} IS NOT DISTINCT FROM o.{c}" for c in cols]
+    )
+    picked = ", ".join(f"o.{c}" for c in cols)
     return (
-        f"SELECT BillingPeriodStart, BillingCurrency, {sel}, SUM(uw) AS pw FROM ({source}) AS u "
-        f"WHERE {q('x_' + keys[0])} IS NOT NULL GROUP BY BillingPeriodStart, BillingCurrency, {sel}"
+        f"SELECT o.BillingPeriodStart, o.BillingCurrency, {picked}, COALESCE(u.uw, CAST(0 AS {D0})) AS pw "
+        f"FROM ({owners}) AS o LEFT JOIN ({usage}) AS u ON {same}"
     )
 
 
@@ -120,7 +128,8 @@ def pool_shares_sql(rules: Rules, rule: SharedPoolRule, owners: str) -> str:
     matched = (
         f"SELECT c.x_source_file, c.x_source_row, {', '.join(cols)}, {lit(rule.name)} AS x_rule, "
         f"{lit('shared_pool:' + rule.by)} AS x_method, o.pw AS w, CAST(0 AS BIGINT) AS x_usage_count "
-        f"FROM cc_rows AS c JOIN (SELECT * FROM {owners} WHERE pw > 0) AS o "
+        f"FROM cc_rows AS c JOIN (SELECT * FROM (SELECT *, MAX(pw) OVER (PARTITION BY BillingPeriodStart, "
+        f"BillingCurrency) AS top FROM {owners}) AS t WHERE top > 0) AS o "
         f"ON o.BillingPeriodStart = c.BillingPeriodStart AND o.BillingCurrency = c.BillingCurrency "
         f"WHERE c.split_rule = {lit(rule.name)}"
     )

@@ -123,12 +123,7 @@ def llm_shares_sql(rules: Rules, rule: UsageSplitRule, cost_columns: list[str], 
         Scope("l", LLM_SCHEMA.names, "llm usage"),
     )
     kind = costs.sql(rule.token_kind, where + ".token_kind") if rule.token_kind else None
-    on = [
-        f"c.split_rule = {lit(rule.name)}",
-        *_on_sql(rule, costs, usage, where),
-        "l.time >= c.ChargePeriodStart",
-        "l.time < c.ChargePeriodEnd",
-    ]
+    on = _llm_on(rule, cost_columns, where)
     owners = usage_owner(rules, "llm", "l")
     keys = ", ".join(f"{q('x_' + k)}" for k in rules.owner_keys)
     weights = {
@@ -146,6 +141,35 @@ def llm_shares_sql(rules: Rules, rule: UsageSplitRule, cost_columns: list[str], 
         f"MAX(unpriced) AS unpriced, COUNT(*) AS x_usage_count, SUM(n_req) AS requests, "
         f"SUM(micro) AS micro FROM (SELECT {select} FROM cc_rows AS c JOIN llm_priced AS l "
         f"ON {' AND '.join(on)}) AS u GROUP BY x_source_file, x_source_row, {keys}"
+    )
+
+
+def _llm_on(rule: UsageSplitRule, cost_columns: list[str], where: str) -> list[str]:
+    costs, usage = (
+        Scope("c", cost_columns, "the cost data"),
+        Scope("l", LLM_SCHEMA.names, "llm usage"),
+    )
+    return [
+        f"c.split_rule = {lit(rule.name)}",
+        *_on_sql(rule, costs, usage, where),
+        "l.time >= c.ChargePeriodStart",
+        "l.time < c.ChargePeriodEnd",
+    ]
+
+
+def llm_requests_sql(
+    rules: Rules, rule: UsageSplitRule, cost_columns: list[str], where: str
+) -> str:
+    """Requests behind an LLM split per (provider, model, day, currency), each request once."""
+    model = "l.model" if "model" in rules.owner_keys else "CAST(NULL AS VARCHAR)"
+    on = " AND ".join(_llm_on(rule, cost_columns, where))
+    distinct = (
+        f"SELECT DISTINCT c.ProviderName, {model} AS model, CAST(c.ChargePeriodStart AS DATE) AS day, "
+        f"c.BillingCurrency, l.source, l.request_id, l.n_req FROM cc_rows AS c JOIN llm_priced AS l ON {on}"
+    )
+    return (
+        "SELECT ProviderName, model, day, BillingCurrency, SUM(n_req) AS requests "
+        f"FROM ({distinct}) AS d GROUP BY ProviderName, model, day, BillingCurrency"
     )
 
 
@@ -169,7 +193,8 @@ def idle_sql(
     policy = rules.idle_policy(rule.name)
     cap = _capacity_weight(rule, cost_columns, where)
     idle = f"GREATEST({cap} - u.used, CAST(0 AS {D0}))" if cap else f"CAST(0 AS {D0})"
-    weight = f"CASE WHEN u.used IS NULL THEN CAST(1 AS {D0}) ELSE {idle} END"
+    whole = f"COALESCE({cap}, CAST(1 AS {D0}))" if cap else f"CAST(1 AS {D0})"
+    weight = f"CASE WHEN u.used IS NULL THEN {whole} ELSE {idle} END"
     keep = (
         "u.used IS NULL" if policy == "spread" or not cap else f"(u.used IS NULL OR {cap} > u.used)"
     )

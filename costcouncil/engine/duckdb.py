@@ -108,7 +108,9 @@ class DuckDBEngine:
         check_view_name(view, self.name)
         present = set().union(*(pq.read_schema(f).names for f in files))
         types = self.con.from_arrow(schema.empty_table()).types
-        columns = ", ".join(_cast(f.name, str(t), f.name in present) for f, t in zip(schema, types))
+        columns = ", ".join(
+            _cast(f.name, str(t), f.name in present) for f, t in zip(schema, types, strict=True)
+        )
         paths = ", ".join(_literal(str(f)) for f in files)
         source = f"read_parquet([{paths}], union_by_name = true, hive_partitioning = false)"
         self._create(view, "VIEW", f"SELECT {columns} FROM {source}")
@@ -171,7 +173,7 @@ def _without_hugeint(rel: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
         return rel
     columns = [
         f"CAST({_ident(c)} AS BIGINT) AS {_ident(c)}" if t.id in wide else _ident(c)
-        for c, t in zip(rel.columns, rel.types)
+        for c, t in zip(rel.columns, rel.types, strict=True)
     ]
     return rel.project(", ".join(columns))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import TypeGuard
 
 import sqlglot
 from sqlglot import exp
@@ -23,8 +24,8 @@ from costcouncil.errors import EngineError
 
 __all__ = ["REFUSED", "REWRITES", "check_portable", "glob_to_regex", "refusals", "to_spark"]
 
-Rewrite = Callable[[exp.Expression], exp.Expression]
-Refusal = Callable[[exp.Expression], str | None]
+Rewrite = Callable[[exp.Expr], exp.Expr]
+Refusal = Callable[[exp.Expr], str | None]
 
 #: ``date_diff`` units whose boundary-counting DuckDB semantics Spark reproduces via date_trunc.
 BOUNDARY_UNITS = frozenset(
@@ -50,7 +51,7 @@ def to_spark(sql: str, stage: str = "sql") -> str:
     return tree.sql(dialect="spark")
 
 
-def check_portable(sql: str, stage: str = "sql") -> exp.Expression:
+def check_portable(sql: str, stage: str = "sql") -> exp.Expr:
     """The parsed ``sql``; :class:`EngineError` listing every non-portable construct in it."""
     tree = _parse(sql, stage)
     problems = refusals(tree)
@@ -59,7 +60,7 @@ def check_portable(sql: str, stage: str = "sql") -> exp.Expression:
     return tree
 
 
-def _parse(sql: str, stage: str) -> exp.Expression:
+def _parse(sql: str, stage: str) -> exp.Expr:
     try:
         trees = sqlglot.parse(sql, read="duckdb")
     except ParseError as e:
@@ -69,7 +70,7 @@ def _parse(sql: str, stage: str) -> exp.Expression:
     return trees[0]
 
 
-def refusals(tree: exp.Expression) -> list[str]:
+def refusals(tree: exp.Expr) -> list[str]:
     """Every construct in ``tree`` outside the portable subset, each with what to use instead."""
     found: list[str] = []
     for node in tree.walk():
@@ -83,29 +84,29 @@ def refusals(tree: exp.Expression) -> list[str]:
 # --- rewrites -------------------------------------------------------------------------------
 
 
-def _fn(name: str, *args: exp.Expression) -> exp.Expression:
+def _fn(name: str, *args: exp.Expr) -> exp.Expr:
     return exp.Anonymous(this=name, expressions=list(args))
 
 
-def _epoch_ms(node: exp.Expression) -> exp.Expression:
+def _epoch_ms(node: exp.Expr) -> exp.Expr:
     """DuckDB ``epoch_ms(ts)`` is milliseconds since the epoch; SQLGlot reads it as the inverse."""
     if node.args.get("scale") != exp.UnixToTime.MILLIS or _is_number(node.this):
         return node
     return _fn("UNIX_MILLIS", node.this)
 
 
-def _is_number(node: exp.Expression) -> bool:
+def _is_number(node: exp.Expr) -> bool:
     inner = node.this if isinstance(node, exp.Neg) else node
     return isinstance(inner, exp.Literal) and not inner.is_string
 
 
-def _epoch_seconds(node: exp.Expression) -> exp.Expression:
+def _epoch_seconds(node: exp.Expr) -> exp.Expr:
     """DuckDB ``epoch(ts)`` is fractional seconds (DOUBLE); Spark's unix_timestamp truncates."""
     micros = exp.cast(_fn("UNIX_MICROS", node.this), "DOUBLE")
     return exp.Paren(this=exp.Div(this=micros, expression=exp.Literal.number(1_000_000)))
 
 
-def _anonymous(node: exp.Expression) -> exp.Expression:
+def _anonymous(node: exp.Expr) -> exp.Expr:
     """Functions SQLGlot does not know: ``epoch_us``, three-argument ``date_sub``."""
     name = node.name.upper()
     args = node.expressions
@@ -117,41 +118,41 @@ def _anonymous(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def _unit_name(node: exp.Expression) -> str:
+def _unit_name(node: exp.Expr) -> str:
     return (node.name if isinstance(node, exp.Literal | exp.Var) else node.sql()).upper()
 
 
-def _date_diff(node: exp.Expression) -> exp.Expression:
+def _date_diff(node: exp.Expr) -> exp.Expr:
     """DuckDB ``date_diff`` counts unit boundaries crossed; Spark counts whole units elapsed."""
     unit = _unit_name(node.args["unit"]) if node.args.get("unit") else "DAY"
 
-    def trunc(x: exp.Expression) -> exp.Expression:
+    def trunc(x: exp.Expr) -> exp.Expr:
         return exp.TimestampTrunc(this=x, unit=exp.Literal.string(unit))
 
     return _fn("TIMESTAMPDIFF", exp.var(unit), trunc(node.expression), trunc(node.this))
 
 
-def _float_division(node: exp.Expression) -> exp.Expression:
+def _float_division(node: exp.Expr) -> exp.Expr:
     """DuckDB ``/`` is always DOUBLE division; Spark divides decimals as DECIMAL."""
     node.set("this", exp.cast(node.this, "DOUBLE"))
     return node
 
 
-def _day_of_week(node: exp.Expression) -> exp.Expression:
+def _day_of_week(node: exp.Expr) -> exp.Expr:
     """DuckDB dayofweek: Sunday = 0; Spark's: Sunday = 1."""
     return exp.Paren(this=exp.Sub(this=_fn("DAYOFWEEK", node.this), expression=_one()))
 
 
-def _iso_day_of_week(node: exp.Expression) -> exp.Expression:
+def _iso_day_of_week(node: exp.Expr) -> exp.Expr:
     """DuckDB isodow: Monday = 1 … Sunday = 7; Spark's weekday: Monday = 0."""
     return exp.Paren(this=exp.Add(this=_fn("WEEKDAY", node.this), expression=_one()))
 
 
-def _one() -> exp.Expression:
+def _one() -> exp.Expr:
     return exp.Literal.number(1)
 
 
-def _like(node: exp.Expression) -> exp.Expression:
+def _like(node: exp.Expr) -> exp.Expr:
     """DuckDB LIKE has no escape character; Spark's default is ``\\``: make backslashes literal."""
     pattern = node.expression
     if isinstance(node.parent, exp.Escape) or not _is_string(pattern):
@@ -160,29 +161,29 @@ def _like(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def _is_string(node: exp.Expression) -> bool:
+def _is_string(node: object) -> TypeGuard[exp.Literal]:
     return isinstance(node, exp.Literal) and node.is_string
 
 
-def _glob(node: exp.Expression) -> exp.Expression:
+def _glob(node: exp.Expr) -> exp.Expr:
     """Spark has no GLOB: a literal pattern becomes an anchored regular expression."""
     regex = exp.Literal.string(glob_to_regex(node.expression.this))
     return exp.RegexpLike(this=node.this, expression=regex)
 
 
-def _full_match(node: exp.Expression) -> exp.Expression:
+def _full_match(node: exp.Expr) -> exp.Expr:
     """Spark has no regexp_full_match: anchor the pattern at both ends."""
     parts = [exp.Literal.string("^(?:"), node.expression, exp.Literal.string(")\\z")]
     return exp.RegexpLike(this=node.this, expression=exp.Concat(expressions=parts))
 
 
-def _replace_all(node: exp.Expression) -> exp.Expression:
+def _replace_all(node: exp.Expr) -> exp.Expr:
     """With the ``'g'`` flag DuckDB replaces every match, as Spark always does."""
     node.set("modifiers", None)
     return node
 
 
-def _qualify(node: exp.Expression) -> exp.Expression:
+def _qualify(node: exp.Expr) -> exp.Expr:
     """Spark has no QUALIFY: filter a subquery that carries the condition as a column."""
     condition = node.args.get("qualify")
     if not isinstance(node, exp.Select) or condition is None:
@@ -198,19 +199,22 @@ def _qualify(node: exp.Expression) -> exp.Expression:
     return outer
 
 
-def _inline_aliases(select: exp.Expression, condition: exp.Expression) -> exp.Expression:
+def _inline_aliases(select: exp.Expr, condition: exp.Expr) -> exp.Expr:
     """``condition`` with references to the select list's aliases replaced by their expressions."""
-    aliases = {e.alias: e.this for e in select.expressions if isinstance(e, exp.Alias)}
+    aliases: dict[str, exp.Expr] = {
+        e.alias: e.this for e in select.expressions if isinstance(e, exp.Alias)
+    }
 
-    def inline(node: exp.Expression) -> exp.Expression:
+    def inline(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Column) and not node.table and node.name in aliases:
             return aliases[node.name].copy()
         return node
 
-    return condition.transform(inline)
+    inlined: exp.Expr = condition.transform(inline)
+    return inlined
 
 
-def _unqualified(order: exp.Expression | None) -> exp.Expression | None:
+def _unqualified(order: exp.Expr | None) -> exp.Expr | None:
     if order is None:
         return None
     order = order.copy()
@@ -219,7 +223,7 @@ def _unqualified(order: exp.Expression | None) -> exp.Expression | None:
     return order
 
 
-REWRITES: dict[type[exp.Expression], Rewrite] = {
+REWRITES: dict[type[exp.Expr], Rewrite] = {
     exp.UnixToTime: _epoch_ms,
     exp.TimeToUnix: _epoch_seconds,
     exp.Anonymous: _anonymous,
@@ -239,13 +243,13 @@ REWRITES: dict[type[exp.Expression], Rewrite] = {
 # --- refusals -------------------------------------------------------------------------------
 
 
-def _non_literal_glob(node: exp.Expression) -> str | None:
+def _non_literal_glob(node: exp.Expr) -> str | None:
     if _is_string(node.expression):
         return None
     return "GLOB needs a literal pattern on Spark; use LIKE or regexp_matches with a column"
 
 
-def _regexp_replace(node: exp.Expression) -> str | None:
+def _regexp_replace(node: exp.Expr) -> str | None:
     modifiers = node.args.get("modifiers")
     if modifiers is None or modifiers.name != "g":
         return (
@@ -258,32 +262,33 @@ def _regexp_replace(node: exp.Expression) -> str | None:
     return None
 
 
-def _date_diff_unit(node: exp.Expression) -> str | None:
+def _date_diff_unit(node: exp.Expr) -> str | None:
     unit = _unit_name(node.args["unit"]) if node.args.get("unit") else "DAY"
     if unit in BOUNDARY_UNITS:
         return None
     return f"date_diff unit {unit!r} is not portable; use one of {sorted(BOUNDARY_UNITS)}"
 
 
-def _ordered_list(node: exp.Expression) -> str | None:
+def _ordered_list(node: exp.Expr) -> str | None:
     if isinstance(node.this, exp.Order):
         return "list(x ORDER BY …) loses its order on Spark; use string_agg(x, sep ORDER BY …)"
     return None
 
 
-def _by_name(node: exp.Expression) -> str | None:
+def _by_name(node: exp.Expr) -> str | None:
     if node.args.get("by_name"):
         return "UNION BY NAME does not exist in Spark SQL; list the columns in the same order"
     return None
 
 
-def _hugeint(node: exp.Expression) -> str | None:
-    if node.to.this in (exp.DataType.Type.INT128, exp.DataType.Type.UINT128):
+def _hugeint(node: exp.Expr) -> str | None:
+    wide = (exp.DataType.Type.INT128, exp.DataType.Type.UINT128)
+    if isinstance(node, exp.Cast) and node.to.this in wide:
         return "HUGEINT has no Spark type; use DECIMAL(38, 0)"
     return None
 
 
-def _anonymous_refusal(node: exp.Expression) -> str | None:
+def _anonymous_refusal(node: exp.Expr) -> str | None:
     return _NO_SPARK_FUNCTION.get(node.name.upper())
 
 
@@ -294,15 +299,15 @@ _NO_SPARK_FUNCTION = {
 }
 
 
-def _json_value(node: exp.Expression) -> str | None:
+def _json_value(node: exp.Expr) -> str | None:
     return "json_extract / -> return JSON on DuckDB, text on Spark; use json_extract_string / ->>"
 
 
-def _trunc(node: exp.Expression) -> str | None:
+def _trunc(node: exp.Expr) -> str | None:
     return "trunc(x) changes type on Spark; use floor(x) / ceil(x), then CAST"
 
 
-REFUSED: tuple[tuple[type[exp.Expression], Refusal], ...] = (
+REFUSED: tuple[tuple[type[exp.Expr], Refusal], ...] = (
     (exp.Glob, _non_literal_glob),
     (exp.RegexpReplace, _regexp_replace),
     (exp.DateDiff, _date_diff_unit),
@@ -319,7 +324,11 @@ REFUSED: tuple[tuple[type[exp.Expression], Refusal], ...] = (
 
 
 def glob_to_regex(pattern: str) -> str:
-    """A DuckDB GLOB pattern as a whole-string regex: ``*``, ``?``, ``[…]``, ``[!…]``, ``\\x``."""
+    """A DuckDB GLOB pattern as a whole-string regex: ``*``, ``?``, ``[…]``, ``[!…]``, ``\\x``.
+
+    For Java regexes (Spark); an unclosed ``[`` or a trailing ``\\`` matches nothing, as on
+    DuckDB.
+    """
     out, i = [], 0
     while i < len(pattern):
         token, i = _glob_token(pattern, i)
@@ -333,13 +342,15 @@ def _glob_token(pattern: str, i: int) -> tuple[str, int]:
         return ".*", i + 1
     if char == "?":
         return ".", i + 1
-    if char == "\\" and i + 1 < len(pattern):
-        return re.escape(pattern[i + 1]), i + 2
+    if char == "\\":
+        return (re.escape(pattern[i + 1]), i + 2) if i + 1 < len(pattern) else (_NEVER, i + 1)
     if char == "[":
         end = pattern.find("]", i + 2)
-        if end > 0:
-            return _glob_class(pattern[i + 1 : end]), end + 1
+        return (_glob_class(pattern[i + 1 : end]), end + 1) if end > 0 else (_NEVER, len(pattern))
     return re.escape(char), i + 1
+
+
+_NEVER = "(?!)"  # DuckDB: a pattern with an unclosed [ or a trailing \ matches nothing
 
 
 def _glob_class(body: str) -> str:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
-__all__ = ["SQL_CONF", "SparkEngine", "java_version", "stop_spark"]
+__all__ = ["SQL_CONF", "SparkEngine", "java_version", "parse_java_version", "stop_spark"]
 
 T = TypeVar("T")
 
@@ -169,7 +169,7 @@ def _spark_schema(schema: pa.Schema) -> StructType:
 
 
 def _spark_errors() -> tuple[type[BaseException], ...]:
-    from py4j.protocol import Py4JError
+    from py4j.protocol import Py4JError  # type: ignore[import-untyped, unused-ignore]
     from pyspark.errors import PySparkException
 
     return (PySparkException, Py4JError)
@@ -190,7 +190,7 @@ def _root_session(master: str, memory: str | None) -> SparkSession:
     return session
 
 
-def _builder(master: str, memory: str | None) -> Any:
+def _builder(master: str, memory: str | None) -> SparkSession.Builder:
     """A SparkSession builder with our settings, once Java and pyspark are known to be there."""
     _require_java()
     session_class = _require_pyspark()
@@ -241,11 +241,16 @@ def java_version() -> int | None:
         out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.SubprocessError):
         return None
-    match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    return parse_java_version(out.stderr + out.stdout)
+
+
+def parse_java_version(text: str) -> int | None:
+    """The major version in ``java -version`` output (``"1.8.0_x"`` is 8); None if none."""
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', text)
     if match is None:
         return None
     major = int(match.group(1))
-    return int(match.group(2) or 0) if major == 1 else major  # "1.8.0" is Java 8
+    return int(match.group(2) or 0) if major == 1 else major
 
 
 def stop_spark() -> None:

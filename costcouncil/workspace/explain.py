@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 
@@ -42,16 +42,19 @@ class Explanation:
     allocations: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(
-            {
-                "owner": self.owner,
-                "period": self.period,
-                "metric": self.metric,
-                "total": self.total,
-                "rows": self.rows,
-                "by_rule": self.by_rule,
-                "allocations": self.allocations,
-            }
+        return cast(
+            dict[str, Any],
+            _jsonable(
+                {
+                    "owner": self.owner,
+                    "period": self.period,
+                    "metric": self.metric,
+                    "total": self.total,
+                    "rows": self.rows,
+                    "by_rule": self.by_rule,
+                    "allocations": self.allocations,
+                }
+            ),
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -149,7 +149,7 @@ def stored_owner_totals(
         .to_pylist()
     )
     con.close()
-    return rows
+    return cast(list[dict[str, Any]], rows)
 
 
 def write_parquet(engine: Engine, sql: str, target: Path) -> int:
