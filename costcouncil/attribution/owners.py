@@ -175,9 +175,13 @@ def _split_rule_sql(rules: Rules, scope: Scope) -> str:
 
 def _unit_sql(rules: Rules) -> list[str]:
     """``pow`` (10^places, DECIMAL(38,0)) and ``unit`` (10^-places, DECIMAL(38,12)) per row."""
-    places = rules.rounding_places
-    if places is not None:
-        return [_pow(places) + " AS pow", _unit(places) + " AS unit"]
+    unit = rules.rounding_unit
+    if unit is not None:
+        per = int(1 / unit)
+        return [
+            f"CAST({per} AS DECIMAL(38,0)) AS pow",
+            f"CAST('{unit:.12f}' AS DECIMAL(38,12)) AS unit",
+        ]
     exceptions = minor_unit_exceptions()
     by_places: dict[int, list[str]] = {}
     for code, n in sorted(exceptions.items()):

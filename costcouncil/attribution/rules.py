@@ -135,11 +135,11 @@ class Rules:
         self.rules = list(document.rules)
 
     @property
-    def rounding_places(self) -> int | None:
-        """Decimal places of an explicit rounding unit; None means the currency's minor unit."""
+    def rounding_unit(self) -> Decimal | None:
+        """An explicit rounding unit (0.01, 0.05, 1); None means the currency's minor unit."""
         if self.document.rounding == "currency":
             return None
-        return -Decimal(str(self.document.rounding)).as_tuple().exponent  # type: ignore[operator]
+        return Decimal(str(self.document.rounding))
 
     def of_kind(self, kind: type[_Rule]) -> list[_Rule]:
         return [r for r in self.rules if isinstance(r, kind)]
@@ -218,10 +218,11 @@ def _rounding_problem(value: str | float, doc: YamlDocument) -> list[str]:
         unit = Decimal(str(value))
     except InvalidOperation:
         unit = Decimal(0)
-    if unit > 0 and unit == Decimal(1).scaleb(unit.adjusted()):
+    if unit >= Decimal("1e-12") and (1 / unit) == (1 / unit).to_integral_value():
         return []
     return [
-        f"{doc.where(('rounding',))}: must be `currency` or a power of ten like 0.01 (got {value!r})"
+        f"{doc.where(('rounding',))}: must be `currency` or a unit whose inverse is a whole number, "
+        f"like 0.01, 0.05 or 1 (got {value!r})"
     ]
 
 

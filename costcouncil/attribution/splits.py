@@ -88,7 +88,11 @@ def _grouped(
 
 
 def priced_llm_sql() -> str:
-    """LLM requests with their catalog price and priced nano-units per token kind."""
+    """LLM requests with their catalog price and priced nano-units per token kind.
+
+    Identical request rows (all columns equal) would be merged by the price pick; usage rows are
+    unique per source by ``request_id``, so this does not happen on valid usage.
+    """
     parts = ["l.*", "COALESCE(l.request_count, 1) AS n_req"]
     unpriced = []
     for kind, (tokens, price) in TOKEN_COLUMNS.items():
@@ -105,7 +109,11 @@ def priced_llm_sql() -> str:
         "AND (p.valid_from IS NULL OR p.valid_from <= l.time) "
         "AND (p.valid_to IS NULL OR l.time < p.valid_to)"
     )
-    return f"SELECT {', '.join(parts)} FROM llm AS l LEFT JOIN prices AS p ON {on}"
+    every = ", ".join(f"l.{q(c)}" for c in LLM_SCHEMA.names)
+    latest = f"ROW_NUMBER() OVER (PARTITION BY {every} ORDER BY p.valid_from DESC NULLS LAST) AS price_rank"
+    joined = f"SELECT {', '.join(parts)}, {latest} FROM llm AS l LEFT JOIN prices AS p ON {on}"
+    # the latest price row in force wins where a price table's rows overlap
+    return f"SELECT * FROM ({joined}) AS j WHERE price_rank = 1"
 
 
 def _by_kind(prefix: str, kind_sql: str | None) -> str:

@@ -40,15 +40,24 @@ def to_spark(sql: str, stage: str = "sql") -> str:
     outside the portable subset.
     """
     tree = check_portable(sql, stage)
-    for node in reversed(list(tree.walk(bfs=True))):  # deeper nodes, so children, first
+    return _rewrite(tree).sql(dialect="spark")
+
+
+def _rewrite(tree: exp.Expr) -> exp.Expr:
+    """``tree`` with every REWRITES entry applied, children before parents."""
+    for node in reversed(list(tree.walk(bfs=True))):  # deeper nodes first
         rewrite = REWRITES.get(type(node))
-        new = node if rewrite is None else rewrite(node)
-        if new is not node:
-            if node is tree:
-                tree = new
-            else:
-                node.replace(new)
-    return tree.sql(dialect="spark")
+        if rewrite is None:
+            continue
+        parent, key, index = node.parent, node.arg_key, node.index
+        new = rewrite(node)  # may re-parent node (when it wraps it)
+        if new is node:
+            continue
+        if parent is None or key is None:
+            tree = new
+        else:
+            parent.set(key, new, index)
+    return tree
 
 
 def check_portable(sql: str, stage: str = "sql") -> exp.Expr:
@@ -148,6 +157,19 @@ def _iso_day_of_week(node: exp.Expr) -> exp.Expr:
     return exp.Paren(this=exp.Add(this=_fn("WEEKDAY", node.this), expression=_one()))
 
 
+def _double_avg(node: exp.Expr) -> exp.Expr:
+    """DuckDB's avg is DOUBLE for every input; Spark's avg of a DECIMAL is a DECIMAL."""
+    if isinstance(node.parent, exp.Filter | exp.Window) or not _is_avg(node):
+        return node  # the outermost FILTER / OVER is cast
+    return exp.cast(node, "DOUBLE")
+
+
+def _is_avg(node: exp.Expr) -> bool:
+    while isinstance(node, exp.Filter | exp.Window):
+        node = node.this
+    return isinstance(node, exp.Avg)
+
+
 def _one() -> exp.Expr:
     return exp.Literal.number(1)
 
@@ -231,6 +253,9 @@ REWRITES: dict[type[exp.Expr], Rewrite] = {
     exp.Div: _float_division,
     exp.DayOfWeek: _day_of_week,
     exp.DayOfWeekIso: _iso_day_of_week,
+    exp.Avg: _double_avg,
+    exp.Filter: _double_avg,
+    exp.Window: _double_avg,
     exp.Like: _like,
     exp.ILike: _like,
     exp.Glob: _glob,

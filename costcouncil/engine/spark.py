@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -58,7 +58,6 @@ _STATIC_CONF: dict[str, str] = {
 }
 
 _LOCAL_CONF: dict[str, str] = {
-    "spark.sql.shuffle.partitions": "4",
     "spark.driver.host": "127.0.0.1",
     "spark.driver.bindAddress": "127.0.0.1",
 }
@@ -69,17 +68,25 @@ _ROOT: list[SparkSession] = []  # the process's one root session, once started
 class SparkEngine:
     """The :class:`~costcouncil.engine.base.Engine` on Spark (``master`` ``local[N]`` or a URL).
 
-    ``memory`` (``"4g"``) sets the driver's memory; it only counts for the first engine of a
-    process, which starts the JVM. Views are Spark temp views bound when created: replacing a view
-    does not change views already built on it, so create views in dependency order.
+    ``memory`` (``"4g"``) sets the driver's memory; it, ``master`` and static settings only count
+    for the first engine of a process, which starts the JVM. ``conf`` adds or overrides session
+    settings (``{"spark.sql.shuffle.partitions": "64"}``); on a local master shuffles use one
+    partition per core unless it says otherwise. Views are Spark temp views bound when created:
+    replacing a view does not change views already built on it, so create them in dependency order.
     """
 
     name = "spark"
 
-    def __init__(self, master: str = "local[2]", *, memory: str | None = None) -> None:
+    def __init__(
+        self,
+        master: str = "local[2]",
+        *,
+        memory: str | None = None,
+        conf: Mapping[str, str] | None = None,
+    ) -> None:
         root = _root_session(master, memory)
         self.spark: SparkSession = root.newSession()
-        for key, value in SQL_CONF.items():
+        for key, value in {**SQL_CONF, **_shuffle_conf(master), **(conf or {})}.items():
             self.spark.conf.set(key, value)
         self._errors = _spark_errors()
         self._cached: dict[str, DataFrame] = {}
@@ -198,13 +205,23 @@ def _builder(master: str, memory: str | None) -> SparkSession.Builder:
     if local:
         os.environ["PYSPARK_PYTHON"] = os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    conf = {**_STATIC_CONF, **SQL_CONF, **(_LOCAL_CONF if local else {})}
+    conf = {**_STATIC_CONF, **SQL_CONF, **(_LOCAL_CONF if local else {}), **_shuffle_conf(master)}
     if memory:
         conf["spark.driver.memory"] = memory
     builder = session_class.builder.master(master).appName("costcouncil")
     for key, value in conf.items():
         builder = builder.config(key, value)
     return builder
+
+
+def _shuffle_conf(master: str) -> dict[str, str]:
+    """One shuffle partition per local core (Spark's default of 200 is for clusters)."""
+    match = re.fullmatch(r"local(?:\[(\d+|\*)(?:,\s*\d+)?\])?", master.strip())
+    if match is None:
+        return {}
+    cores = match.group(1) or "1"  # plain "local" is one thread
+    count = (os.cpu_count() or 1) if cores == "*" else int(cores)
+    return {"spark.sql.shuffle.partitions": str(max(count, 1))}
 
 
 def _require_pyspark() -> type[SparkSession]:

@@ -38,21 +38,29 @@ def key(row: dict[str, Any], owner_keys: list[str]) -> tuple[Any, ...]:
     return (row["x_source_file"], row["x_source_row"], owners, row["x_rule"], row["x_method"])
 
 
-def by_key(rows: list[dict[str, Any]], owner_keys: list[str]) -> dict[tuple[Any, ...], dict[str, Any]]:
+def by_key(
+    rows: list[dict[str, Any]], owner_keys: list[str]
+) -> dict[tuple[Any, ...], dict[str, Any]]:
     counts = Counter(key(r, owner_keys) for r in rows)
     dupes = [k for k, n in counts.items() if n > 1]
     assert not dupes, f"allocation keys are not unique: {dupes}"
     return {key(r, owner_keys): r for r in rows}
 
 
-def assert_matches(actual: list[dict[str, Any]], expected: list[dict[str, Any]], owner_keys: list[str]) -> None:
+def assert_matches(
+    actual: list[dict[str, Any]], expected: list[dict[str, Any]], owner_keys: list[str]
+) -> None:
     """Same allocation keys; every field an expected row names is equal (amounts as Decimal)."""
     got, want = by_key(actual, owner_keys), by_key(expected, owner_keys)
     missing, extra = set(want) - set(got), set(got) - set(want)
-    assert not missing and not extra, f"missing {sorted(missing, key=str)}; unexpected {sorted(extra, key=str)}"
+    assert not missing and not extra, (
+        f"missing {sorted(missing, key=str)}; unexpected {sorted(extra, key=str)}"
+    )
     for k, row in want.items():
         for field, value in row.items():
-            assert _norm(got[k].get(field)) == _norm(value), f"{k}: {field} {got[k].get(field)!r} != {value!r}"
+            assert _norm(got[k].get(field)) == _norm(value), (
+                f"{k}: {field} {got[k].get(field)!r} != {value!r}"
+            )
 
 
 def _norm(value: Any) -> Any:

@@ -20,22 +20,6 @@ from tests.attribution.cases import Case, all_cases, load_case
 CASES = all_cases()
 
 
-def _spark() -> Engine:
-    from costcouncil.engine.spark import SparkEngine
-
-    return SparkEngine("local[2]")
-
-
-@pytest.fixture(scope="session")
-def spark_engine() -> Iterator[Engine]:
-    try:
-        engine = _spark()
-    except Exception as e:  # Java missing on a developer machine; CI installs it
-        pytest.skip(f"Spark is not available here ({e}); `make test` installs Java 17")
-    yield engine
-    engine.close()
-
-
 @pytest.fixture(params=["duckdb", "spark"])
 def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     if request.param == "spark":
