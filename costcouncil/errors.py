@@ -9,6 +9,7 @@
     │   ├── FormatError              unreadable: truncated gzip, wrong delimiter, unknown format
     │   └── ValidationError          rows or columns break FOCUS; carries every Problem at once
     ├── LakeError                    the lake's manifest or files are inconsistent
+    ├── EngineError                  a SQL stage failed on DuckDB or Spark, or an engine cannot start
     ├── ExportError                  an export failed its conformance gate
     └── AttributionError             an attribution run broke an invariant (conservation); nothing written
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from costcouncil.engine.base import Engine
 from costcouncil.workspace.core import Workspace
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -38,3 +40,25 @@ def lake_rows(
     else:
         con.execute("CREATE VIEW costs AS SELECT 0::DECIMAL(38,12) AS BilledCost WHERE false")
     return [tuple(r) for r in con.execute(sql).fetchall()]
+
+
+#: Test data is tiny: one shuffle partition, and a JVM tuned to start fast rather than run long
+#: (C1 compiler only, serial GC) — about half the Spark suite's time on a small machine.
+FAST_SMALL_SPARK = {
+    "spark.sql.shuffle.partitions": "1",
+    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
+}
+
+
+@pytest.fixture(scope="session")
+def spark_engine() -> Iterator[Engine]:
+    """The one SparkEngine of this test process (each xdist worker makes at most one)."""
+    from costcouncil.engine.spark import SparkEngine, java_version  # pyspark only when needed
+
+    version = java_version()
+    if version is None or version < 17:
+        found = "no Java found" if version is None else f"found Java {version}"
+        pytest.skip(f"Spark needs Java 17+ ({found}); install it with scripts/java.sh")
+    engine = SparkEngine("local[2]", conf=FAST_SMALL_SPARK)
+    yield engine
+    engine.close()

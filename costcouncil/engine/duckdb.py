@@ -106,7 +106,7 @@ class DuckDBEngine:
         if not files:
             return self.load_arrow(view, schema.empty_table())
         check_view_name(view, self.name)
-        present = set().union(*(pq.read_schema(f).names for f in files))
+        present = self._columns_in(view, files)
         types = self.con.from_arrow(schema.empty_table()).types
         columns = ", ".join(
             _cast(f.name, str(t), f.name in present) for f, t in zip(schema, types, strict=True)
@@ -142,6 +142,13 @@ class DuckDBEngine:
         for view, kind in self._kinds.items():
             self.con.execute(f"DROP {kind} IF EXISTS {_ident(view)}")
         self._kinds.clear()
+
+    def _columns_in(self, view: str, files: Sequence[Path | str]) -> set[str]:
+        """The names of the columns any of ``files`` holds (Parquet footers only)."""
+        try:
+            return set().union(*(pq.read_schema(f).names for f in files))
+        except (OSError, pa.ArrowException) as e:
+            raise EngineError(view, f"cannot read Parquet: {e}", engine=self.name) from e
 
     def _check(self, stage: str, sql: str) -> None:
         if self.portable:

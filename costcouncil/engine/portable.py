@@ -105,7 +105,10 @@ def _epoch_ms(node: exp.Expr) -> exp.Expr:
 
 
 def _is_number(node: exp.Expr) -> bool:
+    """A numeric literal or an integer cast: ``epoch_ms(n)`` then makes a timestamp."""
     inner = node.this if isinstance(node, exp.Neg) else node
+    if isinstance(inner, exp.Cast):
+        return inner.to.is_type(*exp.DataType.INTEGER_TYPES)
     return isinstance(inner, exp.Literal) and not inner.is_string
 
 

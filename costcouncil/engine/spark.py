@@ -68,11 +68,11 @@ _ROOT: list[SparkSession] = []  # the process's one root session, once started
 class SparkEngine:
     """The :class:`~costcouncil.engine.base.Engine` on Spark (``master`` ``local[N]`` or a URL).
 
-    ``memory`` (``"4g"``) sets the driver's memory; it, ``master`` and static settings only count
-    for the first engine of a process, which starts the JVM. ``conf`` adds or overrides session
-    settings (``{"spark.sql.shuffle.partitions": "64"}``); on a local master shuffles use one
-    partition per core unless it says otherwise. Views are Spark temp views bound when created:
-    replacing a view does not change views already built on it, so create them in dependency order.
+    ``conf`` adds or overrides settings (``{"spark.sql.shuffle.partitions": "64"}``); on a local
+    master shuffles use one partition per core unless it says otherwise. ``master``, ``memory``
+    (``"4g"``, the driver's) and the settings Spark reads at start (``spark.driver.*`` …) only
+    count for the first engine of a process, which starts the JVM. Views are Spark temp views bound
+    when created: replacing a view does not change views built on it, so create them in order.
     """
 
     name = "spark"
@@ -84,10 +84,13 @@ class SparkEngine:
         memory: str | None = None,
         conf: Mapping[str, str] | None = None,
     ) -> None:
-        root = _root_session(master, memory)
-        self.spark: SparkSession = root.newSession()
-        for key, value in {**SQL_CONF, **_shuffle_conf(master), **(conf or {})}.items():
-            self.spark.conf.set(key, value)
+        settings = {**SQL_CONF, **_shuffle_conf(master), **(conf or {})}
+        if memory:
+            settings["spark.driver.memory"] = memory
+        self.spark: SparkSession = _root_session(master, settings).newSession()
+        for key, value in settings.items():
+            if self.spark.conf.isModifiable(key):
+                self.spark.conf.set(key, value)
         self._errors = _spark_errors()
         self._cached: dict[str, DataFrame] = {}
 
@@ -185,11 +188,11 @@ def _spark_errors() -> tuple[type[BaseException], ...]:
 # --- the process's SparkContext -------------------------------------------------------------
 
 
-def _root_session(master: str, memory: str | None) -> SparkSession:
-    """The process's root session, started on first use with our settings."""
+def _root_session(master: str, settings: Mapping[str, str]) -> SparkSession:
+    """The process's root session, started on first use with our and the caller's settings."""
     if _ROOT and _ROOT[0].sparkContext._jsc is not None:  # None once stopped
         return _ROOT[0]
-    builder = _builder(master, memory)
+    builder = _builder(master, settings)
     with _stage("start", "", _spark_errors()):
         session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
@@ -197,7 +200,7 @@ def _root_session(master: str, memory: str | None) -> SparkSession:
     return session
 
 
-def _builder(master: str, memory: str | None) -> SparkSession.Builder:
+def _builder(master: str, settings: Mapping[str, str]) -> SparkSession.Builder:
     """A SparkSession builder with our settings, once Java and pyspark are known to be there."""
     _require_java()
     session_class = _require_pyspark()
@@ -205,9 +208,9 @@ def _builder(master: str, memory: str | None) -> SparkSession.Builder:
     if local:
         os.environ["PYSPARK_PYTHON"] = os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    conf = {**_STATIC_CONF, **SQL_CONF, **(_LOCAL_CONF if local else {}), **_shuffle_conf(master)}
-    if memory:
-        conf["spark.driver.memory"] = memory
+    conf = {**_STATIC_CONF, **(_LOCAL_CONF if local else {})}
+    for key, value in settings.items():  # JVM options add to ours (user.timezone=UTC)
+        conf[key] = f"{conf[key]} {value}" if key.endswith("extraJavaOptions") else value
     builder = session_class.builder.master(master).appName("costcouncil")
     for key, value in conf.items():
         builder = builder.config(key, value)

@@ -141,9 +141,9 @@ def _summarise(engine: Engine, rules: Rules, outcome: AllocationOutcome) -> None
         "EffectiveCost": row["oe"] or Decimal(0),
     }
     outcome.by_rule = engine.fetch(
-        "SELECT x_rule, x_method, COUNT(*) AS rows, SUM(BilledCost) AS BilledCost, "
-        "SUM(EffectiveCost) AS EffectiveCost FROM cc_allocations GROUP BY x_rule, x_method "
-        "ORDER BY SUM(EffectiveCost) DESC, x_rule, x_method"
+        "SELECT * FROM (SELECT x_rule, x_method, COUNT(*) AS rows, SUM(BilledCost) AS BilledCost, "
+        "SUM(EffectiveCost) AS EffectiveCost FROM cc_allocations GROUP BY x_rule, x_method) AS t "
+        "ORDER BY EffectiveCost DESC, x_rule, x_method"
     ).to_pylist()
     outcome.reconciliation = engine.fetch(
         "SELECT x_rule, ProviderName, model, BillingCurrency, SUM(invoiced) AS invoiced, "

@@ -263,7 +263,7 @@ def number(value: Any) -> Fraction | None:
         return None
     try:
         return Fraction(Decimal(str(value)))
-    except (InvalidOperation, ValueError):
+    except (InvalidOperation, ValueError, OverflowError):
         return None
 
 
@@ -363,7 +363,10 @@ def weight_of(rule: Mapping[str, Any]) -> str:
 
 def idle_policy(split: Mapping[str, Any], ctx: Context) -> str:
     for rule in ctx.rules:
-        if rule["kind"] == "idle" and split["name"] in (rule.get("of") or [split["name"]]):
+        if rule["kind"] != "idle":
+            continue
+        names = rule.get("of")  # absent: every split; [] names none
+        if names is None or split["name"] in names:
             return str(rule.get("policy", "keep"))
     return "keep"
 

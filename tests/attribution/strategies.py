@@ -41,8 +41,8 @@ LLM_PROJECTS = ["proj_x", "proj_y"]
 COUNTS = [None, 0, 0.125, 0.25, 0.46, 0.5, 1, 2, 8, float(Fraction(1, 7))]
 CPU_COUNTS = [None, 0.5, 1, 2, 4, 96]
 MEMORY = [None, 0.75, 8, 16, 1.5]
-MODELS = ["gpt-a", "gpt-b", "gpt-x"]  # gpt-x has no price
-TIERS = [None, "standard", "batch"]
+MODELS = ["gpt-a", "gpt-b", "gpt-a", "gpt-b", "gpt-a", "gpt-b", "gpt-x"]  # gpt-x has no price
+TIERS = [None, "standard", None, None, None, "batch"]  # gpt-b has no batch price
 TOKEN_KINDS = ["input", "output", "cached", "cache_write", "reasoning", "bogus"]
 OWNER_KEY_SETS = [
     ["team", "project", "model"],
@@ -106,13 +106,20 @@ AMOUNTS = st.one_of(
     _scaled(1, 10**4, 0),
 )
 MAYBE_AMOUNT = st.one_of(st.none(), AMOUNTS)
-INSTANTS = st.integers(-6 * 3600, 48 * 3600).map(lambda s: T0 + timedelta(seconds=s))
+FIFTHS = st.integers(0, 4)
+TENTHS = st.integers(0, 9)
+#: usage times: mostly within the first hours (where most charges are), sometimes anywhere
+INSTANTS = st.one_of(st.integers(-3600, 4 * 3600), st.integers(-6 * 3600, 48 * 3600)).map(
+    lambda s: T0 + timedelta(seconds=s)
+)
+CHARGE_HOURS = st.one_of(st.integers(0, 3), st.integers(-2, 47))
 TOKENS = st.one_of(st.none(), st.integers(0, 2_000_000))
-CACHE_WRITES = st.one_of(st.none(), st.just(0), st.integers(1, 10**5))
+#: cache-write tokens are rare, and unpriced for some price rows
+CACHE_WRITES = st.one_of(st.none(), st.just(0), st.none(), st.integers(1, 10**5))
 REQUEST_COUNTS = st.one_of(st.none(), st.integers(1, 5))
 #: $0.001 to $30 per Mtok: at most 3 decimals, so token_cost weights are exact integers
 PRICES = _scaled(1, 30_000, 3)
-MAYBE_PRICE = st.one_of(st.none(), _scaled(1, 10_000, 3))
+MAYBE_PRICE = st.one_of(_scaled(1, 10_000, 3), st.none())
 
 
 def amounts() -> st.SearchStrategy[Decimal]:
@@ -128,9 +135,12 @@ def _json(value: Any) -> str | None:
 
 @st.composite
 def tags(draw: st.DrawFn) -> str | None:
+    """Mostly a team under some spelling, sometimes two spellings, a project, a cost centre."""
     out: dict[str, str] = {}
-    for spelling in draw(st.lists(pick(*TEAM_SPELLINGS), max_size=2, unique=True)):
-        out[spelling] = draw(pick(*TEAM_TAGS))
+    if draw(FIFTHS):
+        out[draw(pick(*TEAM_SPELLINGS))] = draw(pick(*TEAM_TAGS))
+    if draw(st.booleans()):
+        out[draw(pick(*TEAM_SPELLINGS))] = draw(pick(*TEAM_TAGS))
     if draw(st.booleans()):
         project = draw(pick("project", "Project", "project_name"))
         out[project] = draw(pick("Detector V3", "p1", "search_ranking"))
@@ -147,13 +157,13 @@ KINDS = ("node", "instance", "llm", "support", "endpoint", "other")
 def charges(draw: st.DrawFn) -> dict[str, Any]:
     """One cost row; ``scenarios`` numbers it (``x_source_row``)."""
     kind = draw(pick(*KINDS))
-    start = T0 + timedelta(hours=draw(st.integers(-2, 47)))
+    start = T0 + timedelta(hours=draw(CHARGE_HOURS))
     billing = start.replace(day=1, hour=0)
     billed = draw(AMOUNTS)
     row: dict[str, Any] = {
         "x_source_format": "hypothesis",
         "x_source_file": SOURCE_FILE,
-        "BillingCurrency": draw(pick("USD", "USD", "EUR", "JPY")),
+        "BillingCurrency": draw(pick("USD", "USD", "USD", "EUR", "JPY")),
         "BillingPeriodStart": billing,
         "BillingPeriodEnd": (billing + timedelta(days=32)).replace(day=1),
         "ChargePeriodStart": start,
@@ -379,6 +389,19 @@ def _drop_none(rule: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in rule.items() if v is not None}
 
 
+def _valid_for(rule: dict[str, Any], owner_keys: tuple[str, ...]) -> dict[str, Any]:
+    """What a valid document needs: ``set`` and ``keys`` name only owner keys in force, and
+    ``capacity`` goes with a time weight only."""
+    out = dict(rule)
+    if out.get("weight") == "requests":
+        out.pop("capacity", None)
+    if "set" in out:
+        out["set"] = {k: v for k, v in out["set"].items() if k in owner_keys}
+    if "keys" in out:
+        out["keys"] = [k for k in out["keys"] if k in owner_keys] or None
+    return _drop_none(out)
+
+
 def _existing_splits(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """An idle rule's ``of`` names only usage_split rules the document has (else it is invalid)."""
     splits = {r["name"] for r in rules if r["kind"] == "usage_split"}
@@ -393,8 +416,12 @@ def _existing_splits(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @st.composite
 def rules_documents(draw: st.DrawFn, owner_keys: tuple[str, ...]) -> dict[str, Any]:
     templates = draw(RULE_TEMPLATES)
-    order = draw(RULE_ORDERS)  # a unique list comes in random order: a subset, shuffled
-    doc: dict[str, Any] = {"version": 1, "rules": [templates[i] for i in order]}
+    order = draw(RULE_ORDERS)
+    # each rule is there 4 times in 5; the catch-all pool (it claims every row left) 1 in 10
+    odds = {i: TENTHS if t["name"] == "catch-all" else FIFTHS for i, t in enumerate(templates)}
+    kept = [i for i in order if (draw(odds[i]) == 0) == (odds[i] is TENTHS)]
+    rules = [_valid_for(templates[i], owner_keys) for i in kept]
+    doc: dict[str, Any] = {"version": 1, "rules": _existing_splits(rules)}
     require = draw(pick(None, 1, 2))
     if require is not None:
         doc["require"] = list(owner_keys[:require])
@@ -412,7 +439,7 @@ IDLE_OF = st.sampled_from([None, ["gpu-nodes"], ["cpu-nodes", "llm"]])
 LLM_ON = st.sampled_from([None, {"ResourceId": "attributes.project_id"}])
 POOL_KEYS = st.sampled_from([None, ["team"], ["team", "project"]])
 RULE_TEMPLATES = rule_templates()
-RULE_ORDERS = st.lists(st.integers(0, 8), unique=True)
+RULE_ORDERS = st.permutations(range(9))
 RULES = {tuple(keys): rules_documents(tuple(keys)) for keys in OWNER_KEY_SETS}
 
 

@@ -146,86 +146,166 @@ D = Decimal
 
 CUR2_EXPECTED: dict[str, dict[str, Any]] = {
     "usage-ec2": dict(
-        BilledCost=D("0.96"), EffectiveCost=D("0.96"), ListCost=D("0.96"), ContractedCost=D("0.96"),
-        ChargeCategory="Usage", ChargeClass=None, ChargeFrequency="Usage-Based",
-        PricingCategory="Standard", PricingQuantity=D("10"), PricingUnit="Hrs",
-        ConsumedQuantity=D("10"), ConsumedUnit="Hrs", ListUnitPrice=D("0.096"),
-        ContractedUnitPrice=D("0.096"), ServiceName="Amazon Elastic Compute Cloud",
-        ServiceCategory="Compute", RegionId="us-east-1", RegionName="US East (N. Virginia)",
-        AvailabilityZone="us-east-1a", ResourceId="i-0aaa", CommitmentDiscountId=None,
-        SkuId="SKUM5L", SkuPriceId="SKUM5L.JRTCKXETXF.6YS6EN2CT7",
+        BilledCost=D("0.96"),
+        EffectiveCost=D("0.96"),
+        ListCost=D("0.96"),
+        ContractedCost=D("0.96"),
+        ChargeCategory="Usage",
+        ChargeClass=None,
+        ChargeFrequency="Usage-Based",
+        PricingCategory="Standard",
+        PricingQuantity=D("10"),
+        PricingUnit="Hrs",
+        ConsumedQuantity=D("10"),
+        ConsumedUnit="Hrs",
+        ListUnitPrice=D("0.096"),
+        ContractedUnitPrice=D("0.096"),
+        ServiceName="Amazon Elastic Compute Cloud",
+        ServiceCategory="Compute",
+        RegionId="us-east-1",
+        RegionName="US East (N. Virginia)",
+        AvailabilityZone="us-east-1a",
+        ResourceId="i-0aaa",
+        CommitmentDiscountId=None,
+        SkuId="SKUM5L",
+        SkuPriceId="SKUM5L.JRTCKXETXF.6YS6EN2CT7",
         Tags={"team": "ml", "env": "prod"},
     ),
     "sp-covered": dict(
-        BilledCost=D("2.304"), EffectiveCost=D("1.5"), ListCost=D("2.304"),
-        ContractedCost=D("2.304"), ChargeCategory="Usage", PricingCategory="Committed",
-        CommitmentDiscountId=SP, CommitmentDiscountType="Savings Plan",
-        CommitmentDiscountCategory="Spend", CommitmentDiscountStatus="Used",
-        ConsumedQuantity=D("24"), Tags={"team": "web"},
+        BilledCost=D("2.304"),
+        EffectiveCost=D("1.5"),
+        ListCost=D("2.304"),
+        ContractedCost=D("2.304"),
+        ChargeCategory="Usage",
+        PricingCategory="Committed",
+        CommitmentDiscountId=SP,
+        CommitmentDiscountType="Savings Plan",
+        CommitmentDiscountCategory="Spend",
+        CommitmentDiscountStatus="Used",
+        ConsumedQuantity=D("24"),
+        Tags={"team": "web"},
     ),
     "sp-negation": dict(
-        BilledCost=D("-2.304"), EffectiveCost=D("0"), ListCost=D("0"), ContractedCost=D("0"),
-        ChargeCategory="Usage", ChargeFrequency="Usage-Based", PricingCategory="Committed",
-        CommitmentDiscountId=SP, CommitmentDiscountStatus="Used", ConsumedQuantity=None,
+        BilledCost=D("-2.304"),
+        EffectiveCost=D("0"),
+        ListCost=D("0"),
+        ContractedCost=D("0"),
+        ChargeCategory="Usage",
+        ChargeFrequency="Usage-Based",
+        PricingCategory="Committed",
+        CommitmentDiscountId=SP,
+        CommitmentDiscountStatus="Used",
+        ConsumedQuantity=None,
         Tags=None,
     ),
     "sp-recurring-fee": dict(
         # unused commitment only: TotalCommitmentToDate 1.8 - UsedCommitment 1.5
-        BilledCost=D("1.8"), EffectiveCost=D("0.3"), ChargeCategory="Purchase",
-        ChargeFrequency="Recurring", CommitmentDiscountId=SP,
-        CommitmentDiscountType="Savings Plan", CommitmentDiscountStatus=None,
-        ServiceName="Savings Plans for AWS Compute usage", ServiceCategory="Compute",
+        BilledCost=D("1.8"),
+        EffectiveCost=D("0.3"),
+        ChargeCategory="Purchase",
+        ChargeFrequency="Recurring",
+        CommitmentDiscountId=SP,
+        CommitmentDiscountType="Savings Plan",
+        CommitmentDiscountStatus=None,
+        ServiceName="Savings Plans for AWS Compute usage",
+        ServiceCategory="Compute",
     ),
     "ri-covered": dict(
-        BilledCost=D("0"), EffectiveCost=D("0.9"), ListCost=D("1.632"), ContractedCost=D("1.632"),
-        ChargeCategory="Usage", PricingCategory="Committed", CommitmentDiscountId=RI,
-        CommitmentDiscountType="Reserved Instance", CommitmentDiscountCategory="Usage",
-        CommitmentDiscountStatus="Used", ServiceCategory="Databases", Tags={"team": "data"},
+        BilledCost=D("0"),
+        EffectiveCost=D("0.9"),
+        ListCost=D("1.632"),
+        ContractedCost=D("1.632"),
+        ChargeCategory="Usage",
+        PricingCategory="Committed",
+        CommitmentDiscountId=RI,
+        CommitmentDiscountType="Reserved Instance",
+        CommitmentDiscountCategory="Usage",
+        CommitmentDiscountStatus="Used",
+        ServiceCategory="Databases",
+        Tags={"team": "data"},
     ),
     "ri-fee": dict(
         # unused amortised upfront 1.25 + unused recurring fee 2.4
-        BilledCost=D("27.9"), EffectiveCost=D("3.65"), ChargeCategory="Purchase",
-        ChargeFrequency="Recurring", CommitmentDiscountId=RI,
-        CommitmentDiscountType="Reserved Instance", CommitmentDiscountStatus=None,
+        BilledCost=D("27.9"),
+        EffectiveCost=D("3.65"),
+        ChargeCategory="Purchase",
+        ChargeFrequency="Recurring",
+        CommitmentDiscountId=RI,
+        CommitmentDiscountType="Reserved Instance",
+        CommitmentDiscountStatus=None,
     ),
     "ri-upfront-fee": dict(
-        BilledCost=D("500"), EffectiveCost=D("0"), ChargeCategory="Purchase",
-        ChargeFrequency="One-Time", CommitmentDiscountId=RI,
+        BilledCost=D("500"),
+        EffectiveCost=D("0"),
+        ChargeCategory="Purchase",
+        ChargeFrequency="One-Time",
+        CommitmentDiscountId=RI,
     ),
     "sp-upfront-fee": dict(
-        BilledCost=D("100"), EffectiveCost=D("0"), ChargeCategory="Purchase",
-        ChargeFrequency="One-Time", CommitmentDiscountType="Savings Plan",
+        BilledCost=D("100"),
+        EffectiveCost=D("0"),
+        ChargeCategory="Purchase",
+        ChargeFrequency="One-Time",
+        CommitmentDiscountType="Savings Plan",
     ),
     "tax": dict(
-        BilledCost=D("3.5"), EffectiveCost=D("3.5"), ChargeCategory="Tax", ChargeClass=None,
-        PricingCategory=None, PricingQuantity=None, PricingUnit=None, ConsumedQuantity=None,
+        BilledCost=D("3.5"),
+        EffectiveCost=D("3.5"),
+        ChargeCategory="Tax",
+        ChargeClass=None,
+        PricingCategory=None,
+        PricingQuantity=None,
+        PricingUnit=None,
+        ConsumedQuantity=None,
     ),
     "credit": dict(
-        BilledCost=D("-10"), EffectiveCost=D("-10"), ChargeCategory="Credit", ChargeClass=None,
-        ChargeFrequency="One-Time", ServiceName="Amazon Bedrock",
-        ServiceCategory="AI and Machine Learning", PricingCategory=None,
+        BilledCost=D("-10"),
+        EffectiveCost=D("-10"),
+        ChargeCategory="Credit",
+        ChargeClass=None,
+        ChargeFrequency="One-Time",
+        ServiceName="Amazon Bedrock",
+        ServiceCategory="AI and Machine Learning",
+        PricingCategory=None,
     ),
     "refund": dict(
-        BilledCost=D("-0.96"), EffectiveCost=D("-0.96"), ChargeCategory="Adjustment",
-        ChargeClass="Correction", ChargeFrequency="One-Time",
+        BilledCost=D("-0.96"),
+        EffectiveCost=D("-0.96"),
+        ChargeCategory="Adjustment",
+        ChargeClass="Correction",
+        ChargeFrequency="One-Time",
     ),
     "bedrock": dict(
-        BilledCost=D("0.0045"), EffectiveCost=D("0.0045"), ServiceName="Amazon Bedrock",
-        ServiceCategory="AI and Machine Learning", PricingUnit="1K tokens",
-        ConsumedQuantity=D("1.5"), PricingCategory="Standard",
+        BilledCost=D("0.0045"),
+        EffectiveCost=D("0.0045"),
+        ServiceName="Amazon Bedrock",
+        ServiceCategory="AI and Machine Learning",
+        PricingUnit="1K tokens",
+        ConsumedQuantity=D("1.5"),
+        PricingCategory="Standard",
         # user_ dropped; the AWS tag keeps its prefix; the empty user_project is left out
         Tags={"team": "ml", "aws_createdBy": "IAMUser:alice"},
     ),
     "spot": dict(
-        BilledCost=D("0.8"), ListCost=D("2.012"), PricingCategory="Dynamic",
-        ContractedUnitPrice=D("0.4"), ListUnitPrice=D("1.006"),
+        BilledCost=D("0.8"),
+        ListCost=D("2.012"),
+        PricingCategory="Dynamic",
+        ContractedUnitPrice=D("0.4"),
+        ListUnitPrice=D("1.006"),
     ),
     "edp-discount": dict(
-        BilledCost=D("-0.05"), EffectiveCost=D("-0.05"), ListCost=D("0"),
-        ContractedCost=D("-0.05"), ChargeCategory="Usage", ConsumedQuantity=None,
+        BilledCost=D("-0.05"),
+        EffectiveCost=D("-0.05"),
+        ListCost=D("0"),
+        ContractedCost=D("-0.05"),
+        ChargeCategory="Usage",
+        ConsumedQuantity=None,
     ),
     "unknown-service": dict(
-        ServiceName="AWS Future Service", ServiceCategory="Other", RegionId=None, RegionName=None,
+        ServiceName="AWS Future Service",
+        ServiceCategory="Other",
+        RegionId=None,
+        RegionName=None,
         # a naive CUR timestamp is UTC, as AWS documents
         ChargePeriodStart="2025-03-01T10:00:00+00:00",
     ),
@@ -292,16 +372,32 @@ def test_cur2_billed_cost_is_conserved() -> None:
 
 RI2 = "arn:aws:ec2:eu-west-1:333333333333:reserved-instances/ri-0002"
 LEGACY_EXPECTED: dict[str, dict[str, Any]] = {
-    "l-usage": dict(Tags={"team": "ml", "aws:createdBy": "AssumedRole:trainer"},
-                    EffectiveCost=D("3.305"), ResourceId="i-0ddd", RegionName="EU (Ireland)"),
-    "l-ri-covered": dict(BilledCost=D("0"), EffectiveCost=D("0.062"), ListCost=D("0.107"),
-                         CommitmentDiscountId=RI2, CommitmentDiscountStatus="Used",
-                         PricingCategory="Committed", Tags={"team": "web"}),
-    "l-ri-fee": dict(BilledCost=D("46.128"), EffectiveCost=D("6.2"), ChargeCategory="Purchase",
-                     CommitmentDiscountId=RI2, Tags=None),
+    "l-usage": dict(
+        Tags={"team": "ml", "aws:createdBy": "AssumedRole:trainer"},
+        EffectiveCost=D("3.305"),
+        ResourceId="i-0ddd",
+        RegionName="EU (Ireland)",
+    ),
+    "l-ri-covered": dict(
+        BilledCost=D("0"),
+        EffectiveCost=D("0.062"),
+        ListCost=D("0.107"),
+        CommitmentDiscountId=RI2,
+        CommitmentDiscountStatus="Used",
+        PricingCategory="Committed",
+        Tags={"team": "web"},
+    ),
+    "l-ri-fee": dict(
+        BilledCost=D("46.128"),
+        EffectiveCost=D("6.2"),
+        ChargeCategory="Purchase",
+        CommitmentDiscountId=RI2,
+        Tags=None,
+    ),
     "l-untagged": dict(Tags=None, ConsumedUnit="GB-Mo"),
-    "l-sagemaker": dict(ServiceCategory="AI and Machine Learning",
-                        Tags={"aws:createdBy": "IAMUser:bob"}),
+    "l-sagemaker": dict(
+        ServiceCategory="AI and Machine Learning", Tags={"aws:createdBy": "IAMUser:bob"}
+    ),
 }
 
 
@@ -329,6 +425,7 @@ def test_legacy_without_commitment_columns_still_resolves() -> None:
 # Bad input is reported, not guessed
 # ------------------------------------------------------------------------------------------------
 
+
 def _variant(tmp_path: Path, line_item: str, **changes: str) -> pa.Table:
     with CUR2_CASES.open(newline="") as f:
         reader = csv.DictReader(f)
@@ -344,8 +441,9 @@ def _variant(tmp_path: Path, line_item: str, **changes: str) -> pa.Table:
 
 def test_unknown_line_item_type_is_a_problem(tmp_path: Path) -> None:
     table = _variant(tmp_path, "usage-ec2", line_item_line_item_type="BrandNewType")
-    assert any(p.startswith("ChargeCategory | BrandNewType | is not one of")
-               for p in _issues(table))
+    assert any(
+        p.startswith("ChargeCategory | BrandNewType | is not one of") for p in _issues(table)
+    )
 
 
 def test_tags_that_are_not_json_are_a_problem(tmp_path: Path) -> None:
@@ -357,13 +455,22 @@ def test_tags_that_are_not_json_are_a_problem(tmp_path: Path) -> None:
 # The service category table
 # ------------------------------------------------------------------------------------------------
 
+
 def test_service_category_table() -> None:
     assert len(SERVICE_CATEGORY) >= 60
     listed = [code for codes in _CATEGORY_CODES.values() for code in codes]
     assert len(listed) == len(set(listed)), "a product code is listed under two categories"
     assert set(SERVICE_CATEGORY.values()) <= set(SERVICE_CATEGORIES)
-    for code in ("AmazonBedrock", "AmazonSageMaker", "comprehend", "AmazonRekognition",
-                 "AmazonTextract", "transcribe", "AmazonKendra", "AmazonQ"):
+    for code in (
+        "AmazonBedrock",
+        "AmazonSageMaker",
+        "comprehend",
+        "AmazonRekognition",
+        "AmazonTextract",
+        "transcribe",
+        "AmazonKendra",
+        "AmazonQ",
+    ):
         assert SERVICE_CATEGORY[code] == "AI and Machine Learning", code
     assert SERVICE_CATEGORY["AmazonEC2"] == "Compute"
     assert SERVICE_CATEGORY["AmazonS3"] == "Storage"
@@ -415,8 +522,7 @@ def test_sample_derived_names_and_regions(sample: pa.Table) -> None:
 @pytest.mark.parametrize(
     ("resource_id", "family", "expected"),
     [
-        ("arn:aws:ec2:us-east-1:123456789012:instance/i-0abc", "Compute Instance",
-         "ec2/instance"),
+        ("arn:aws:ec2:us-east-1:123456789012:instance/i-0abc", "Compute Instance", "ec2/instance"),
         ("arn:aws:lambda:us-east-1:123456789012:function:f", None, "lambda/function"),
         ("arn:aws:s3:::bucket", "Storage", "s3"),
         ("i-0123456789abcdef0", "Compute Instance", "ec2/instance"),
@@ -439,7 +545,9 @@ def test_resource_type(
     path = tmp_path / "cur.csv"
     with path.open("w", newline="") as f:  # read as ingest reads it: a CSV, all VARCHAR
         csv.writer(f).writerows([header, (resource_id or "", family or "", "AmazonS3")])
-    row = duckdb.connect().execute(
-        f"SELECT {chosen['ResourceType']} FROM read_csv('{path}', all_varchar = true)"
-    ).fetchone()
+    row = (
+        duckdb.connect()
+        .execute(f"SELECT {chosen['ResourceType']} FROM read_csv('{path}', all_varchar = true)")
+        .fetchone()
+    )
     assert row is not None and row[0] == expected

@@ -26,8 +26,6 @@ MCA_FIXTURE = CASES / "azure" / "mca_cost_details.csv"
 SCALE = Decimal("1e-12")
 
 
-
-
 def _source_sums(path: Path, cost: str, currency: str) -> dict[str, Decimal]:
     sums: dict[str, Decimal] = defaultdict(Decimal)
     with path.open(newline="", encoding="utf-8-sig") as f:
@@ -38,8 +36,11 @@ def _source_sums(path: Path, cost: str, currency: str) -> dict[str, Decimal]:
 
 def _lake_sums(table: pa.Table) -> dict[str, Decimal]:
     sums: dict[str, Decimal] = defaultdict(Decimal)
-    for cur, cost in zip(table.column("BillingCurrency").to_pylist(),
-                         table.column("BilledCost").to_pylist(), strict=True):
+    for cur, cost in zip(
+        table.column("BillingCurrency").to_pylist(),
+        table.column("BilledCost").to_pylist(),
+        strict=True,
+    ):
         sums[cur] += cost
     return dict(sums)
 
@@ -103,8 +104,13 @@ def test_ea_sample_values() -> None:
     assert first["InvoiceIssuerName"] == "Microsoft"
     spot = [r for r in rows if r["SkuMeter"] and "Spot" in r["SkuMeter"]]
     assert spot and {r["PricingCategory"] for r in spot} == {"Dynamic"}
-    assert {r["ServiceCategory"] for r in rows} <= {"Networking", "Compute", "Storage",
-                                                     "Analytics", "Integration"}
+    assert {r["ServiceCategory"] for r in rows} <= {
+        "Networking",
+        "Compute",
+        "Storage",
+        "Analytics",
+        "Integration",
+    }
 
 
 def test_mca_fixture_detected_and_clean() -> None:
@@ -114,59 +120,132 @@ def test_mca_fixture_detected_and_clean() -> None:
     assert problems(table) == []
     assert _warnings(table) == []
     _common_checks(table)
-    assert _lake_sums(table) == _source_sums(MCA_FIXTURE, "costInBillingCurrency",
-                                             "billingCurrency")
+    assert _lake_sums(table) == _source_sums(
+        MCA_FIXTURE, "costInBillingCurrency", "billingCurrency"
+    )
 
 
 RI = "/providers/Microsoft.Capacity/reservationOrders/ro-1/reservations/res-1"
 
 #: Per fixture row: the FOCUS values it must produce (columns not listed are not checked).
 MCA_EXPECTED: list[dict[str, Any]] = [
-    {"ChargeCategory": "Usage", "ChargeClass": None, "PricingCategory": "Standard",
-     "ServiceName": "Cognitive Services", "ServiceCategory": "AI and Machine Learning",
-     "BilledCost": Decimal("0.125"), "EffectiveCost": Decimal("0.125"),
-     "ListCost": Decimal("0.125"), "ContractedCost": Decimal("0.125"),
-     "PricingQuantity": Decimal(25), "PricingUnit": "1K",
-     "ConsumedQuantity": Decimal(25000), "ConsumedUnit": "Units",
-     "Tags": {"team": "ml", "app": "chat"}, "ResourceName": "aoai-prod",
-     "ResourceType": "Microsoft.CognitiveServices/accounts", "RegionId": "eastus",
-     "BillingAccountId": "ABCD-EFGH-IJK-LMN", "BillingAccountName": "Contoso US",
-     "BillingAccountType": "Billing Profile", "InvoiceId": "G012345678",
-     "InvoiceIssuerName": "Microsoft", "PublisherName": "Microsoft",
-     "SubAccountType": "Subscription", "SkuId": "DZH318Z0BQ4M",
-     "ChargePeriodStart": _utc(2024, 1, 15), "ChargePeriodEnd": _utc(2024, 1, 16),
-     "BillingPeriodStart": _utc(2024, 1, 1), "BillingPeriodEnd": _utc(2024, 2, 1),
-     "CommitmentDiscountId": None},
-    {"ChargeCategory": "Purchase", "ChargeClass": None, "ChargeFrequency": "One-Time",
-     "PricingCategory": "Committed", "ServiceName": "Compute", "ServiceCategory": "Compute",
-     "BilledCost": Decimal(1000), "ListCost": Decimal(1000), "ConsumedQuantity": None,
-     "CommitmentDiscountId": RI, "CommitmentDiscountName": "nd96-east-1y",
-     "CommitmentDiscountType": "Reservation", "CommitmentDiscountCategory": "Usage",
-     "CommitmentDiscountStatus": None},
-    {"ChargeCategory": "Usage", "PricingCategory": "Committed", "BilledCost": Decimal(0),
-     "ListCost": Decimal("653.76"), "ListUnitPrice": Decimal("27.24"),
-     "ServiceCategory": "Compute", "ResourceName": "gpu-vm-01",
-     "ResourceType": "Microsoft.Compute/virtualMachines", "RegionId": "eastus",
-     "ConsumedQuantity": Decimal(24), "ConsumedUnit": "Hour",
-     "Tags": {"team": "ml", "env": "prod"}, "CommitmentDiscountId": RI,
-     "CommitmentDiscountStatus": "Used", "CommitmentDiscountCategory": "Usage"},
-    {"ChargeCategory": "Usage", "CommitmentDiscountStatus": "Unused", "BilledCost": Decimal(0),
-     "PricingCategory": "Committed", "ConsumedQuantity": None, "CommitmentDiscountId": RI},
-    {"ChargeCategory": "Usage", "PricingCategory": "Dynamic", "ServiceName": "Machine Learning",
-     "ServiceCategory": "AI and Machine Learning", "BilledCost": Decimal("2.938"),
-     "ListCost": Decimal("7.346"), "ContractedCost": Decimal("2.938"),
-     "ContractedUnitPrice": Decimal("1.469"), "Tags": {"project": "llm-eval"},
-     "ResourceType": "Microsoft.MachineLearningServices/workspaces", "RegionId": "westus3"},
-    {"ChargeCategory": "Purchase", "ChargeClass": "Correction", "BilledCost": Decimal(-200),
-     "ContractedCost": Decimal(-200), "CommitmentDiscountType": "Reservation"},
-    {"ChargeCategory": "Adjustment", "PricingCategory": None, "BilledCost": Decimal("-0.01"),
-     "ServiceName": "Rounding Adjustment", "ServiceCategory": "Other", "SubAccountId": None,
-     "SubAccountType": None, "ChargeFrequency": "One-Time", "Tags": None},
-    {"BillingCurrency": "EUR", "BillingAccountId": "WXYZ-1234-AB5-CD6",
-     "InvoiceIssuerName": "Fabrikam Cloud GmbH", "ServiceCategory": "Storage",
-     "ChargePeriodStart": _utc(2024, 1, 20), "ChargePeriodEnd": _utc(2024, 1, 21),
-     "BillingPeriodEnd": _utc(2024, 2, 1), "BilledCost": Decimal("1.84"),
-     "PricingUnit": "1 GB/Month", "ConsumedUnit": "GB/Month", "ConsumedQuantity": Decimal(100)},
+    {
+        "ChargeCategory": "Usage",
+        "ChargeClass": None,
+        "PricingCategory": "Standard",
+        "ServiceName": "Cognitive Services",
+        "ServiceCategory": "AI and Machine Learning",
+        "BilledCost": Decimal("0.125"),
+        "EffectiveCost": Decimal("0.125"),
+        "ListCost": Decimal("0.125"),
+        "ContractedCost": Decimal("0.125"),
+        "PricingQuantity": Decimal(25),
+        "PricingUnit": "1K",
+        "ConsumedQuantity": Decimal(25000),
+        "ConsumedUnit": "Units",
+        "Tags": {"team": "ml", "app": "chat"},
+        "ResourceName": "aoai-prod",
+        "ResourceType": "Microsoft.CognitiveServices/accounts",
+        "RegionId": "eastus",
+        "BillingAccountId": "ABCD-EFGH-IJK-LMN",
+        "BillingAccountName": "Contoso US",
+        "BillingAccountType": "Billing Profile",
+        "InvoiceId": "G012345678",
+        "InvoiceIssuerName": "Microsoft",
+        "PublisherName": "Microsoft",
+        "SubAccountType": "Subscription",
+        "SkuId": "DZH318Z0BQ4M",
+        "ChargePeriodStart": _utc(2024, 1, 15),
+        "ChargePeriodEnd": _utc(2024, 1, 16),
+        "BillingPeriodStart": _utc(2024, 1, 1),
+        "BillingPeriodEnd": _utc(2024, 2, 1),
+        "CommitmentDiscountId": None,
+    },
+    {
+        "ChargeCategory": "Purchase",
+        "ChargeClass": None,
+        "ChargeFrequency": "One-Time",
+        "PricingCategory": "Committed",
+        "ServiceName": "Compute",
+        "ServiceCategory": "Compute",
+        "BilledCost": Decimal(1000),
+        "ListCost": Decimal(1000),
+        "ConsumedQuantity": None,
+        "CommitmentDiscountId": RI,
+        "CommitmentDiscountName": "nd96-east-1y",
+        "CommitmentDiscountType": "Reservation",
+        "CommitmentDiscountCategory": "Usage",
+        "CommitmentDiscountStatus": None,
+    },
+    {
+        "ChargeCategory": "Usage",
+        "PricingCategory": "Committed",
+        "BilledCost": Decimal(0),
+        "ListCost": Decimal("653.76"),
+        "ListUnitPrice": Decimal("27.24"),
+        "ServiceCategory": "Compute",
+        "ResourceName": "gpu-vm-01",
+        "ResourceType": "Microsoft.Compute/virtualMachines",
+        "RegionId": "eastus",
+        "ConsumedQuantity": Decimal(24),
+        "ConsumedUnit": "Hour",
+        "Tags": {"team": "ml", "env": "prod"},
+        "CommitmentDiscountId": RI,
+        "CommitmentDiscountStatus": "Used",
+        "CommitmentDiscountCategory": "Usage",
+    },
+    {
+        "ChargeCategory": "Usage",
+        "CommitmentDiscountStatus": "Unused",
+        "BilledCost": Decimal(0),
+        "PricingCategory": "Committed",
+        "ConsumedQuantity": None,
+        "CommitmentDiscountId": RI,
+    },
+    {
+        "ChargeCategory": "Usage",
+        "PricingCategory": "Dynamic",
+        "ServiceName": "Machine Learning",
+        "ServiceCategory": "AI and Machine Learning",
+        "BilledCost": Decimal("2.938"),
+        "ListCost": Decimal("7.346"),
+        "ContractedCost": Decimal("2.938"),
+        "ContractedUnitPrice": Decimal("1.469"),
+        "Tags": {"project": "llm-eval"},
+        "ResourceType": "Microsoft.MachineLearningServices/workspaces",
+        "RegionId": "westus3",
+    },
+    {
+        "ChargeCategory": "Purchase",
+        "ChargeClass": "Correction",
+        "BilledCost": Decimal(-200),
+        "ContractedCost": Decimal(-200),
+        "CommitmentDiscountType": "Reservation",
+    },
+    {
+        "ChargeCategory": "Adjustment",
+        "PricingCategory": None,
+        "BilledCost": Decimal("-0.01"),
+        "ServiceName": "Rounding Adjustment",
+        "ServiceCategory": "Other",
+        "SubAccountId": None,
+        "SubAccountType": None,
+        "ChargeFrequency": "One-Time",
+        "Tags": None,
+    },
+    {
+        "BillingCurrency": "EUR",
+        "BillingAccountId": "WXYZ-1234-AB5-CD6",
+        "InvoiceIssuerName": "Fabrikam Cloud GmbH",
+        "ServiceCategory": "Storage",
+        "ChargePeriodStart": _utc(2024, 1, 20),
+        "ChargePeriodEnd": _utc(2024, 1, 21),
+        "BillingPeriodEnd": _utc(2024, 2, 1),
+        "BilledCost": Decimal("1.84"),
+        "PricingUnit": "1 GB/Month",
+        "ConsumedUnit": "GB/Month",
+        "ConsumedQuantity": Decimal(100),
+    },
 ]
 
 
@@ -182,10 +261,12 @@ def test_mca_fixture_row_values(index: int) -> None:
 
 def test_ea_bad_rows_are_reported(tmp_path: Path) -> None:
     """A date that is no date and a cost that is no number are reported with their values."""
-    header = ("Date,BillingPeriodStartDate,BillingPeriodEndDate,CostInBillingCurrency,"
-              "BillingCurrencyCode,SubscriptionId,MeterCategory,ChargeType,PricingModel,"
-              "Quantity,UnitOfMeasure,BillingAccountId,ProductName,Frequency,PayGPrice,UnitPrice,"
-              "PublisherName,ServiceFamily,Tags")
+    header = (
+        "Date,BillingPeriodStartDate,BillingPeriodEndDate,CostInBillingCurrency,"
+        "BillingCurrencyCode,SubscriptionId,MeterCategory,ChargeType,PricingModel,"
+        "Quantity,UnitOfMeasure,BillingAccountId,ProductName,Frequency,PayGPrice,UnitPrice,"
+        "PublisherName,ServiceFamily,Tags"
+    )
     rest = "USD,s1,Storage,Usage,OnDemand,1,1 GB,123,p,UsageBased,,,,,"
     good = "9/2/2023,9/1/2023,9/30/2023,1.5," + rest
     bad = "9/31/2023,9/1/2023,9/30/2023,abc," + rest
@@ -202,11 +283,11 @@ def test_ea_bad_rows_are_reported(tmp_path: Path) -> None:
 @pytest.mark.shared_data
 def test_ea_sample_region_names_and_subscription_type() -> None:
     _need(EA_SAMPLE)
-    names = {
-        (r["RegionId"], r["RegionName"]) for r in staged(EA_SAMPLE).to_pylist()
-    }
+    names = {(r["RegionId"], r["RegionName"]) for r in staged(EA_SAMPLE).to_pylist()}
     assert names == {
-        ("centralus", "Central US"), ("westus", "West US"), ("eastus2", "East US 2"),
+        ("centralus", "Central US"),
+        ("westus", "West US"),
+        ("eastus2", "East US 2"),
         ("westus2", "West US 2"),
     }
     for r in staged(EA_SAMPLE).to_pylist():

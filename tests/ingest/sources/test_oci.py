@@ -20,11 +20,11 @@ from tests.ingest.helpers import warnings as _warnings
 
 SAMPLE = SHARED / "billing" / "oci_cost_report_sample.csv"
 SCALE = Decimal("1e-12")
-HEADER = ("lineItem/referenceNo,lineItem/tenantId,lineItem/intervalUsageStart,"
-          "lineItem/intervalUsageEnd,product/service,product/resourceId,usage/billedQuantity,"
-          "cost/myCost,cost/currencyCode,cost/productSku,lineItem/isCorrection")
-
-
+HEADER = (
+    "lineItem/referenceNo,lineItem/tenantId,lineItem/intervalUsageStart,"
+    "lineItem/intervalUsageEnd,product/service,product/resourceId,usage/billedQuantity,"
+    "cost/myCost,cost/currencyCode,cost/productSku,lineItem/isCorrection"
+)
 
 
 def _source(path: Path) -> list[dict[str, str]]:
@@ -62,10 +62,14 @@ def test_sample_conserves_billed_cost_per_currency() -> None:
     for row in rows:
         exact[row["cost/currencyCode"]] += Decimal(row["cost/myCost"])
         at_scale[row["cost/currencyCode"]] += Decimal(row["cost/myCost"]).quantize(
-            SCALE, ROUND_HALF_UP)
+            SCALE, ROUND_HALF_UP
+        )
     lake: dict[str, Decimal] = defaultdict(Decimal)
-    for cur, cost in zip(table.column("BillingCurrency").to_pylist(),
-                         table.column("BilledCost").to_pylist(), strict=True):
+    for cur, cost in zip(
+        table.column("BillingCurrency").to_pylist(),
+        table.column("BilledCost").to_pylist(),
+        strict=True,
+    ):
         lake[cur] += cost
     # The lake keeps 12 decimals: the sum is exactly the sum of the source values at that scale,
     # and within half a unit of the 12th decimal per row of the unrounded source sum.
@@ -80,15 +84,16 @@ def test_sample_tags_from_tag_columns() -> None:
     rows = staged(SAMPLE).to_pylist()
     source = _source(SAMPLE)
     for got, src in zip(rows, source, strict=True):
-        want = {k.removeprefix("tags/"): v for k, v in src.items()
-                if k.startswith("tags/") and v != ""}
+        want = {
+            k.removeprefix("tags/"): v for k, v in src.items() if k.startswith("tags/") and v != ""
+        }
         assert (json.loads(got["Tags"]) if got["Tags"] else {}) == want
     first = rows[0]
     assert json.loads(first["Tags"])["Oracle-Tags.CreatedBy"] == "default/phil.newman@oracle.com"
     backslash = [r for r in rows if r["Tags"] and "release" in r["Tags"]]
     assert backslash and json.loads(backslash[0]["Tags"]) == {
-        "DevRel\\redbull-analytics-hol-4cb4.release": "1.0"} | {
-        k: v for k, v in json.loads(backslash[0]["Tags"]).items() if "release" not in k}
+        "DevRel\\redbull-analytics-hol-4cb4.release": "1.0"
+    } | {k: v for k, v in json.loads(backslash[0]["Tags"]).items() if "release" not in k}
 
 
 @pytest.mark.shared_data
@@ -113,11 +118,13 @@ def test_sample_first_row_values() -> None:
 
 def test_file_without_tag_columns_and_a_correction(tmp_path: Path) -> None:
     path = tmp_path / "report.csv"
-    path.write_text(HEADER + "\n"
-                    "r1,ocid1.tenancy.oc1..t,2024-02-29T23:00Z,2024-03-01T00:00Z,GENERATIVE_AI,"
-                    "ocid1.generativeaiendpoint.oc1.x,1,0.5,EUR,B1,false\n"
-                    "r2,ocid1.tenancy.oc1..t,2024-03-01T00:00:00Z,2024-03-01T01:00:00Z,COMPUTE,"
-                    "ocid1.instance.oc1.x,1,-0.25,EUR,B2,true\n")
+    path.write_text(
+        HEADER + "\n"
+        "r1,ocid1.tenancy.oc1..t,2024-02-29T23:00Z,2024-03-01T00:00Z,GENERATIVE_AI,"
+        "ocid1.generativeaiendpoint.oc1.x,1,0.5,EUR,B1,false\n"
+        "r2,ocid1.tenancy.oc1..t,2024-03-01T00:00:00Z,2024-03-01T01:00:00Z,COMPUTE,"
+        "ocid1.instance.oc1.x,1,-0.25,EUR,B2,true\n"
+    )
     table = staged(path)
     assert problems(table) == []
     rows = table.to_pylist()
@@ -132,9 +139,11 @@ def test_file_without_tag_columns_and_a_correction(tmp_path: Path) -> None:
 
 def test_bad_interval_is_reported(tmp_path: Path) -> None:
     path = tmp_path / "report.csv"
-    path.write_text(HEADER + "\n"
-                    "r1,ocid1.tenancy.oc1..t,yesterday,2024-03-01T00:00Z,COMPUTE,x,1,0.5,USD,B1,"
-                    "false\n")
+    path.write_text(
+        HEADER + "\n"
+        "r1,ocid1.tenancy.oc1..t,yesterday,2024-03-01T00:00Z,COMPUTE,x,1,0.5,USD,B1,"
+        "false\n"
+    )
     found = problems(staged(path))
     assert "ChargePeriodStart | yesterday | is not an ISO 8601 timestamp" in found
     assert "BillingPeriodStart |  | is required but empty" in found
