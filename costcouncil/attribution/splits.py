@@ -126,10 +126,7 @@ def _by_kind(prefix: str, kind_sql: str | None) -> str:
 
 def llm_shares_sql(rules: Rules, rule: UsageSplitRule, cost_columns: list[str], where: str) -> str:
     """Shares of an LLM split, before the unpriced fallback: both weights, priced micro-cost."""
-    costs, usage = (
-        Scope("c", cost_columns, "the cost data"),
-        Scope("l", LLM_SCHEMA.names, "llm usage"),
-    )
+    costs = Scope("c", cost_columns, "the cost data")
     kind = costs.sql(rule.token_kind, where + ".token_kind") if rule.token_kind else None
     on = _llm_on(rule, cost_columns, where)
     owners = usage_owner(rules, "llm", "l")
