@@ -27,7 +27,7 @@ def apportion_sql(owner_keys: list[str], shares: str) -> str:
     out = [*(f"s.{c}" for c in KEY), *(f"s.{o}" for o in owners), "s.x_rule", "s.x_method"]
     out += [
         "CAST(wi AS DOUBLE) / CAST(wsum AS DOUBLE) AS x_weight",
-        "w AS x_usage_weight",
+        "wi AS x_usage_weight",
         "x_usage_count",
     ]
     out += [_amount(m) for m in METRICS]

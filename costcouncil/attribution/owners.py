@@ -97,13 +97,18 @@ def _spellings(rule: TagRule, key: str, aliases: dict[str, list[str]]) -> list[s
 
 def _tag_value(rule: TagRule, key: str, aliases: dict[str, list[str]]) -> str:
     found = [
-        f"NULLIF(TRIM(json_extract_string(Tags, {lit(json_path(name))})), '')"
+        _given(f"json_extract_string(Tags, {lit(json_path(name))})")
         for name in _spellings(rule, key, aliases)
     ]
     value = found[0] if len(found) == 1 else f"COALESCE({', '.join(found)})"
     if rule.normalise == "slug":
-        value = f"regexp_replace(lower({value}), '[\\s_]+', '-', 'g')"
+        value = f"regexp_replace(lower(TRIM({value})), '[\\s_]+', '-', 'g')"
     return _value_map(value, rule.values.get(key, {}))
+
+
+def _given(raw: str) -> str:
+    """The value as written; NULL when it is blank (``normalise: none`` keeps it untrimmed)."""
+    return f"CASE WHEN TRIM({raw}) = '' THEN NULL ELSE {raw} END"
 
 
 def _value_map(value: str, mapping: dict[str, str]) -> str:

@@ -94,18 +94,17 @@ def priced_llm_sql() -> str:
     unique per source by ``request_id``, so this does not happen on valid usage.
     """
     parts = ["l.*", "COALESCE(l.request_count, 1) AS n_req"]
-    unpriced = []
     for kind, (tokens, price) in TOKEN_COLUMNS.items():
         rate = f"COALESCE(p.{price}, p.output_per_mtok)" if kind == "reasoning" else f"p.{price}"
         count = f"CAST(COALESCE(l.{tokens}, 0) AS {D0})"
         parts.append(f"{count} AS k_{kind}")
         parts.append(f"CAST(ROUND({count} * {rate} * 1000, 0) AS {D0}) AS n_{kind}")
         parts.append(f"{count} * {rate} AS m_{kind}")
-        unpriced.append(f"({count} > 0 AND {rate} IS NULL)")
-    parts.append(f"CASE WHEN {' OR '.join(unpriced)} THEN 1 ELSE 0 END AS unpriced")
+        parts.append(f"CASE WHEN {count} > 0 AND {rate} IS NULL THEN 1 ELSE 0 END AS u_{kind}")
+    parts.append("CASE WHEN p.provider IS NULL THEN 1 ELSE 0 END AS nop")
     on = (
         "p.provider = l.provider AND p.model = l.model "
-        "AND p.service_tier = COALESCE(l.service_tier, 'standard') "
+        "AND COALESCE(p.service_tier, 'standard') = COALESCE(l.service_tier, 'standard') "
         "AND (p.valid_from IS NULL OR p.valid_from <= l.time) "
         "AND (p.valid_to IS NULL OR l.time < p.valid_to)"
     )
@@ -139,7 +138,8 @@ def llm_shares_sql(rules: Rules, rule: UsageSplitRule, cost_columns: list[str], 
     fallback = weights["tokens"] if rule.weight_kind == "token_cost" else weights[rule.weight_kind]
     select = (
         f"c.x_source_file, c.x_source_row, {', '.join(owners)}, {weights[rule.weight_kind]} AS uw, "
-        f"{fallback} AS fw, l.unpriced, l.n_req, {_by_kind('m', kind)} AS micro"
+        f"{fallback} AS fw, CASE WHEN l.nop = 1 OR {_by_kind('u', kind)} > 0 THEN 1 ELSE 0 END AS unpriced, "
+        f"l.n_req, {_by_kind('m', kind)} AS micro"
     )
     return (
         f"SELECT x_source_file, x_source_row, {keys}, SUM(uw) AS w, SUM(fw) AS fw, "

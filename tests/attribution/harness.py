@@ -72,9 +72,16 @@ def _norm(value: Any) -> Any:
 def assert_same(a: list[dict[str, Any]], b: list[dict[str, Any]], owner_keys: list[str]) -> None:
     """Two engines' (or engine and reference) allocations agree to the last digit."""
     ka, kb = by_key(a, owner_keys), by_key(b, owner_keys)
-    assert sorted(ka, key=str) == sorted(kb, key=str)
+    only_a, only_b = set(ka) - set(kb), set(kb) - set(ka)
+    assert not only_a and not only_b, (
+        f"only first {sorted(only_a, key=str)}; only second {sorted(only_b, key=str)}"
+    )
     for k, row in ka.items():
         for m in AMOUNTS:
             assert _norm(row[m]) == _norm(kb[k][m]), f"{k}: {m} {row[m]} != {kb[k][m]}"
-        assert row["x_usage_weight"] == kb[k]["x_usage_weight"], k
+        assert row["x_usage_weight"] == kb[k]["x_usage_weight"], (
+            k,
+            row["x_usage_weight"],
+            kb[k]["x_usage_weight"],
+        )
         assert row["x_usage_count"] == kb[k]["x_usage_count"], k

@@ -20,7 +20,7 @@ from tests.attribution.cases import Case, all_cases, load_case
 CASES = all_cases()
 
 
-@pytest.fixture(params=["duckdb", "spark"])
+@pytest.fixture(params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
 def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     if request.param == "spark":
         yield request.getfixturevalue("spark_engine")
