@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from costcouncil.engine.base import Engine
+from costcouncil.engine.duckdb import DuckDBEngine
 from costcouncil.workspace.core import Workspace
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -62,3 +63,14 @@ def spark_engine() -> Iterator[Engine]:
     engine = SparkEngine("local[2]", conf=FAST_SMALL_SPARK)
     yield engine
     engine.close()
+
+
+@pytest.fixture(scope="session", params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """Each engine in turn; tests written against this fixture are the conformance suite."""
+    if request.param == "spark":
+        yield request.getfixturevalue("spark_engine")
+        return
+    duck = DuckDBEngine()
+    yield duck
+    duck.close()

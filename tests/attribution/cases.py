@@ -78,8 +78,41 @@ YamlLoader.add_implicit_resolver(
 )
 
 
+class Inputs:
+    """What a case or a generated scenario feeds the reference and the engines."""
+
+    charges: list[dict[str, Any]]
+    jobs: list[dict[str, Any]]
+    llm: list[dict[str, Any]]
+    prices: list[dict[str, Any]]
+    rules: dict[str, Any]
+    aliases: dict[str, list[str]]
+    owner_keys: list[str]
+
+    def reference_inputs(self) -> dict[str, Any]:
+        """Keyword arguments for ``reference.allocate``."""
+        return {
+            "charges": self.charges,
+            "jobs": self.jobs,
+            "llm": self.llm,
+            "prices": self.prices,
+            "rules": self.rules,
+            "aliases": self.aliases,
+            "owner_keys": self.owner_keys,
+        }
+
+    def tables(self) -> dict[str, pa.Table]:
+        """``costs``, ``jobs``, ``llm`` and ``prices`` as an engine reads them."""
+        return {
+            "costs": costs_table(self.charges),
+            "jobs": jobs_table(self.jobs),
+            "llm": llm_table(self.llm),
+            "prices": prices_table(self.prices),
+        }
+
+
 @dataclass(frozen=True)
-class Case:
+class Case(Inputs):
     """One golden case: its inputs (plain and Arrow) and what the allocation must give."""
 
     path: Path
@@ -104,27 +137,6 @@ class Case:
     def keys(self) -> list[str]:
         """The owner keys in force: the rules' own, else the case's."""
         return list(self.rules.get("owner_keys") or self.owner_keys)
-
-    def reference_inputs(self) -> dict[str, Any]:
-        """Keyword arguments for ``reference.allocate``."""
-        return {
-            "charges": self.charges,
-            "jobs": self.jobs,
-            "llm": self.llm,
-            "prices": self.prices,
-            "rules": self.rules,
-            "aliases": self.aliases,
-            "owner_keys": self.owner_keys,
-        }
-
-    def tables(self) -> dict[str, pa.Table]:
-        """``costs``, ``jobs``, ``llm`` and ``prices`` as an engine reads them."""
-        return {
-            "costs": costs_table(self.charges),
-            "jobs": jobs_table(self.jobs),
-            "llm": llm_table(self.llm),
-            "prices": prices_table(self.prices),
-        }
 
 
 def all_cases() -> list[Path]:

@@ -22,10 +22,9 @@ from fractions import Fraction
 from functools import cache
 from typing import Any
 
-import pyarrow as pa
 from hypothesis import strategies as st
 
-from tests.attribution.cases import costs_table, jobs_table, llm_table, prices_table
+from tests.attribution.cases import Inputs
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 SOURCE_FILE = "hypothesis"
@@ -54,7 +53,7 @@ ALIASES = {"team": ["owner", "Owner"], "project": ["project_name"]}
 
 
 @dataclass(frozen=True)
-class Scenario:
+class Scenario(Inputs):
     charges: list[dict[str, Any]]
     jobs: list[dict[str, Any]]
     llm: list[dict[str, Any]]
@@ -62,25 +61,6 @@ class Scenario:
     rules: dict[str, Any]
     aliases: dict[str, list[str]]
     owner_keys: list[str]
-
-    def reference_inputs(self) -> dict[str, Any]:
-        return {
-            "charges": self.charges,
-            "jobs": self.jobs,
-            "llm": self.llm,
-            "prices": self.prices,
-            "rules": self.rules,
-            "aliases": self.aliases,
-            "owner_keys": self.owner_keys,
-        }
-
-    def tables(self) -> dict[str, pa.Table]:
-        return {
-            "costs": costs_table(self.charges),
-            "jobs": jobs_table(self.jobs),
-            "llm": llm_table(self.llm),
-            "prices": prices_table(self.prices),
-        }
 
 
 # --- amounts and times -------------------------------------------------------------------------

@@ -6,28 +6,16 @@ engine == engine for every case.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from costcouncil.engine.base import Engine
-from costcouncil.engine.duckdb import DuckDBEngine
 from tests.attribution import harness
 from tests.attribution.cases import Case, all_cases, load_case
 
 CASES = all_cases()
-
-
-@pytest.fixture(params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
-def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    if request.param == "spark":
-        yield request.getfixturevalue("spark_engine")
-        return
-    duck = DuckDBEngine()
-    yield duck
-    duck.close()
 
 
 def _run(engine: Engine, case: Case) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -15,17 +15,6 @@ from costcouncil.engine.base import Engine
 from costcouncil.engine.duckdb import DuckDBEngine
 
 
-@pytest.fixture(scope="session", params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
-def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    """Each engine in turn; tests written against this fixture are the conformance suite."""
-    if request.param == "spark":
-        yield request.getfixturevalue("spark_engine")
-        return
-    duck = DuckDBEngine()
-    yield duck
-    duck.close()
-
-
 @pytest.fixture(scope="session")
 def reference() -> Iterator[Engine]:
     """DuckDB, the reference every engine's result is compared with."""
