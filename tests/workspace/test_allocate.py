@@ -210,3 +210,25 @@ def test_usage_file_with_bad_cells_is_refused_whole(workspace: Workspace, tmp_pa
 def test_allocate_unknown_period_is_refused(ws: Workspace) -> None:
     with pytest.raises(ConfigError, match="no costs for period"):
         allocate(ws, AllocateOptions(periods=("2025-01",)))
+
+
+def test_cli_allocate_dry_run_explain_and_report(ws: Workspace) -> None:
+    from typer.testing import CliRunner
+
+    from costcouncil.cli.main import app
+
+    runner = CliRunner()
+    done = runner.invoke(app, ["allocate", str(ws.root), "--period", "2026-10", "--json"])
+    assert done.exit_code == 0, done.output
+    summary = json.loads(done.output)
+    assert summary["written"] and summary["totals"]["BilledCost"] == "66.000000000000"
+    dry = runner.invoke(app, ["allocate", str(ws.root), "--dry-run"])
+    assert dry.exit_code == 0 and "Dry run (nothing written)" in dry.output
+    traced = runner.invoke(
+        app, ["explain", str(ws.root), "--team", "vision", "--owner", "model=detector-v3", "--json"]
+    )
+    assert traced.exit_code == 0 and json.loads(traced.output)["total"] == "15.000000000000"
+    table = runner.invoke(app, ["report", str(ws.root), "--by", "team,model", "--allocated"])
+    assert table.exit_code == 0 and "detector-v3" in table.output
+    bad = runner.invoke(app, ["explain", str(ws.root), "--owner", "squad=x"])
+    assert bad.exit_code == 1
