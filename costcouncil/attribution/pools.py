@@ -27,7 +27,8 @@ def owners_sql(rules: Rules, rule: SharedPoolRule) -> str:
     sentinels = ", ".join(lit(s) for s in SENTINELS)
     owners = (
         f"SELECT BillingPeriodStart, BillingPeriodEnd, BillingCurrency, {', '.join(keys)}, "
-        f"SUM(EffectiveCost) AS direct FROM cc_alloc_a WHERE {first} NOT IN ({sentinels}) "
+        f"SUM(EffectiveCost) AS direct FROM cc_alloc_a WHERE COALESCE({first}, '') NOT IN ({sentinels}) "
+        f"AND ({' OR '.join(f'{k} IS NOT NULL' for k in keys)}) "
         f"GROUP BY BillingPeriodStart, BillingPeriodEnd, BillingCurrency, {', '.join(keys)}"
     )
     if rule.by in ("gpu_seconds", "tokens", "requests"):
