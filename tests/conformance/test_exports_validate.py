@@ -107,3 +107,24 @@ def test_demo_export(tmp_path: Path) -> None:
 def test_validator_is_set_up_or_skipped() -> None:
     """Says plainly when the validator half of the tests above did not run."""
     _require_validator()
+
+
+def test_demo_allocated_export(tmp_path: Path) -> None:
+    """Allocated rows (amounts split, x_ owner columns) are still FOCUS for both checkers."""
+    from costcouncil.demo import DemoSpec, write_demo
+    from costcouncil.workspace.allocate import AllocateOptions, allocate
+    from costcouncil.workspace.demo import demo_rules_text
+    from costcouncil.workspace.usage import ingest_usage
+
+    demo = tmp_path / "demo"
+    write_demo(demo, DemoSpec(rows=3000, seed=7, months=2))
+    workspace = Workspace.init(tmp_path / "ws")
+    ingest(workspace, sorted((demo / "exports").rglob("*.csv*")))
+    for kind in ("jobs", "llm"):
+        ingest_usage(workspace, kind, [demo / "usage" / f"{kind}.parquet"])
+    (workspace.root / "rules.yaml").write_text(demo_rules_text())
+    allocate(workspace, AllocateOptions(periods=("2025-12",)))
+    result = export_focus(workspace, tmp_path / "alloc.csv", period="2025-12", allocated=True)
+    assert result.conformance.failures() == (), result.conformance.to_text()
+    if available():
+        _validator_matches(result, "demo")
