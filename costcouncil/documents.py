@@ -115,15 +115,15 @@ class YamlDocument:
         return here
 
 
-class _Yaml12Loader(yaml.SafeLoader):
+class Yaml12Loader(yaml.SafeLoader):
     """YAML 1.2 booleans: only ``true``/``false``, so a key like ``on:`` stays a string."""
 
 
-_Yaml12Loader.yaml_implicit_resolvers = {
+Yaml12Loader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-_Yaml12Loader.add_implicit_resolver(
+Yaml12Loader.add_implicit_resolver(
     "tag:yaml.org,2002:bool",
     re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
     list("tTfF"),
@@ -133,8 +133,8 @@ _Yaml12Loader.add_implicit_resolver(
 def parse_yaml(text: str, path: str) -> YamlDocument:
     """Parse ``text``; a syntax error becomes a :class:`ConfigError` naming file and line."""
     try:
-        node = yaml.compose(text, Loader=_Yaml12Loader)
-        data = yaml.load(text, Loader=_Yaml12Loader)
+        node = yaml.compose(text, Loader=Yaml12Loader)
+        data = yaml.load(text, Loader=Yaml12Loader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""

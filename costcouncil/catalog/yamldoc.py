@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 
 import yaml
 
+from costcouncil.documents import Yaml12Loader
 from costcouncil.errors import ConfigError
 
 KeyPath = tuple[str | int, ...]
@@ -50,7 +51,7 @@ class Document:
 def load(text: str, file: str) -> Document:
     """Parse ``text`` (the contents of ``file``); a YAML syntax error raises :class:`ConfigError`."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=Yaml12Loader)
     except yaml.MarkedYAMLError as e:
         line = e.problem_mark.line + 1 if e.problem_mark else 1
         raise ConfigError(f"{file}:{line}: not valid YAML: {e.problem}") from e
@@ -93,4 +94,4 @@ def _scalar(node: yaml.Node) -> object:
             return Decimal(str(node.value).replace("_", ""))
         except InvalidOperation:
             return str(node.value)
-    return yaml.SafeLoader("").construct_object(node, deep=True)
+    return Yaml12Loader("").construct_object(node, deep=True)

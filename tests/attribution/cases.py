@@ -10,7 +10,6 @@ turn plain rows (as the reference takes them) into the tables an engine reads.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -22,6 +21,7 @@ from typing import Any
 import pyarrow as pa
 import yaml
 
+from costcouncil.documents import Yaml12Loader
 from costcouncil.schema.arrow import DECIMAL, TIMESTAMP, focus_schema
 from costcouncil.schema.usage import JOBS_SCHEMA, LLM_SCHEMA
 
@@ -65,17 +65,7 @@ _CASE_KEYS = {
 }
 
 
-class YamlLoader(yaml.SafeLoader):
-    """YAML 1.2 booleans (only true/false): with YAML 1.1's, the rules key `on` reads as True."""
-
-
-YamlLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-YamlLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
+YamlLoader = Yaml12Loader  # YAML 1.2 booleans: the rules key `on` stays a key
 
 
 class Inputs:
