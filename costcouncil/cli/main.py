@@ -14,6 +14,8 @@ from rich.console import Console
 from costcouncil.cli import render, render_alloc
 from costcouncil.errors import CostCouncilError
 from costcouncil.ingest.sources import REGISTRY
+from costcouncil.usage.base import SourceOptions
+from costcouncil.usage.sources import REGISTRY as USAGE_SOURCES
 from costcouncil.workspace.allocate import AllocateOptions, allocate
 from costcouncil.workspace.core import Workspace
 from costcouncil.workspace.explain import explain
@@ -21,7 +23,7 @@ from costcouncil.workspace.export import export_focus
 from costcouncil.workspace.ingest import IngestOptions, ingest
 from costcouncil.workspace.report import METRICS, report
 from costcouncil.workspace.status import status
-from costcouncil.workspace.usage import SCHEMAS, ingest_usage
+from costcouncil.workspace.usage import SCHEMAS, UsageOutcome, ingest_source, ingest_usage
 
 app = typer.Typer(
     help="CostCouncil: FinOps for AI workloads. Ingest FOCUS and cloud bills, report, export.",
@@ -70,7 +72,10 @@ def init(
 @app.command(name="ingest")
 def ingest_cmd(
     directory: WorkspaceArg,
-    files: Annotated[list[Path], typer.Argument(help="Cost files: FOCUS or a cloud export.")],
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Cost files (FOCUS or a cloud export), or usage files with --source."),
+    ] = None,
     format: Annotated[
         str | None,
         typer.Option(
@@ -95,10 +100,37 @@ def ingest_cmd(
             help=f"The files are usage in CostCouncil's own schema: {', '.join(SCHEMAS)} (see docs/usage.md)."
         ),
     ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(help=f"Usage source: {', '.join(sorted(USAGE_SOURCES))} (see docs/sources/)."),
+    ] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking server (--source mlflow).")
+    ] = None,
+    experiment: Annotated[
+        list[str] | None,
+        typer.Option(help="MLflow experiment name or id (repeatable; default: all)."),
+    ] = None,
+    mapping: Annotated[
+        Path | None, typer.Option(help="The YAML mapping of a generic CSV (--source csv).")
+    ] = None,
+    label: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Owner key from a label or tag of the source: KEY=LABEL (repeatable), e.g. team=squad."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Ingest cost files into the lake (idempotent; a newer export of a period replaces it)."""
+    """Ingest cost files, or usage with --source / --usage, into the lake (idempotent)."""
     ws = _open(directory)
+    files = files or []
+    if source is not None:
+        picked = _source_options(tracking_uri, experiment, mapping, label, assume_utc)
+        _ingest_source(ws, source, files, picked, as_json)
+        return
+    if not files:
+        _fail(CostCouncilError("name at least one file to ingest"))
     if usage is not None:
         _ingest_usage(ws, usage, files, as_json)
         return
@@ -116,11 +148,47 @@ def ingest_cmd(
         raise typer.Exit(1)
 
 
+def _source_options(
+    tracking_uri: str | None,
+    experiments: list[str] | None,
+    mapping: Path | None,
+    labels: list[str] | None,
+    assume_utc: bool,
+) -> SourceOptions:
+    named: dict[str, list[str]] = {}
+    for item in labels or []:
+        key, sep, name = item.partition("=")
+        if not sep or not key or not name:
+            _fail(CostCouncilError(f"--label {item!r}: expected KEY=LABEL, e.g. team=squad"))
+        named.setdefault(key.strip(), []).append(name.strip())
+    return SourceOptions(
+        labels={k: tuple(v) for k, v in named.items()},
+        tracking_uri=tracking_uri,
+        experiments=tuple(experiments or ()),
+        mapping=mapping,
+        assume_utc=assume_utc,
+    )
+
+
+def _ingest_source(
+    ws: Workspace, name: str, files: list[Path], options: SourceOptions, as_json: bool
+) -> None:
+    try:
+        results = ingest_source(ws, name, files, options)
+    except CostCouncilError as e:
+        _fail(e)
+    _print_usage(results, USAGE_SOURCES[name].kind or "usage", as_json)
+
+
 def _ingest_usage(ws: Workspace, kind: str, files: list[Path], as_json: bool) -> None:
     try:
         results = ingest_usage(ws, kind, files)
     except CostCouncilError as e:
         _fail(e)
+    _print_usage(results, kind, as_json)
+
+
+def _print_usage(results: list[UsageOutcome], kind: str, as_json: bool) -> None:
     if as_json:
         print(
             json.dumps(

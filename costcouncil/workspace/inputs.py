@@ -60,12 +60,26 @@ def load(engine: Engine, workspace: Workspace, manifest: mf.Manifest, periods: l
     ]
     schema = _cost_schema(cost_files)
     engine.load_parquet("costs", cost_files, schema)
-    engine.load_parquet("jobs", [root / f for f in manifest.data_files("jobs")], JOBS_SCHEMA)
+    engine.load_parquet("jobs_all", [root / f for f in manifest.data_files("jobs")], JOBS_SCHEMA)
+    engine.create("jobs", latest_usage("jobs_all", JOBS_SCHEMA, "job_id"))
     llm_files = [root / f for f in manifest.data_files("llm")]
-    engine.load_parquet("llm", llm_files, LLM_SCHEMA)
+    engine.load_parquet("llm_all", llm_files, LLM_SCHEMA)
+    engine.create("llm", latest_usage("llm_all", LLM_SCHEMA, "request_id"))
     prices = build_price_table(_llm_models(llm_files), _overrides(workspace))
     engine.load_arrow("prices", prices.table)
     return Loaded(list(schema.names), sorted((u.provider, u.model) for u in prices.unpriced))
+
+
+def latest_usage(view: str, schema: pa.Schema, key: str) -> str:
+    """One row per (source, ``key``): usage seen twice (two pod snapshots, a job first seen
+    running and later ended, a re-sent event) counts once, as its latest observation — an ended
+    row over an open one, then the latest end and start."""
+    cols = ", ".join(q(n) for n in schema.names)
+    time = '"end" IS NULL, "end" DESC, start DESC' if key == "job_id" else "time DESC"
+    return (
+        f"SELECT {cols} FROM (SELECT {cols}, row_number() OVER (PARTITION BY source, {q(key)} "
+        f"ORDER BY {time}) AS cc_seen FROM {view}) AS u WHERE cc_seen = 1"
+    )
 
 
 def _cost_schema(files: list[Path]) -> pa.Schema:

@@ -9,6 +9,8 @@ schemas; see docs/usage.md.
 
 from __future__ import annotations
 
+import difflib
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,12 +18,18 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.ipc
+import pyarrow.parquet as pq
 
 from costcouncil.engine.duckdb import connect
 from costcouncil.errors import FormatError, Problem, ValidationError
 from costcouncil.lake import manifest as mf
+from costcouncil.lake.store import Transaction
 from costcouncil.schema.sql import lit, q
 from costcouncil.schema.usage import JOBS_SCHEMA, LLM_SCHEMA
+from costcouncil.usage.base import SourceOptions, UsageSource
+from costcouncil.usage.sources import REGISTRY
 from costcouncil.workspace.core import Workspace
 from costcouncil.workspace.ingest import fingerprint_file
 
@@ -34,7 +42,7 @@ class UsageOutcome:
     """What happened to one usage file."""
 
     path: Path
-    status: str  # ingested, already ingested
+    status: str  # ingested, already ingested, replaced, unchanged
     rows: int
 
 
@@ -142,3 +150,120 @@ def _write(con: duckdb.DuckDBPyConnection, kind: str, target: Path) -> tuple[int
         f"SELECT count(*), CAST(min({t}) AS VARCHAR), CAST(max({t}) AS VARCHAR) FROM read_parquet({lit(str(target))})"
     ).fetchall()[0]
     return int(n), start or "", end or ""
+
+
+def ingest_source(
+    workspace: Workspace, name: str, paths: Sequence[Path], options: SourceOptions
+) -> list[UsageOutcome]:
+    """Read each input with usage source ``name`` and store it as one slice of its kind.
+
+    A file is one slice keyed by source and content: re-ingesting it is a no-op, and ingesting it
+    again with other options (``--label``) replaces what it gave before. A snapshot source (MLflow)
+    has one slice per origin, replaced by every read. Nothing is stored unless every input reads
+    cleanly: one bad file raises and the lake stays as it was.
+    """
+    source = _source(name)
+    inputs: list[Path | None] = list(paths) if source.needs_file else [None]
+    if source.needs_file and not paths:
+        raise FormatError(f"source {name!r} reads files: name at least one")
+    lake = workspace.lake
+    with lake.writer() as tx:
+        manifest = lake.read()
+        outcomes = [_store(tx, manifest, source, path, options) for path in inputs]
+        tx.commit(manifest, lake.read())
+    return outcomes
+
+
+def _source(name: str) -> UsageSource:
+    if name in REGISTRY:
+        return REGISTRY[name]
+    close = difflib.get_close_matches(name, REGISTRY, n=1)
+    hint = f" — did you mean {close[0]!r}?" if close else ""
+    raise FormatError(
+        f"unknown usage source {name!r}{hint} (choose one of {', '.join(sorted(REGISTRY))})"
+    )
+
+
+def _store(
+    tx: Transaction,
+    manifest: mf.Manifest,
+    source: UsageSource,
+    path: Path | None,
+    options: SourceOptions,
+) -> UsageOutcome:
+    key, origin = _key(source, path, options)
+    shown = path or Path(origin)
+    settings = _digest(repr(sorted(options.labels.items())), str(options.mapping or ""))
+    old = next((s for s in manifest.slices.values() if s.slice_id.endswith(f"/{key}")), None)
+    if path is not None and old is not None and old.billing_account == settings:
+        return UsageOutcome(shown, "already ingested", old.rows)
+    table = source.read(path, options)
+    kind = "jobs" if table.schema.equals(JOBS_SCHEMA) else "llm"
+    content = _table_digest(table)
+    if (
+        old is not None
+        and old.billing_account == settings
+        and old.totals.get("content") == {"digest": content}
+    ):
+        return UsageOutcome(shown, "unchanged", old.rows)
+    if old is not None:
+        del manifest.slices[old.slice_id]
+    relative = f"{kind}/{key}-{content[:12]}.parquet"
+    staged = tx.staging / f"{content}.parquet"
+    pq.write_table(table, staged)
+    tx.place(staged, relative)
+    manifest.slices[f"{kind}/{key}"] = _slice(
+        f"{kind}/{key}", kind, source.name, settings, origin, relative, table, content
+    )
+    return UsageOutcome(shown, "replaced" if old else "ingested", table.num_rows)
+
+
+def _slice(
+    slice_id: str,
+    kind: str,
+    source: str,
+    settings: str,
+    origin: str,
+    relative: str,
+    table: pa.Table,
+    content: str,
+) -> mf.Slice:
+    times = table.column(_TIME[kind])
+    start, end = (pc.min(times).as_py(), pc.max(times).as_py())
+    return mf.Slice(
+        slice_id,
+        kind,
+        source,
+        settings,
+        "",
+        datetime.now(UTC).isoformat(),
+        [origin],
+        [relative],
+        table.num_rows,
+        {"content": {"digest": content}},
+        start.isoformat() if start else "",
+        end.isoformat() if end else "",
+    )
+
+
+def _key(source: UsageSource, path: Path | None, options: SourceOptions) -> tuple[str, str]:
+    """The slice key of one input (source + file content, or source + origin) and its name."""
+    if path is not None:
+        return f"{source.name}-{fingerprint_file(path)}", path.name
+    origin = options.tracking_uri or source.name
+    return f"{source.name}-{_digest(origin, *options.experiments)[:16]}", origin
+
+
+def _digest(*parts: str) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _table_digest(table: pa.Table) -> str:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return hashlib.blake2b(sink.getvalue().to_pybytes(), digest_size=16).hexdigest()
