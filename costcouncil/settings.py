@@ -20,6 +20,11 @@ class Settings(BaseSettings):
     threads: int = 0
     #: Longest CSV line accepted, in bytes; a longer one is a format error, not an out-of-memory.
     max_line_bytes: int = 8 * 1024 * 1024
+    #: Bearer token that ``costcouncil serve`` requires on /v1/events, /v1/traces and /v1/costs;
+    #: unset means no token (bind to loopback only then).
+    ingest_token: str | None = None
+    #: Largest request body ``serve`` accepts on /v1/events and /v1/traces, in bytes (413 above).
+    max_batch_bytes: int = 16 * 1024 * 1024
 
 
 def get_settings() -> Settings:

@@ -11,7 +11,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from costcouncil.cli import render, render_alloc
+from costcouncil.cli import render, render_alloc, serve_cmd
 from costcouncil.errors import CostCouncilError
 from costcouncil.ingest.sources import REGISTRY
 from costcouncil.usage.base import SourceOptions
@@ -368,6 +368,9 @@ def demo(
     render.report(out, report(ws, ["x_team"], latest), latest)
     if serve:
         out.print("[dim]The dashboard is not built yet; nothing to serve (use --no-serve).[/]")
+
+
+app.command(name="serve")(serve_cmd.serve)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -260,9 +260,7 @@ def owners(
             *(known or {}).get(key, ()),
             *(p + key for p in _PREFIXES),
         ]
-        found[key] = next(
-            (str(labels[n]) for n in names if labels.get(n) not in (None, "")), None
-        )
+        found[key] = next((str(labels[n]) for n in names if labels.get(n) not in (None, "")), None)
     return found
 
 

@@ -65,7 +65,7 @@ def load(engine: Engine, workspace: Workspace, manifest: mf.Manifest, periods: l
     llm_files = [root / f for f in manifest.data_files("llm")]
     engine.load_parquet("llm_all", llm_files, LLM_SCHEMA)
     engine.create("llm", latest_usage("llm_all", LLM_SCHEMA, "request_id"))
-    prices = build_price_table(_llm_models(llm_files), _overrides(workspace))
+    prices = build_price_table(_llm_models(llm_files), load_overrides(workspace))
     engine.load_arrow("prices", prices.table)
     return Loaded(list(schema.names), sorted((u.provider, u.model) for u in prices.unpriced))
 
@@ -101,7 +101,8 @@ def _llm_models(files: list[Path]) -> list[tuple[str, str]]:
     return [(str(p), str(m)) for p, m in rows]
 
 
-def _overrides(workspace: Workspace) -> Any:
+def load_overrides(workspace: Workspace) -> Any:
+    """The workspace's ``prices.yaml`` overrides, or None."""
     path = workspace.root / PRICES_FILE
     return parse_overrides(path.read_text(), str(path)) if path.exists() else None
 

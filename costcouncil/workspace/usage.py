@@ -267,3 +267,26 @@ def _table_digest(table: pa.Table) -> str:
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
     return hashlib.blake2b(sink.getvalue().to_pybytes(), digest_size=16).hexdigest()
+
+
+def store_tables(workspace: Workspace, tables: Sequence[tuple[str, pa.Table, str]]) -> None:
+    """Store usage tables made elsewhere (live events) as slices ``<kind>/<key>``, in one commit.
+
+    Each item is (key, table of the jobs or llm schema, origin); a slice with the same id is
+    replaced.
+    """
+    lake = workspace.lake
+    with lake.writer() as tx:
+        manifest = lake.read()
+        for key, table, origin in tables:
+            kind = "jobs" if table.schema.equals(JOBS_SCHEMA) else "llm"
+            content = _table_digest(table)
+            relative = f"{kind}/{key}-{content[:12]}.parquet"
+            staged = tx.staging / f"{content}.parquet"
+            pq.write_table(table, staged)
+            tx.place(staged, relative)
+            slice_id = f"{kind}/{key}"
+            manifest.slices[slice_id] = _slice(
+                slice_id, kind, key.split("-")[0], "", origin, relative, table, content
+            )
+        tx.commit(manifest, lake.read())

@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): live usage events in, live cost figures out."""

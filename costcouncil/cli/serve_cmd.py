@@ -1,0 +1,47 @@
+"""``costcouncil serve``: the HTTP API with live event ingest (see docs/events.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from costcouncil.errors import CostCouncilError
+from costcouncil.settings import get_settings
+from costcouncil.workspace.core import Workspace
+from costcouncil.workspace.live import LiveIngest, LiveOptions
+
+err = Console(stderr=True, soft_wrap=True)
+
+
+def serve(
+    directory: Annotated[Path, typer.Argument(help="The workspace folder.")],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    compact_seconds: Annotated[
+        float, typer.Option(help="How often live events are compacted into the lake.")
+    ] = 2.0,
+    stale_job_seconds: Annotated[
+        float, typer.Option(help="A job whose heartbeats stop this long ago has ended.")
+    ] = 600.0,
+) -> None:
+    """Serve the HTTP API: live usage events in (/v1/events, /v1/traces), figures out (/v1/costs)."""
+    import uvicorn
+
+    from costcouncil.api.app import create_app
+
+    try:
+        workspace = Workspace.open(directory)
+        live = LiveIngest(
+            workspace, LiveOptions(compact_seconds, stale_job_seconds=stale_job_seconds)
+        )
+    except CostCouncilError as e:
+        err.print(f"[bold red]error:[/] {e}", markup=True, highlight=False)
+        raise typer.Exit(1) from None
+    settings = get_settings()
+    if settings.ingest_token is None and host not in ("127.0.0.1", "localhost", "::1"):
+        err.print("warning: no COSTCOUNCIL_INGEST_TOKEN set and listening beyond loopback")
+    err.print(f"CostCouncil serving {directory} on http://{host}:{port} (API docs at /docs)")
+    uvicorn.run(create_app(live, settings), host=host, port=port, log_level="warning")

@@ -1,0 +1,338 @@
+"""Live ingest: events in over HTTP, durable at once, visible in figures at once, compacted later.
+
+``POST /v1/events`` hands the body to :meth:`LiveIngest.post_events`:
+
+1. every event is checked alone (``costcouncil.usage.events``); a bad one is rejected with its
+   errors, the rest of the batch goes on; an id seen before is a retry and is dropped;
+2. the good events are appended to the event log and fsynced — only then is the batch
+   acknowledged, so a crash after the 2xx loses nothing (``costcouncil.lake.eventlog``);
+3. each ``llm_call`` is priced from the catalog and added to the running totals that
+   ``GET /v1/costs`` reads, so it is visible as soon as it is acknowledged;
+4. a background compactor seals the log every few seconds, turns its events into ``llm`` and
+   ``jobs`` rows (source ``events``) in one lake commit, and then drops the sealed segments.
+
+On start the service replays every segment still in the log (events acknowledged but not yet
+compacted), so a restart restores both the lake and the totals. Job events become one ``jobs``
+row per job: ``job_start`` opens it, heartbeats update it (utilisation and memory go to
+``attributes``), ``job_stop`` ends it; a job that had heartbeats and then none for
+``stale_job_seconds`` ends at its last heartbeat. Open jobs are stored with ``end`` null and
+re-read from the lake on start.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from costcouncil.lake.eventlog import EventLog, read_segment
+from costcouncil.schema.usage import JOBS_SCHEMA, LLM_SCHEMA
+from costcouncil.usage import events as ev
+from costcouncil.workspace.core import Workspace
+from costcouncil.workspace.inputs import load_overrides
+from costcouncil.workspace.live_jobs import JobBook
+from costcouncil.workspace.live_prices import PICO, TOKEN_FIELDS, LivePrices
+from costcouncil.workspace.live_totals import Totals, lake_llm_totals
+from costcouncil.workspace.usage import store_tables
+
+SOURCE = "events"
+_DAY_US = 86_400 * 1_000_000
+
+
+@dataclass
+class LiveOptions:
+    """Tuning of the live service (``costcouncil serve`` options)."""
+
+    compact_seconds: float = 2.0
+    seen_limit: int = 1_000_000
+    batch_keys_limit: int = 10_000
+    stale_job_seconds: float = 600.0
+    segment_bytes: int = 64 << 20
+
+
+@dataclass
+class _Pending:
+    """Totals of events in log segments the lake does not hold yet, per segment."""
+
+    by_segment: dict[Path, Totals] = field(default_factory=dict)
+    compacting: list[Totals] = field(default_factory=list)
+
+
+class LiveIngest:
+    """The live event service of one workspace."""
+
+    def __init__(self, workspace: Workspace, options: LiveOptions | None = None) -> None:
+        self.workspace = workspace
+        self.options = options or LiveOptions()
+        self.log = EventLog(workspace.root / "events", self.options.segment_bytes)
+        self.prices = LivePrices(load_overrides(workspace))
+        self.jobs = JobBook(self.options.stale_job_seconds)
+        self.lake_totals = Totals()
+        self.pending = _Pending()
+        self.stats = {"accepted": 0, "duplicates": 0, "rejected": 0, "compacted": 0}
+        self._seen: dict[str, None] = {}
+        self._batches: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self._compact_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._manifest_stamp: tuple[float, int] | None = None
+        self.last_event_us = 0
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    def start(self, background: bool = True) -> None:
+        """Rebuild totals from the lake, replay the log, and start compacting."""
+        self._refresh_lake(force=True)
+        self.jobs.load_open(self.workspace)
+        for segment in self.log.segments():
+            self._replay(segment)
+        if background:
+            self._thread = threading.Thread(target=self._run, name="cc-compactor", daemon=True)
+            self._thread.start()
+
+    def close(self) -> None:
+        """Stop the compactor after one last compaction."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.compact()
+        self.log.close()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.options.compact_seconds):
+            try:
+                self.compact()
+            except Exception:  # the next round retries; the log still holds every event
+                import logging
+
+                logging.getLogger(__name__).exception("compaction failed; will retry")
+
+    # -- ingest -----------------------------------------------------------------------------
+
+    def post_events(
+        self, body: bytes, content_type: str = "", idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """Check, log durably and count one batch; the response body of ``POST /v1/events``."""
+        if idempotency_key is not None and idempotency_key in self._batches:
+            return self._batches[idempotency_key]
+        raw = ev.parse_body(body, content_type)
+        now = int(time.time() * 1_000_000)
+        good: list[dict[str, Any]] = []
+        rejected: list[dict[str, Any]] = []
+        for index, event in enumerate(raw):
+            checked, errors = ev.check(event, now)
+            if checked is None:
+                rejected.append(_rejection(index, event, errors))
+            else:
+                good.append(checked)
+        return self._accept(good, rejected, idempotency_key)
+
+    def post_checked(self, events: list[dict[str, Any]], rejected: int) -> dict[str, Any]:
+        """Log and count events already checked elsewhere (OTLP spans turned into llm_call)."""
+        return self._accept(events, [{"index": -1}] * rejected, None)
+
+    def _accept(
+        self, good: list[dict[str, Any]], rejected: list[dict[str, Any]], key: str | None
+    ) -> dict[str, Any]:
+        with self._lock:
+            fresh = [e for e in good if e["id"] not in self._seen]
+            duplicates = len(good) - len(fresh)
+            fresh = list({e["id"]: e for e in fresh}.values())
+            duplicates = len(good) - len(fresh)
+            response = {"accepted": len(fresh), "duplicates": duplicates, "rejected": rejected}
+            data = ev.encode(fresh)
+            if key is not None:
+                data += orjson.dumps({"type": "_batch", "key": key, "response": response}) + b"\n"
+            if data:
+                segment = self.log.append(data)
+                self._count(segment, fresh)
+            if key is not None:
+                self._remember_batch(key, response)
+            self.stats["accepted"] += len(fresh)
+            self.stats["duplicates"] += duplicates
+            self.stats["rejected"] += len(rejected)
+        return response
+
+    def _count(self, segment: Path, events: Iterable[dict[str, Any]]) -> None:
+        totals = self.pending.by_segment.setdefault(segment, Totals())
+        seen, limit = self._seen, self.options.seen_limit
+        for e in events:
+            seen[e["id"]] = None
+            if e["type"] == "llm_call":
+                totals.add(self._key(e), _counts(e, self._pico(e)))
+                if e["t"] > self.last_event_us:
+                    self.last_event_us = e["t"]
+        while len(seen) > limit:
+            del seen[next(iter(seen))]
+
+    def _remember_batch(self, key: str, response: dict[str, Any]) -> None:
+        self._batches[key] = response
+        while len(self._batches) > self.options.batch_keys_limit:
+            del self._batches[next(iter(self._batches))]
+
+    @staticmethod
+    def _key(e: dict[str, Any]) -> tuple[Any, ...]:
+        g = e.get
+        return (
+            e["t"] // _DAY_US, g("provider"), g("model"), g("service_tier") or "standard",
+            g("team"), g("project"), g("environment"), g("user"), g("feature"), g("customer"),
+            g("api_key_id"),
+        )  # fmt: skip
+
+    def _pico(self, e: dict[str, Any]) -> int | None:
+        if e.get("cost") is not None:
+            return int(Decimal(e["cost"]) * PICO)
+        per_token = self.prices.per_token(e["provider"], e["model"], e.get("service_tier"), e["t"])
+        if per_token is None:
+            return None
+        count = e.get
+        return sum(p * (count(f) or 0) for p, f in zip(per_token, TOKEN_FIELDS, strict=True))
+
+    def _replay(self, segment: Path) -> None:
+        events = []
+        for record in read_segment(segment):
+            if record.get("type") == "_batch":
+                self._remember_batch(record["key"], record["response"])
+            else:
+                events.append(record)
+        self._count(segment, events)
+
+    # -- compaction -------------------------------------------------------------------------
+
+    def compact(self) -> int:
+        """Move every sealed segment's events into the lake; returns how many events moved."""
+        with self._compact_lock:
+            with self._lock:
+                segments = self.log.seal()
+                moving = [self.pending.by_segment.pop(s, Totals()) for s in segments]
+                self.pending.compacting = moving
+            if not segments and not self.jobs.has_stale(time.time()):
+                return 0
+            llm, touched = self._read(segments)
+            tables = self._tables(segments, llm, touched)
+            if tables:
+                store_tables(self.workspace, tables)
+            with self._lock:
+                for totals in moving:
+                    self.lake_totals.merge(totals)
+                self.pending.compacting = []
+                self._manifest_stamp = _stamp(self.workspace)
+            self.log.drop(segments)
+            self.stats["compacted"] += len(llm)
+            return len(llm)
+
+    def _read(self, segments: list[Path]) -> tuple[list[dict[str, Any]], set[str]]:
+        llm: list[dict[str, Any]] = []
+        touched: set[str] = set()
+        for segment in segments:
+            for record in read_segment(segment):
+                kind = record.get("type")
+                if kind == "llm_call":
+                    llm.append(record)
+                elif kind in ("job_start", "job_heartbeat", "job_stop"):
+                    touched.add(self.jobs.apply(record))
+        return llm, touched | self.jobs.close_stale(time.time())
+
+    def _tables(
+        self, segments: list[Path], llm: list[dict[str, Any]], touched: set[str]
+    ) -> list[tuple[str, pa.Table, str]]:
+        name = segments[-1].stem if segments else f"stale-{int(time.time())}"
+        tables = []
+        if llm:
+            tables.append((f"{SOURCE}-{name}", llm_table(llm), "live events"))
+        if touched:
+            tables.append((f"{SOURCE}-{name}", self.jobs.table(touched), "live events"))
+            self.jobs.forget_closed(touched)
+        return tables
+
+    # -- figures ----------------------------------------------------------------------------
+
+    def totals(self) -> Totals:
+        """Every llm usage total: the lake's plus the events not compacted yet."""
+        self._refresh_lake()
+        with self._lock:
+            merged = self.lake_totals.copy()
+            for totals in [*self.pending.compacting, *self.pending.by_segment.values()]:
+                merged.merge(totals)
+        return merged
+
+    def pending_events(self) -> int:
+        with self._lock:
+            return sum(t.requests() for t in self.pending.by_segment.values())
+
+    def _refresh_lake(self, force: bool = False) -> None:
+        """Rebuild the lake's totals when someone else changed the lake (an ingest)."""
+        stamp = _stamp(self.workspace)
+        if not force and stamp == self._manifest_stamp:
+            return
+        with self._compact_lock:
+            totals = lake_llm_totals(self.workspace, self._price_group)
+            with self._lock:
+                self.lake_totals = totals
+                self._manifest_stamp = stamp
+
+    def _price_group(self, key: tuple[Any, ...], counts: list[int]) -> int | None:
+        day_us = key[0] * _DAY_US
+        per_token = self.prices.per_token(key[1], key[2], key[3], day_us)
+        if per_token is None:
+            return None
+        return sum(p * c for p, c in zip(per_token, counts[1:6], strict=True))
+
+
+def _stamp(workspace: Workspace) -> tuple[float, int] | None:
+    path = workspace.lake.manifest_path
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_mtime, st.st_size)
+
+
+def _counts(e: dict[str, Any], pico: int | None) -> list[int]:
+    g = e.get
+    return [
+        g("request_count") or 1,
+        *(g(f) or 0 for f in TOKEN_FIELDS),
+        pico or 0,
+        0 if pico is not None else (g("request_count") or 1),
+    ]
+
+
+def _rejection(index: int, event: Any, errors: list[ev.EventError]) -> dict[str, Any]:
+    ident = event.get("id") if isinstance(event, dict) else None
+    return {"index": index, "id": ident, "errors": [e.to_dict() for e in errors]}
+
+
+_LLM_STRINGS = [n for n in LLM_SCHEMA.names if n in ev.LLM_STRINGS]
+_LLM_COUNTS = [n for n in LLM_SCHEMA.names if n in ev.LLM_COUNTS]
+
+
+def llm_table(events: list[dict[str, Any]]) -> pa.Table:
+    """``llm`` rows (source ``events``) of checked ``llm_call`` events."""
+    n = len(events)
+    columns: dict[str, Any] = {
+        "request_id": [e["id"] for e in events],
+        "source": [SOURCE] * n,
+        "time": pa.array([e["t"] for e in events], pa.int64()).cast(LLM_SCHEMA.field("time").type),
+        "cost": [None if e.get("cost") is None else Decimal(e["cost"]) for e in events],
+        "attributes": [
+            orjson.dumps(e["attributes"]).decode() if e.get("attributes") else None for e in events
+        ],
+    }
+    for name in _LLM_STRINGS:
+        columns[name] = [e.get(name) for e in events]
+    for name in _LLM_COUNTS:
+        columns[name] = [e.get(name) for e in events]
+    columns["request_count"] = [e.get("request_count") or 1 for e in events]
+    return pa.table({f.name: columns[f.name] for f in LLM_SCHEMA}, schema=LLM_SCHEMA)
+
+
+__all__ = ["JOBS_SCHEMA", "LiveIngest", "LiveOptions", "llm_table"]
