@@ -321,15 +321,17 @@ class CostCouncil:
 
     def _settle(self, start: int, lines: list[bytes], key: str, outcome: Outcome) -> float:
         """Account for one answer; returns how long to wait before the next attempt."""
+        final = outcome.kind != "retry" and (outcome.kind != "split" or len(lines) == 1)
+        if final:
+            self._log_outcome(outcome, len(lines))
         with self._buffer.cond:
-            if outcome.kind == "retry" or (outcome.kind == "split" and len(lines) > 1):
+            if not final:
                 self._buffer.release()
                 return self._again(start, lines, key, outcome)
             self._buffer.settle(start, len(lines))
             self._retry = None
             self._count(outcome, len(lines))
             self._buffer.cond.notify_all()
-        self._log_outcome(outcome, len(lines))
         return 0.0
 
     def _again(self, start: int, lines: list[bytes], key: str, outcome: Outcome) -> float:

@@ -203,7 +203,7 @@ def parse_mapping(text: str, path: str) -> CsvMapping:
     try:
         spec = MappingDocument.model_validate(document.data)
     except ValidationError as e:
-        raise_problems(document, _shape_problems(document, e))
+        raise_problems(document, _shape_problems(document, e) + _target_problems(document))
         raise AssertionError("unreachable") from e
     mapping = CsvMapping(spec, document)
     raise_problems(document, _name_problems(mapping))
@@ -231,22 +231,25 @@ def _extra_key_hint(loc: tuple[str | int, ...]) -> str:
 
 
 def _name_problems(mapping: CsvMapping) -> list[str]:
-    return _target_problems(mapping) + _constant_problems(mapping)
+    return _target_problems(mapping.document) + _constant_problems(mapping)
 
 
-def _target_problems(mapping: CsvMapping) -> list[str]:
-    spec = mapping.spec
-    targets = TARGETS[spec.kind]
-    problems = []
-    for name in spec.columns:
-        if name in targets:
-            continue
-        problems.append(f"{mapping.where('columns', name)}: {_not_a_target(name, spec.kind)}")
-    missing = [n for n in REQUIRED[spec.kind] if n not in spec.columns]
+def _target_problems(document: YamlDocument) -> list[str]:
+    """Unknown and missing target columns, from the raw data (found even when its shape is wrong)."""
+    data = document.data if isinstance(document.data, dict) else {}
+    kind, columns = data.get("kind"), data.get("columns")
+    if kind not in TARGETS or not isinstance(columns, dict):
+        return []
+    problems = [
+        f"{document.where(('columns', name))}: {_not_a_target(str(name), kind)}"
+        for name in columns
+        if name not in TARGETS[kind]
+    ]
+    missing = [n for n in REQUIRED[kind] if n not in columns]
     if missing:
         problems.append(
-            f"{mapping.where('columns')}: {spec.kind} rows need {', '.join(missing)} mapped "
-            f"(required: {', '.join(REQUIRED[spec.kind])})"
+            f"{document.where(('columns',))}: {kind} rows need {', '.join(missing)} mapped "
+            f"(required: {', '.join(REQUIRED[kind])})"
         )
     return problems
 
@@ -277,7 +280,7 @@ def _constant_problems(mapping: CsvMapping) -> list[str]:
 
 def _texts(spec: MappingDocument) -> list[tuple[tuple[str, ...], str]]:
     """Every text in which ``${name}`` may appear, with its key path."""
-    found = [(("filter",), spec.filter)] if spec.filter else []
+    found: list[tuple[tuple[str, ...], str]] = [(("filter",), spec.filter)] if spec.filter else []
     for name, column in spec.columns.items():
         for key in ("expr", "value"):
             text = getattr(column, key)

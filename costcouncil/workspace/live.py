@@ -38,7 +38,7 @@ from costcouncil.usage import events as ev
 from costcouncil.workspace.core import Workspace
 from costcouncil.workspace.inputs import load_overrides
 from costcouncil.workspace.live_jobs import JobBook
-from costcouncil.workspace.live_prices import PICO, TOKEN_FIELDS, LivePrices
+from costcouncil.workspace.live_prices import PICO, LivePrices
 from costcouncil.workspace.live_totals import Totals, lake_llm_totals
 from costcouncil.workspace.usage import store_tables
 
@@ -162,14 +162,43 @@ class LiveIngest:
         return response
 
     def _count(self, segment: Path, events: Iterable[dict[str, Any]]) -> None:
-        totals = self.pending.by_segment.setdefault(segment, Totals())
+        """Remember the ids and add the llm calls to the segment's totals.
+
+        Calls are summed per key first and priced once per key (cost is linear in tokens; the
+        price is the one in effect at the start of the event's day, as for the lake's totals).
+        """
         seen, limit = self._seen, self.options.seen_limit
+        sums: dict[tuple[Any, ...], list[int]] = {}
+        latest = self.last_event_us
         for e in events:
             seen[e["id"]] = None
-            if e["type"] == "llm_call":
-                totals.add(self._key(e), _counts(e, self._pico(e)))
-                if e["t"] > self.last_event_us:
-                    self.last_event_us = e["t"]
+            if e["type"] != "llm_call":
+                continue
+            g = e.get
+            cost = g("cost")
+            key = (
+                e["t"] // _DAY_US, g("provider"), g("model"), g("service_tier") or "standard",
+                g("team"), g("project"), g("environment"), g("user"), g("feature"),
+                g("customer"), g("api_key_id"), cost is not None,
+            )  # fmt: skip
+            c = sums.get(key)
+            if c is None:
+                c = sums[key] = [0, 0, 0, 0, 0, 0, 0]
+            c[0] += g("request_count") or 1
+            c[1] += g("input_tokens") or 0
+            c[2] += g("cached_input_tokens") or 0
+            c[3] += g("cache_write_tokens") or 0
+            c[4] += g("output_tokens") or 0
+            c[5] += g("reasoning_tokens") or 0
+            if cost is not None:
+                c[6] += int(Decimal(cost) * PICO)
+            if e["t"] > latest:
+                latest = e["t"]
+        self.last_event_us = latest
+        totals = self.pending.by_segment.setdefault(segment, Totals())
+        for key, c in sums.items():
+            pico = c[6] if key[-1] else self._price_group(key, c)
+            totals.add(key[:-1], [*c[:6], pico or 0, 0 if pico is not None else c[0]])
         while len(seen) > limit:
             del seen[next(iter(seen))]
 
@@ -177,24 +206,6 @@ class LiveIngest:
         self._batches[key] = response
         while len(self._batches) > self.options.batch_keys_limit:
             del self._batches[next(iter(self._batches))]
-
-    @staticmethod
-    def _key(e: dict[str, Any]) -> tuple[Any, ...]:
-        g = e.get
-        return (
-            e["t"] // _DAY_US, g("provider"), g("model"), g("service_tier") or "standard",
-            g("team"), g("project"), g("environment"), g("user"), g("feature"), g("customer"),
-            g("api_key_id"),
-        )  # fmt: skip
-
-    def _pico(self, e: dict[str, Any]) -> int | None:
-        if e.get("cost") is not None:
-            return int(Decimal(e["cost"]) * PICO)
-        per_token = self.prices.per_token(e["provider"], e["model"], e.get("service_tier"), e["t"])
-        if per_token is None:
-            return None
-        count = e.get
-        return sum(p * (count(f) or 0) for p, f in zip(per_token, TOKEN_FIELDS, strict=True))
 
     def _replay(self, segment: Path) -> None:
         events = []
@@ -294,16 +305,6 @@ def _stamp(workspace: Workspace) -> tuple[float, int] | None:
     except FileNotFoundError:
         return None
     return (st.st_mtime, st.st_size)
-
-
-def _counts(e: dict[str, Any], pico: int | None) -> list[int]:
-    g = e.get
-    return [
-        g("request_count") or 1,
-        *(g(f) or 0 for f in TOKEN_FIELDS),
-        pico or 0,
-        0 if pico is not None else (g("request_count") or 1),
-    ]
 
 
 def _rejection(index: int, event: Any, errors: list[ev.EventError]) -> dict[str, Any]:

@@ -12,11 +12,11 @@ OpenCost reports labels with Prometheus-sanitised names (``app.kubernetes.io/par
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from costcouncil.schema.usage import JOB_KINDS, OWNER_KEYS
-from costcouncil.usage.base import Rows, SourceOptions
+from costcouncil.usage.base import LABELLED, Rows, SourceOptions, owners
 
 _OURS = ("{k}", "costcouncil.io/{k}", "costcouncil/{k}", "costcouncil.{k}")
 
@@ -50,6 +50,27 @@ def known(*, sanitised: bool = False) -> dict[str, tuple[str, ...]]:
         names = (*(p.format(k=key) for p in _OURS), *ECOSYSTEM.get(key, ()))
         out[key] = tuple(dict.fromkeys(sanitise(n) if sanitised else n for n in names))
     return out
+
+
+def layered_owners(
+    layers: Sequence[Mapping[str, str]],
+    options: SourceOptions,
+    known_names: Mapping[str, tuple[str, ...]],
+) -> dict[str, str | None]:
+    """Owner keys from labels in layers, most specific first (pod labels, annotations, namespace).
+
+    A ``--label`` name the user gave is looked up in every layer first; then each layer in turn
+    is searched for CostCouncil's and the ecosystem's names, so a pod's ``costcouncil.io/team``
+    wins over its namespace's ``team``.
+    """
+    found: dict[str, str | None] = {key: None for key in LABELLED["jobs"]}
+    for key in found:
+        names = options.labels.get(key, ())
+        found[key] = next((layer[n] for n in names for layer in layers if layer.get(n)), None)
+    for layer in layers:
+        for key, value in owners(layer, "jobs", SourceOptions(), known_names).items():
+            found[key] = found[key] or value
+    return found
 
 
 def user_labels(options: SourceOptions, *, sanitised: bool) -> SourceOptions:

@@ -19,7 +19,7 @@ import pyarrow as pa
 import yaml
 
 from costcouncil.errors import FormatError
-from costcouncil.usage.base import Rows, SourceOptions, UsageSource, gpu_model, owners, parse_time
+from costcouncil.usage.base import Rows, SourceOptions, UsageSource, gpu_model, parse_time
 from costcouncil.usage.sources import _kubelabels
 
 #: Extended resources that are whole accelerators: resource name -> accelerators per unit.
@@ -139,9 +139,8 @@ def _load(path: Path) -> Any:
 
 
 def _scheduled(pod: Mapping[str, Any]) -> bool:
-    """False for a Pending pod that no node took yet: it has used nothing."""
-    phase = _obj(pod.get("status")).get("phase")
-    return phase != "Pending" or bool(_obj(pod.get("spec")).get("nodeName"))
+    """False for a pod no node took (Pending, or refused before it was placed): it used nothing."""
+    return bool(_obj(pod.get("spec")).get("nodeName"))
 
 
 def _obj(value: Any) -> Mapping[str, Any]:
@@ -154,7 +153,8 @@ def _list(value: Any) -> list[Mapping[str, Any]]:
 
 def _add(rows: Rows, n: int, pod: Mapping[str, Any], options: SourceOptions) -> None:
     meta, spec, status = (_obj(pod.get(k)) for k in ("metadata", "spec", "status"))
-    labels = _labels(meta)
+    layers = _layers(meta)
+    labels = {k: v for layer in reversed(layers) for k, v in layer.items()}
     node_labels = _node_labels(spec)
     amounts = _pod_amounts(rows, n, spec)
     replicas = _replicas(node_labels)
@@ -175,17 +175,17 @@ def _add(rows: Rows, n: int, pod: Mapping[str, Any], options: SourceOptions) -> 
         "memory_gib": _number(amounts["memory"] / _GIB if "memory" in amounts else None),
         "status": _status(phase, status.get("reason")),
         "kind": _kubelabels.job_kind(rows, n, labels, options) or _owner_kind(meta),
-        **owners(labels, "jobs", options, _kubelabels.known()),
+        **_kubelabels.layered_owners(layers, options, _kubelabels.known()),
         "attributes": _attributes(meta, spec, status, node_labels, gpus),
     }
     rows.add(n, values)
 
 
-def _labels(meta: Mapping[str, Any]) -> dict[str, str]:
-    """Labels over annotations, over the pseudo-label ``namespace`` (for ``--label team=namespace``)."""
-    found = {"namespace": meta.get("namespace")}
-    found |= {**_obj(meta.get("annotations")), **_obj(meta.get("labels"))}
-    return {str(k): str(v) for k, v in found.items() if v not in (None, "")}
+def _layers(meta: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Labels, annotations, then the pseudo-label ``namespace`` (for ``--label team=namespace``)."""
+    pseudo = {"namespace": meta.get("namespace")}
+    layers = (_obj(meta.get("labels")), _obj(meta.get("annotations")), pseudo)
+    return [{str(k): str(v) for k, v in m.items() if v not in (None, "")} for m in layers]
 
 
 def _qualified(meta: Mapping[str, Any]) -> str | None:

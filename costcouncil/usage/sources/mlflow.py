@@ -168,7 +168,7 @@ def find_experiment(mlflow: MlflowClient, name: str) -> Experiment | None:
 
 
 def known_experiments(mlflow: MlflowClient, limit: int = 20) -> str:
-    names = [e.name for e in mlflow.search_experiments(max_results=limit)]
+    names = sorted(e.name for e in mlflow.search_experiments(max_results=limit))
     return ", ".join(repr(n) for n in names) or "none"
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from costcouncil.errors import FormatError
-from costcouncil.usage.base import Rows, SourceOptions, UsageSource, gpu_model, owners, parse_time
+from costcouncil.usage.base import Rows, SourceOptions, UsageSource, gpu_model, parse_time
 from costcouncil.usage.sources import _kubelabels
 
 #: Allocation names holding no workload: OpenCost's idle capacity and unmounted volumes. Our
@@ -97,7 +97,8 @@ def _add(
     start = allocation.get("start") or window.get("start")
     end = allocation.get("end") or window.get("end")
     hours = _hours(start, end, rows.assume_utc)
-    labels = _labels(props)
+    layers = _layers(props)
+    labels = {k: v for layer in reversed(layers) for k, v in layer.items()}
     values: dict[str, Any] = {
         "job_id": f"{name}@{window.get('start') or start}",
         "source": "opencost",
@@ -107,7 +108,7 @@ def _add(
         "accelerator_type": gpu_model(_obj(allocation.get("gpuAllocation")).get("gpuModel")),
         **{c: _rate(rows, n, where, allocation, c, hours) for c in RATES},
         "kind": _kubelabels.job_kind(rows, n, labels, options, sanitised=True),
-        **owners(labels, "jobs", options, _kubelabels.known(sanitised=True)),
+        **_kubelabels.layered_owners(layers, options, _kubelabels.known(sanitised=True)),
         "attributes": _attributes(name, allocation, props),
     }
     rows.add(n, values)
@@ -149,12 +150,13 @@ def _number(
     return None
 
 
-def _labels(props: Mapping[str, Any]) -> dict[str, str]:
-    """Pod labels over pod annotations over the namespace's, over pseudo-labels cluster, namespace."""
-    found: dict[str, Any] = {"cluster": props.get("cluster"), "namespace": props.get("namespace")}
-    for key in reversed(_METADATA):
-        found |= dict(_obj(props.get(key)))
-    return {str(k): str(v) for k, v in found.items() if v not in (None, "")}
+def _layers(props: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Pod labels, pod annotations, the namespace's, then the pseudo-labels cluster and namespace."""
+    pseudo = {"cluster": props.get("cluster"), "namespace": props.get("namespace")}
+    layers = [_obj(props.get(key)) for key in _METADATA]
+    return [
+        {str(k): str(v) for k, v in m.items() if v not in (None, "")} for m in (*layers, pseudo)
+    ]
 
 
 def _attributes(

@@ -19,7 +19,6 @@ docs/sources/otel.md.
 
 from __future__ import annotations
 
-from collections import ChainMap
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -160,7 +159,7 @@ def _has_spans_key(payload: Mapping[str, Any]) -> bool:
 def _add_span(
     rows: Rows, n: int, span: Any, resource: dict[str, Any], options: SourceOptions
 ) -> None:
-    if not isinstance(span, Mapping):
+    if not isinstance(span, dict):
         rows.problem(n, "span", str(span)[:80], "a span must be a JSON object")
         return
     attrs = _attributes(span.get("attributes"))
@@ -185,7 +184,7 @@ def _values(
     cached, written = tokens["cached_input_tokens"], tokens["cache_write_tokens"]
     provider = _first(attrs, PROVIDER)
     tier = _first(attrs, TIER)
-    labels = ChainMap(attrs, resource)
+    labels = {**resource, **attrs}
     found = owners(labels, "llm", options)
     for key, fallbacks in SEMCONV.items():
         if found[key] is None:
@@ -256,7 +255,7 @@ def _kept(
         "parent_span_id": span.get("parentSpanId") or None,
         "span_name": span.get("name"),
         "end_time_unix_nano": span.get("endTimeUnixNano"),
-        "status_code": status.get("code") if isinstance(status, Mapping) else None,
+        "status_code": status.get("code") if isinstance(status, dict) else None,
     }
     return {**kept, **{k: v for k, v in extra.items() if v is not None}, "resource": resource}
 
@@ -276,13 +275,13 @@ def _attributes(items: Any) -> dict[str, Any]:
     return {
         item["key"]: _value(item.get("value"))
         for item in items
-        if isinstance(item, Mapping) and "key" in item
+        if isinstance(item, dict) and "key" in item
     }
 
 
 def _value(value: Any) -> Any:
     """One OTLP ``AnyValue``; ``intValue`` is a string in OTLP/JSON (64-bit)."""
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict):
         return value
     if "stringValue" in value:
         return value["stringValue"]
@@ -303,7 +302,7 @@ def _value(value: Any) -> Any:
 
 
 def _get(mapping: Any, key: str) -> Any:
-    return mapping.get(key) if isinstance(mapping, Mapping) else None
+    return mapping.get(key) if isinstance(mapping, dict) else None
 
 
 def _list(mapping: Any, *keys: str) -> list[Any]:

@@ -160,11 +160,7 @@ def _add(
         "status": _status(rows, n, record),
         "kind": _kind(rows, n, labels, options),
         **owners(labels, "jobs", options, _known()),
-        "attributes": {
-            **{k: v for k, v in record.items() if v and k not in ("Start", "End")},
-            "tres": tres,
-            "tags": tags or None,
-        },
+        "attributes": _attributes(record, tres, tags),
     }
     rows.add(n, values)
 

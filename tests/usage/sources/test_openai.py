@@ -128,7 +128,11 @@ def test_problem_in_jsonl_names_the_line(tmp_path: Path) -> None:
     with pytest.raises(ValidationError) as e:
         read(path, SourceOptions())
     (problem,) = e.value.problems
-    assert (problem.file, problem.row, problem.column) == (f"{path}, line 3", 1, "num_model_requests")
+    assert (problem.file, problem.row, problem.column) == (
+        f"{path}, line 3",
+        1,
+        "num_model_requests",
+    )
     assert problem.value == "-3"
 
 
@@ -155,14 +159,16 @@ def test_costs_api_output_is_refused_with_a_hint(tmp_path: Path) -> None:
         "project_id": None,
     }
     path = _write(tmp_path, _page(cost))
-    with pytest.raises(FormatError, match="Costs API.*FOCUS"):
+    with pytest.raises(FormatError, match=r"Costs API.*FOCUS"):
         read(path, SourceOptions())
 
 
 def test_other_usage_results_are_reported(tmp_path: Path) -> None:
     images = {"object": "organization.usage.images.result", "images": 2, "num_model_requests": 2}
     path = _write(tmp_path, _page(images))
-    with pytest.raises(ValidationError, match="column object = 'organization.usage.images.result'"):
+    with pytest.raises(
+        ValidationError, match=r"column object = 'organization\.usage\.images\.result'"
+    ):
         read(path, SourceOptions())
 
 
