@@ -12,6 +12,7 @@ from costcouncil.cli.main import app
 from costcouncil.documents import WorkspaceConfig
 from costcouncil.ingest.sources import REGISTRY
 from costcouncil.settings import Settings
+from costcouncil.usage.sources import REGISTRY as USAGE_SOURCES
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -56,3 +57,10 @@ def test_every_source_format_has_a_page(name: str) -> None:
     if not name.startswith("focus-"):
         pages = [p.stem for p in (ROOT / "docs" / "sources").glob("*.md")]
         assert any(name.startswith(stem) or stem in name for stem in pages), name
+
+
+@pytest.mark.parametrize("name", sorted(USAGE_SOURCES))
+def test_every_usage_source_has_a_page(name: str) -> None:
+    page = ROOT / "docs" / "sources" / f"{name}.md"
+    assert page.exists(), f"docs/sources/{name}.md"
+    assert f"--source {name}" in page.read_text(), f"docs/sources/{name}.md shows no `--source {name}`"

@@ -144,11 +144,13 @@ def test_reads_every_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     ]
 
 
-def test_needs_a_tracking_uri_and_a_reachable_store(tmp_path: Path) -> None:
+def test_needs_a_tracking_uri_and_a_reachable_server(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError, match="--tracking-uri"):
         REGISTRY["mlflow"].read(None, SourceOptions())
-    with pytest.raises((IngestError, ConfigError)):
-        _read(f"sqlite:///{tmp_path}/missing/dir/mlflow.db")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # MLflow's own retry setting
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(IngestError, match=f"{url}: cannot read MLflow runs"):
+        _read(url)
 
 
 def test_server_store_reads_the_same_as_sqlite(http_uri: str, tmp_path: Path) -> None:
