@@ -11,12 +11,14 @@ them but has none newer than the last call (``NVMLError_NotFound``) the processe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 from costcouncil.agent.sampler import Gpu, GpuProcess, Snapshot
 
 GIB = 1024**3
+T = TypeVar("T")
 
 
 class NvmlUnavailable(Exception):
@@ -107,7 +109,7 @@ class NvmlSampler:
             self._last_seen[uuid] = max(self._last_seen.get(uuid, 0), int(s.timeStamp))
         return {pid: sum(v) / len(v) / 100 for pid, v in per_pid.items()}
 
-    def _try(self, read: Any) -> Any:
+    def _try(self, read: Callable[[], T]) -> T | None:
         try:
             return read()
         except self._nvml.NVMLError:

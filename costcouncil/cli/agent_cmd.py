@@ -9,6 +9,8 @@ import logging
 import signal
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -51,14 +53,21 @@ def agent_cmd(
         raise typer.Exit(0) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     host = socket.gethostname()
-    stop = _stop_on_signals()
-    try:
-        sent = run(sampler, cc, Resolver(host, forced=job_id), host=host, interval=interval,
-                   stop=stop, once=once, resource_id=resource_id)  # fmt: skip
-    except KeyboardInterrupt:
-        sent = -1
-    finally:
-        sampler.close()
+    resolver = Resolver(host, forced=job_id)
+    with _stop_on_signals() as stop:
+        try:
+            sent = run(
+                sampler,
+                cc,
+                resolver,
+                host=host,
+                interval=interval,
+                stop=stop,
+                once=once,
+                resource_id=resource_id,
+            )
+        finally:
+            sampler.close()
     delivered = cc.flush(timeout=max(10.0, interval))
     cc.close(timeout=0)
     if once:
@@ -72,8 +81,18 @@ def _report(sent: int, delivered: bool, server: str) -> None:
     typer.echo(f"costcouncil agent: sent {sent} heartbeats")
 
 
-def _stop_on_signals() -> threading.Event:
+@contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """An event SIGTERM and SIGINT set (so the loop ends cleanly); handlers restored after."""
     stop = threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    return stop
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    for sig in previous:
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
