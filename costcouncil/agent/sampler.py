@@ -59,7 +59,8 @@ class Sampler(Protocol):
 
 _MODEL = re.compile(
     r"(GB200|GB300|GH200|B200|B300|B100|H200|H100|H20|H800|A100|A800|A10G|A10|A30|A40|L40S|"
-    r"L40|L4|T4|V100|P100|P40|P4|K80|M60|RTX\s?PRO\s?6000|RTX\s?A\d000|RTX\s?6000|RTX\s?\d{4})",
+    r"L40|L4|T4|V100|P100|P40|P4|K80|M60|RTX\s?PRO\s?6000|RTX\s?A\d000|RTX\s?6000|RTX\s?\d{4})"
+    r"(?![0-9])",
     re.IGNORECASE,
 )
 

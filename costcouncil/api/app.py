@@ -75,7 +75,10 @@ def create_app(live: LiveIngest, settings: Settings, *, manage: bool = True) -> 
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as e:
             raise HTTPException(400, f"body is not JSON: {e}") from None
-        return _json(post_traces(live, payload))
+        try:
+            return _json(post_traces(live, payload))
+        except FormatError as e:
+            raise HTTPException(400, str(e)) from None
 
     @app.get("/v1/costs", dependencies=[Depends(auth)])
     def costs(

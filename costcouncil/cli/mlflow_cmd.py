@@ -21,6 +21,11 @@ out = Console()
 err = Console(stderr=True, soft_wrap=True)
 
 
+@mlflow_app.callback()
+def mlflow_group() -> None:
+    """MLflow: write each run's allocated cost back to it."""
+
+
 @mlflow_app.command(name="sync")
 def sync_cmd(
     directory: Annotated[Path, typer.Argument(help="The workspace folder.")],

@@ -100,6 +100,7 @@ class Rows:
         self.schema = SCHEMAS[kind]
         self.problems: list[Problem] = []
         self._columns: dict[str, list[Any]] = {f.name: [] for f in self.schema}
+        self._fields = [(f, _CONVERT[_family(f.type)]) for f in self.schema]
 
     def __len__(self) -> int:
         return len(self._columns[self.schema.names[0]])
@@ -116,8 +117,8 @@ class Rows:
             raise KeyError(f"not {self.kind} columns: {sorted(unknown)}")
         converted: dict[str, Any] = {}
         before = len(self.problems)
-        for f in self.schema:
-            converted[f.name] = self._convert(row, f, values.get(f.name))
+        for f, convert in self._fields:
+            converted[f.name] = self._convert(row, f, convert, values.get(f.name))
         if len(self.problems) > before:
             return False
         for name, value in converted.items():
@@ -134,13 +135,15 @@ class Rows:
             raise ValidationError(self.problems)
         return pa.table(self._columns, schema=self.schema)
 
-    def _convert(self, row: int, f: pa.Field, value: Any) -> Any:
+    def _convert(
+        self, row: int, f: pa.Field, convert: Callable[[Any, bool], Any], value: Any
+    ) -> Any:
         if value is None or value == "":
             if not f.nullable:
                 self.problem(row, f.name, value, "required value is missing")
             return None
         try:
-            return _CONVERT[_family(f.type)](value, self.assume_utc)
+            return convert(value, self.assume_utc)
         except (ValueError, TypeError, InvalidOperation, OverflowError) as e:
             self.problem(row, f.name, value, str(e) or f"not a valid {_family(f.type)}")
             return None

@@ -82,7 +82,7 @@ def file_stem(path: Path) -> str:
 
 def _reader(path: Path, options: CsvOptions, header: tuple[str, ...]) -> str:
     columns = ", ".join(f"{lit(n)}: 'VARCHAR'" for n in header)
-    nulls = ", ".join(lit(s) for s in ["", *options.null])
+    nulls = ", ".join(lit(s) for s in ["", *options.nulls])
     settings = {
         "columns": f"{{{columns}}}",
         "header": "true" if options.header else "false",

@@ -70,7 +70,7 @@ class CsvOptions(BaseModel):
     header: bool = True
     quote: str = Field(default='"', min_length=1, max_length=1)
     escape: str | None = Field(default=None, min_length=1, max_length=1)
-    null: list[str] = Field(default_factory=list)
+    nulls: list[str] = Field(default_factory=list)
     skip: int = Field(default=0, ge=0)
     encoding: Literal["utf-8", "utf-16", "latin-1"] = "utf-8"
     timezone: str | None = None

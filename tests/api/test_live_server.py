@@ -65,7 +65,11 @@ def test_a_bad_event_is_rejected_alone_with_its_errors(server: Server) -> None:
     fields = {e["field"]: e["message"] for e in body["rejected"][0]["errors"]}
     assert fields["input_tokens"] == "must be a whole number >= 0"
     assert "did you mean 'model'" in fields["modle"]
-    assert _costs(server)["totals"] == {"requests": 2, "usage_cost": "0.020000", "allocated_cost": "0"}
+    assert _costs(server)["totals"] == {
+        "requests": 2,
+        "usage_cost": "0.020000",
+        "allocated_cost": "0",
+    }
 
 
 def test_retries_count_once(server: Server) -> None:
@@ -106,7 +110,10 @@ def test_unparseable_bodies_and_unknown_keys(server: Server) -> None:
 def test_an_acknowledged_batch_survives_kill_9(workspace: Path) -> None:
     server = Server(workspace, "--compact-seconds", "3600").start()
     body = _ndjson([_call(i) for i in range(500)])
-    assert httpx.post(f"{server.url}/v1/events", content=body, headers=NDJSON).json()["accepted"] == 500
+    assert (
+        httpx.post(f"{server.url}/v1/events", content=body, headers=NDJSON).json()["accepted"]
+        == 500
+    )
     server.kill()
     again = Server(workspace, "--compact-seconds", "0.2").start()
     try:
@@ -144,7 +151,12 @@ def test_jobs_from_start_heartbeat_and_stop(workspace: Path) -> None:
     rows = _lake(workspace, "jobs")
     assert len(rows) == 1
     job = rows[0]
-    assert (job["job_id"], job["source"], job["status"], job["team"]) == ("run-9", "events", "failed", "vision")
+    assert (job["job_id"], job["source"], job["status"], job["team"]) == (
+        "run-9",
+        "events",
+        "failed",
+        "vision",
+    )
     assert (job["end"] - job["start"]).total_seconds() == 7200
     assert job["accelerator_count"] == 8
     attributes = orjson.loads(job["attributes"])
@@ -158,7 +170,9 @@ def test_a_token_is_required_when_set(workspace: Path) -> None:
     ).start()
     try:
         body = _ndjson([_call(1)])
-        assert httpx.post(f"{server.url}/v1/events", content=body, headers=NDJSON).status_code == 401
+        assert (
+            httpx.post(f"{server.url}/v1/events", content=body, headers=NDJSON).status_code == 401
+        )
         auth = {**NDJSON, "Authorization": "Bearer s3cret"}
         assert httpx.post(f"{server.url}/v1/events", content=body, headers=auth).status_code == 200
         big = _ndjson([_call(i) for i in range(50)])
@@ -173,8 +187,10 @@ def _wait_compacted(server: Server) -> None:
     deadline = time.time() + 30
     while time.time() < deadline:
         health = httpx.get(f"{server.url}/health").json()
-        if health["pending"] == 0 and health["compacted"] + 0 >= 0 and not list(
-            (server.workspace / "events").glob("*.ndjson")
+        if (
+            health["pending"] == 0
+            and health["compacted"] + 0 >= 0
+            and not list((server.workspace / "events").glob("*.ndjson"))
         ):
             return
         time.sleep(0.1)
@@ -195,3 +211,26 @@ def _lake(workspace: Path, dataset: str) -> list[dict[str, object]]:
 
 def _lake_rows(workspace: Path, dataset: str) -> int:
     return len(_lake(workspace, dataset))
+
+
+def test_otlp_traces_become_llm_calls(server: Server) -> None:
+    export = (Path(__file__).parents[1] / "cases" / "usage" / "otel" / "traces.json").read_bytes()
+    answer = httpx.post(
+        f"{server.url}/v1/traces", content=export, headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 200
+    assert answer.json() == {}
+    # the same export again: span ids are the event ids, so a re-sent export counts once
+    httpx.post(
+        f"{server.url}/v1/traces", content=export, headers={"Content-Type": "application/json"}
+    )
+    rows = _costs(server, by="team", **{"from": "2000-01-01", "to": "2100-01-01"})
+    assert rows["totals"]["requests"] == 4
+    assert sum(r["input_tokens"] for r in rows["rows"]) == 6000
+    assert sum(r["reasoning_tokens"] for r in rows["rows"]) == 1500
+    proto = httpx.post(
+        f"{server.url}/v1/traces",
+        content=b"\x0a",
+        headers={"Content-Type": "application/x-protobuf"},
+    )
+    assert proto.status_code == 415

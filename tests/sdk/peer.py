@@ -8,6 +8,7 @@ down entirely (:meth:`Peer.stop`, then :meth:`Peer.start` again on the same port
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -165,10 +166,8 @@ def _check(event: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _cut(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
 
 
 class _Handler(BaseHTTPRequestHandler):

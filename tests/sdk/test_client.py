@@ -76,8 +76,14 @@ def test_one_thousand_events_go_in_full_batches(peer: Peer) -> None:
 
 def test_event_body_follows_the_protocol(peer: Peer) -> None:
     cc = client(peer.url, defaults={"team": "search", "region": "eu"})
-    cc.llm_call(model="gpt-4o", provider="openai", input_tokens=812, output_tokens=95,
-                feature="answers", cost="0.0042")  # fmt: skip
+    cc.llm_call(
+        model="gpt-4o",
+        provider="openai",
+        input_tokens=812,
+        output_tokens=95,
+        feature="answers",
+        cost="0.0042",
+    )
     cc.job_heartbeat("j1", gpu_utilization=0.5)
     assert cc.flush(timeout=5)
     call, beat = peer.requests[0].events
@@ -85,8 +91,13 @@ def test_event_body_follows_the_protocol(peer: Peer) -> None:
     assert call["team"] == "search" and call["feature"] == "answers"
     assert call["attributes"] == {"region": "eu"} and call["cost"] == "0.0042"
     assert call["time"].endswith("Z") and call["input_tokens"] == 812
-    assert beat == {"type": "job_heartbeat", "id": beat["id"], "job_id": "j1",
-                    "gpu_utilization": 0.5, "time": beat["time"]}  # fmt: skip
+    assert beat == {
+        "type": "job_heartbeat",
+        "id": beat["id"],
+        "job_id": "j1",
+        "gpu_utilization": 0.5,
+        "time": beat["time"],
+    }
     cc.close()
 
 
@@ -262,8 +273,13 @@ def test_job_context_manager_reports_start_and_stop(peer: Peer) -> None:
     assert start["accelerator_count"] == 8 and start["accelerator_type"] == "H100"
     assert start["team"] == "vision" and start["model"] == "detector"
     assert beat["type"] == "job_heartbeat" and "team" not in beat
-    assert stop == {"type": "job_stop", "id": stop["id"], "job_id": "r-1",
-                    "status": "succeeded", "time": stop["time"]}  # fmt: skip
+    assert stop == {
+        "type": "job_stop",
+        "id": stop["id"],
+        "job_id": "r-1",
+        "status": "succeeded",
+        "time": stop["time"],
+    }
     cc.close()
 
 

@@ -82,7 +82,9 @@ def test_responses_api_usage(shape: Any) -> None:
     assert usage is not None
     assert (usage["input_tokens"], usage["cached_input_tokens"]) == (400, 100)
     assert (usage["output_tokens"], usage["reasoning_tokens"]) == (80, 0)
-    assert usage["service_tier"] == "flex" and usage["time"] == datetime(2026, 1, 1, 0, 1, tzinfo=UTC)
+    assert usage["service_tier"] == "flex" and usage["time"] == datetime(
+        2026, 1, 1, 0, 1, tzinfo=UTC
+    )
 
 
 def test_minimal_and_missing_usage() -> None:

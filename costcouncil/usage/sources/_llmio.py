@@ -50,9 +50,14 @@ def read_text(path: Path, expected: str) -> str:
         raise FormatError(f"{path}: not UTF-8 text ({e}); expected {expected}") from e
 
 
-def json_documents(path: Path, expected: str) -> list[tuple[int | None, Any]]:
-    """``(line, document)`` pairs: ``[(None, doc)]`` for a JSON file, one pair a line for JSONL."""
-    text = read_text(path, expected)
+def json_documents(
+    path: Path, expected: str, text: str | None = None
+) -> list[tuple[int | None, Any]]:
+    """``(line, document)`` pairs: ``[(None, doc)]`` for a JSON file, one pair a line for JSONL.
+
+    ``text`` is the file's text when the caller has read it already.
+    """
+    text = read_text(path, expected) if text is None else text
     if not text.strip():
         raise FormatError(f"{path}: the file is empty; expected {expected}")
     try:

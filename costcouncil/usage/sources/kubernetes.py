@@ -157,10 +157,7 @@ def _add(rows: Rows, n: int, pod: Mapping[str, Any], options: SourceOptions) -> 
     labels = {k: v for layer in reversed(layers) for k, v in layer.items()}
     node_labels = _node_labels(spec)
     amounts = _pod_amounts(rows, n, spec)
-    replicas = _replicas(node_labels)
-    weights = {r: w for r in amounts if (w := accelerator_weight(r, replicas)) is not None}
-    gpus = {r: amounts[r] for r in weights}
-    count = sum((amounts[r] * w for r, w in weights.items()), Decimal(0))
+    count, gpus = _accelerators(amounts, node_labels)
     product = next((node_labels[k] for k in TYPE_LABELS if node_labels.get(k)), None)
     phase = status.get("phase")
     values = {
@@ -179,6 +176,16 @@ def _add(rows: Rows, n: int, pod: Mapping[str, Any], options: SourceOptions) -> 
         "attributes": _attributes(meta, spec, status, node_labels, gpus),
     }
     rows.add(n, values)
+
+
+def _accelerators(
+    amounts: Mapping[str, Decimal], node_labels: Mapping[str, str]
+) -> tuple[Decimal, dict[str, Decimal]]:
+    """Accelerators the pod holds, and the accelerator resources it asked for (name -> units)."""
+    replicas = _replicas(node_labels)
+    weights = {r: w for r in amounts if (w := accelerator_weight(r, replicas)) is not None}
+    count = sum((amounts[r] * w for r, w in weights.items()), Decimal(0))
+    return count, {r: amounts[r] for r in weights}
 
 
 def _layers(meta: Mapping[str, Any]) -> list[dict[str, str]]:

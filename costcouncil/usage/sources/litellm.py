@@ -126,7 +126,7 @@ def _records(path: Path) -> list[tuple[int, Any]]:
     text = read_text(path, EXPECTED)
     if _is_csv(path, text):
         return _csv(path, text)
-    docs = json_documents(path, EXPECTED)
+    docs = json_documents(path, EXPECTED, text)
     if len(docs) == 1 and docs[0][0] is None:
         return list(enumerate(_array(path, docs[0][1]), 1))
     return [(line or 0, doc) for line, doc in docs]
@@ -168,7 +168,7 @@ def _array(path: Path, doc: Any) -> list[Any]:
 def _add(rows: Rows, n: int, record: Mapping[str, Any], options: SourceOptions) -> None:
     record = _canonical(record)
     metadata = _json(rows, n, record, "metadata", dict)
-    tags = _json(rows, n, record, "request_tags", list) or metadata.get("tags") or []
+    tags = _json(rows, n, record, "request_tags", list) or _list(metadata.get("tags"))
     usage = metadata.get("additional_usage_values") or metadata.get("usage_object") or {}
     usage = usage if isinstance(usage, Mapping) else {}
     provider, model = _provider_model(record)
@@ -251,6 +251,10 @@ def _details(usage: Mapping[str, Any]) -> tuple[Any, Any, Any]:
         cached = usage.get("cache_read_input_tokens")
     written = usage.get("cache_creation_input_tokens")
     return cached, written, _get(completion, "reasoning_tokens")
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _get(mapping: Any, key: str) -> Any:

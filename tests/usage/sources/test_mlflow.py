@@ -19,6 +19,7 @@ from tests.usage.sources.mlflow_setup import (
     T0,
     build,
     experiment,
+    free_port,
     register,
     run,
     server,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 from typing import Any
@@ -187,3 +188,9 @@ def test_unreadable_files_raise_format_errors(tmp_path: Path, text: str, message
     with pytest.raises(FormatError, match=message) as e:
         read(path, SourceOptions())
     assert str(path) in str(e.value)
+
+
+def test_gzip_files_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "usage.json.gz"
+    path.write_bytes(gzip.compress(PAGE.read_bytes()))
+    assert read(path, SourceOptions()).equals(read(PAGE, SourceOptions()))
