@@ -63,4 +63,6 @@ def test_every_source_format_has_a_page(name: str) -> None:
 def test_every_usage_source_has_a_page(name: str) -> None:
     page = ROOT / "docs" / "sources" / f"{name}.md"
     assert page.exists(), f"docs/sources/{name}.md"
-    assert f"--source {name}" in page.read_text(), f"docs/sources/{name}.md shows no `--source {name}`"
+    assert f"--source {name}" in page.read_text(), (
+        f"docs/sources/{name}.md shows no `--source {name}`"
+    )

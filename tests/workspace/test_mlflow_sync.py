@@ -35,7 +35,14 @@ from costcouncil.workspace.mlflow_sync import SyncOptions, SyncOutcome, sync
 from costcouncil.workspace.query import open_costs
 from costcouncil.workspace.usage import ingest_source, ingest_usage
 from tests.factories import Charge, write_focus
-from tests.usage.sources.mlflow_setup import experiment, register, run, server, sqlite_store
+from tests.usage.sources.mlflow_setup import (
+    Server,
+    experiment,
+    register,
+    run,
+    server,
+    sqlite_store,
+)
 
 H = timedelta(hours=1)
 CENT = Decimal("0.01")
@@ -64,14 +71,14 @@ def _idle_window(workspace: Workspace) -> tuple[str, str, float, list[tuple[date
     """A GPU node and three consecutive hours of one period that no job used at all."""
     con = open_costs(workspace, allocated=True)
     idle = (
-        "SELECT ResourceId AS r, ChargePeriodStart AS s, EffectiveCost AS cost, "
+        "SELECT ResourceId AS r, ChargePeriodStart AS s, EffectiveCost AS cost, CAST(ChargePeriodStart AS VARCHAR) AS t, "
         "strftime(BillingPeriodStart, '%Y-%m') AS p, "
         "TRY_CAST(json_extract_string(SkuPriceDetails, '$.x_AcceleratorCount') AS DOUBLE) AS cap "
         "FROM allocated WHERE x_rule = 'gpu-machines' AND x_method = 'idle' AND x_weight = 1 "
         "AND ChargePeriodEnd - ChargePeriodStart = INTERVAL 1 HOUR"
     )
     row = con.execute(
-        f"WITH idle AS ({idle}) SELECT a.r, a.p, a.cap, a.s, a.cost, b.s, b.cost, c.s, c.cost "
+        f"WITH idle AS ({idle}) SELECT a.r, a.p, a.cap, a.t, a.cost, b.t, b.cost, c.t, c.cost "
         "FROM idle a JOIN idle b ON b.r = a.r AND b.s = a.s + INTERVAL 1 HOUR JOIN idle c "
         "ON c.r = a.r AND c.s = a.s + INTERVAL 2 HOUR AND c.p = a.p AND a.cap > 0 "
         "ORDER BY a.p DESC, a.r, a.s LIMIT 1"
@@ -79,20 +86,22 @@ def _idle_window(workspace: Workspace) -> tuple[str, str, float, list[tuple[date
     con.close()
     assert row is not None, "the demo lake has no three idle hours on a GPU node"
     resource, period, capacity = row[0], row[1], row[2]
-    return resource, period, capacity, [(row[i], row[i + 1]) for i in (3, 5, 7)]
+    hours = [(datetime.fromisoformat(row[i]), row[i + 1]) for i in (3, 5, 7)]
+    return resource, period, capacity, hours
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def booting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One ``mlflow server`` for this module, on a SQLite store, stopped at teardown."""
-    with server(tmp_path_factory.mktemp("mlflow-server")) as url:
-        yield url
+    with server(tmp_path_factory.mktemp("mlflow-server")) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")
-def e2e(served: str, tmp_path_factory: pytest.TempPathFactory) -> EndToEnd:
+def e2e(booting: Server, tmp_path_factory: pytest.TempPathFactory) -> EndToEnd:
     root = tmp_path_factory.mktemp("demo")
-    workspace = build_demo(root / "ws", rows=1000, say=lambda _: None)
+    workspace = build_demo(root / "ws", rows=1000, say=lambda _: None)  # while the server boots
+    served = booting.ready()
     resource, period, capacity, hours = _idle_window(workspace)
     t0 = hours[0][0]
     gpus = {
@@ -261,15 +270,9 @@ def small(workspace: Workspace, tmp_path: Path) -> tuple[Workspace, str, dict[st
     client = MlflowClient(tracking_uri=uri)
     exp = experiment(client, "small", tmp_path)
     start = datetime.fromisoformat("2026-10-01T00:00:00+00:00")
+    tags = {"resource_id": "i-gpu1", "team": "vision"}
     runs = {
-        name: run(
-            client,
-            exp,
-            name,
-            start,
-            start + H,
-            tags={"gpus": gpus, "resource_id": "i-gpu1", "team": "vision"},
-        )  # fmt: skip
+        name: run(client, exp, name, start, start + H, tags=tags | {"gpus": gpus})
         for name, gpus in (("a", "4"), ("b", "2"))
     }
     ingest_source(workspace, "mlflow", [], SourceOptions(tracking_uri=uri))

@@ -20,6 +20,7 @@ import time
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -131,11 +132,28 @@ def free_port() -> int:
         return port
 
 
-@contextmanager
-def server(directory: Path, timeout: float = 90.0) -> Iterator[str]:
-    """``mlflow server`` on a SQLite store in ``directory``, on a free loopback port; its URL.
+@dataclass
+class Server:
+    """A started ``mlflow server``; :meth:`ready` waits until ``/health`` answers."""
 
-    Started in its own process group (the server forks uvicorn) and stopped with it.
+    proc: subprocess.Popen[bytes]
+    url: str
+    log: Path
+    timeout: float = 120.0
+
+    def ready(self) -> str:
+        """The server's URL once it is healthy."""
+        _wait_healthy(self.proc, self.url, self.timeout, self.log)
+        return self.url
+
+
+@contextmanager
+def server(directory: Path) -> Iterator[Server]:
+    """``mlflow server`` on a fresh SQLite store in ``directory``, on a free loopback port.
+
+    It boots while the caller does other work (call ``ready()`` before using it); started in its
+    own process group (the server forks uvicorn) and stopped with it. MLflow's job runner is off:
+    the tests need none and it forks a dozen worker processes.
     """
     store = sqlite_store(directory)
     port = free_port()
@@ -146,15 +164,13 @@ def server(directory: Path, timeout: float = 90.0) -> Iterator[str]:
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
     ]  # fmt: skip
     env = os.environ | {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    log = (directory / "server.log").open("wb")
-    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(proc, url, timeout, directory / "server.log")
-        yield url
-    finally:
-        _stop(proc)
-        log.close()
+    log = directory / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)  # fmt: skip
+        try:
+            yield Server(proc, f"http://127.0.0.1:{port}", log)
+        finally:
+            _stop(proc)
 
 
 def _wait_healthy(proc: subprocess.Popen[bytes], url: str, timeout: float, log: Path) -> None:

@@ -41,8 +41,8 @@ def _by_name(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 @pytest.fixture(scope="module")
 def http_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One ``mlflow server`` for this module, on a SQLite store, stopped at teardown."""
-    with server(tmp_path_factory.mktemp("mlflow-server")) as url:
-        yield url
+    with server(tmp_path_factory.mktemp("mlflow-server")) as started:
+        yield started.ready()
 
 
 def test_declared_as_a_server_snapshot_source() -> None:
