@@ -107,7 +107,7 @@ class Load:
                     with self.lock:
                         self.latencies.append(time.perf_counter() - started)
                     return
-                time.sleep(0.01)
+                time.sleep(0.05)
 
 
 def floor(url: str, senders: int, seconds: float) -> float:

@@ -262,15 +262,15 @@ class CostCouncil:
 
     def _enqueue(self, line: bytes) -> None:
         with self._buffer.cond:
-            if self._closed:
+            closed, pushed_out = self._closed, False
+            if closed:
                 self._buffer.dropped += 1
-                pushed_out = False
             else:
                 pushed_out = self._buffer.put(line)
                 self._ensure_worker()
                 if len(self._buffer) in (1, self._limit):
                     self._buffer.cond.notify_all()
-        if self._closed:
+        if closed:
             self._log_once("closed", logging.WARNING, "event recorded after close(); dropped")
         elif pushed_out:
             self._log_drops()

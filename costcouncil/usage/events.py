@@ -126,34 +126,37 @@ def _fields(
     extra: tuple[str, ...],
 ) -> Callable[[Mapping[str, Any], dict[str, Any], list[EventError]], None]:
     known = frozenset(("type", "id", "time", "attributes", *strings, *counts, *numbers, *extra))
-    string_set, count_set, number_set = frozenset(strings), frozenset(counts), frozenset(numbers)
+    code = {"type": 0, "id": 0, "time": 0, "attributes": 4}
+    code.update({k: 1 for k in strings} | {k: 2 for k in counts} | {k: 3 for k in numbers})
+    code.update({k: 5 for k in extra})
 
     def fill(event: Mapping[str, Any], out: dict[str, Any], errors: list[EventError]) -> None:
         for key, value in event.items():
-            if value is None or key in ("type", "id", "time"):
+            c = code.get(key, 6)
+            if c == 0 or value is None:
                 continue
-            if key in string_set:
-                if isinstance(value, str):
+            if c == 1:
+                if type(value) is str:
                     if value:
                         out[key] = value
                 else:
                     errors.append(EventError(key, value, "must be a string"))
-            elif key in count_set:
+            elif c == 2:
                 if type(value) is int and value >= 0:
                     out[key] = value
                 else:
                     errors.append(EventError(key, value, "must be a whole number >= 0"))
-            elif key in number_set:
+            elif c == 3:
                 if type(value) in (int, float) and value >= 0 and value == value:
                     out[key] = float(value)
                 else:
                     errors.append(EventError(key, value, "must be a number >= 0"))
-            elif key == "attributes":
+            elif c == 4:
                 if isinstance(value, dict):
                     out[key] = value
                 else:
                     errors.append(EventError(key, _shown(value), "must be a JSON object"))
-            elif key in known:
+            elif c == 5:
                 out[key] = value
             else:
                 errors.append(EventError(key, _shown(value), _unknown(key, known)))

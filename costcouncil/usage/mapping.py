@@ -28,11 +28,13 @@ import difflib
 import re
 import zoneinfo
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -49,7 +51,13 @@ from costcouncil.errors import ConfigError
 from costcouncil.schema.sql import lit, q
 from costcouncil.schema.usage import JOBS_SCHEMA, LLM_SCHEMA
 
-Scalar = StrictBool | StrictInt | StrictFloat | StrictStr
+
+def _iso(value: Any) -> Any:
+    """An unquoted YAML date or time (``2023-07-01T00:00:00Z``) is kept as its ISO text."""
+    return value.isoformat() if isinstance(value, date) else value
+
+
+Scalar = Annotated[StrictBool | StrictInt | StrictFloat | StrictStr, BeforeValidator(_iso)]
 
 #: Columns each kind must have mapped (``source`` is always ``csv:<name>``).
 REQUIRED = {"jobs": ("job_id", "start"), "llm": ("request_id", "provider", "model", "time")}

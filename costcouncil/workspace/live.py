@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ from costcouncil.workspace.core import Workspace
 from costcouncil.workspace.inputs import load_overrides
 from costcouncil.workspace.live_jobs import JobBook
 from costcouncil.workspace.live_prices import PICO, LivePrices
-from costcouncil.workspace.live_totals import Totals, lake_llm_totals
+from costcouncil.workspace.live_totals import Totals, lake_llm_totals, query_all
 from costcouncil.workspace.usage import store_tables
 
 SOURCE = "events"
@@ -274,6 +275,19 @@ class LiveIngest:
             for totals in [*self.pending.compacting, *self.pending.by_segment.values()]:
                 merged.merge(totals)
         return merged
+
+    def query(
+        self, by: Sequence[str], filters: dict[str, str], start: date, end: date
+    ) -> list[dict[str, Any]]:
+        """Usage rows over the lake's totals and the pending events (see ``Totals.query``)."""
+        self._refresh_lake()
+        with self._lock:
+            parts = [self.lake_totals, *self.pending.compacting, *self.pending.by_segment.values()]
+            return query_all(parts, by, filters, start, end)
+
+    def lake_stamp(self) -> tuple[float, int] | None:
+        """Changes whenever the lake's manifest does (for caches of lake-derived figures)."""
+        return _stamp(self.workspace)
 
     def pending_events(self) -> int:
         with self._lock:

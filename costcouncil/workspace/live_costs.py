@@ -55,8 +55,8 @@ class CostQuery:
 
 def live_costs(live: LiveIngest, query: CostQuery) -> dict[str, Any]:
     """The body of ``GET /v1/costs``."""
-    rows = live.totals().query(query.by, query.filters, query.start, query.end)
-    allocated = _allocated(live, query)
+    rows = live.query(query.by, query.filters, query.start, query.end)
+    allocated = _cached_allocated(live, query)
     if allocated is not None:
         rows = _merge(rows, allocated, query.by)
     last = live.last_event_us
@@ -73,6 +73,24 @@ def live_costs(live: LiveIngest, query: CostQuery) -> dict[str, Any]:
             "last_event": datetime.fromtimestamp(last / 1e6, UTC).isoformat() if last else None,
         },
     }
+
+
+_CACHE: dict[tuple[Any, ...], dict[tuple[Any, ...], Decimal] | None] = {}
+_CACHE_SIZE = 256
+
+
+def _cached_allocated(live: LiveIngest, query: CostQuery) -> dict[tuple[Any, ...], Decimal] | None:
+    """Allocated figures change only with the lake: cached per manifest state and query."""
+    key = (
+        str(live.workspace.root), live.lake_stamp(), query.by,
+        tuple(sorted(query.filters.items())), query.start, query.end,
+    )  # fmt: skip
+    if key not in _CACHE:
+        if len(_CACHE) >= _CACHE_SIZE:
+            del _CACHE[next(iter(_CACHE))]
+        _CACHE[key] = _allocated(live, query)
+    found = _CACHE[key]
+    return None if found is None else dict(found)
 
 
 def _allocated(live: LiveIngest, query: CostQuery) -> dict[tuple[Any, ...], Decimal] | None:

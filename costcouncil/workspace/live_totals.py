@@ -61,11 +61,19 @@ class Totals:
         self, by: Sequence[str], filters: dict[str, str], start: date, end: date
     ) -> list[dict[str, Any]]:
         """Rows grouped by ``by`` (``day`` or keys of :data:`LLM_KEYS`) for days in [start, end)."""
-        lo, hi = (start - _EPOCH).days, (end - _EPOCH).days
-        where = [(1 + LLM_KEYS.index(k), v) for k, v in filters.items()]
-        picks = [0 if k == "day" else 1 + LLM_KEYS.index(k) for k in by]
-        groups: dict[tuple[Any, ...], list[int]] = {}
-        for key, counts in self.entries.items():
+        return query_all([self], by, filters, start, end)
+
+
+def query_all(
+    parts: Sequence[Totals], by: Sequence[str], filters: dict[str, str], start: date, end: date
+) -> list[dict[str, Any]]:
+    """:meth:`Totals.query` over the sum of ``parts``, without merging them first."""
+    lo, hi = (start - _EPOCH).days, (end - _EPOCH).days
+    where = [(1 + LLM_KEYS.index(k), v) for k, v in filters.items()]
+    picks = [0 if k == "day" else 1 + LLM_KEYS.index(k) for k in by]
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for part in parts:
+        for key, counts in part.entries.items():
             if not lo <= key[0] < hi or any(key[i] != v for i, v in where):
                 continue
             group = tuple(key[i] for i in picks)
@@ -75,7 +83,7 @@ class Totals:
             else:
                 for i, c in enumerate(counts):
                     have[i] += c
-        return [_row(by, g, c) for g, c in sorted(groups.items(), key=lambda x: -x[1][6])]
+    return [_row(by, g, c) for g, c in sorted(groups.items(), key=lambda x: -x[1][6])]
 
 
 def _row(by: Sequence[str], group: tuple[Any, ...], counts: list[int]) -> dict[str, Any]:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 from costcouncil.sdk import CostCouncil
 from costcouncil.sdk.mlflow import owners_from_tags, track_run
 from tests.sdk.peer import Peer
-
-mlflow = pytest.importorskip("mlflow")
 
 
 @pytest.fixture
@@ -22,10 +21,12 @@ def peer() -> Iterator[Peer]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[None]:
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    yield
-    mlflow.set_tracking_uri(None)  # back to the environment's or MLflow's default
+def mlflow(tmp_path: Path) -> Iterator[ModuleType]:
+    """MLflow (imported here: it is slow to import) with a fresh SQLite tracking store."""
+    module = pytest.importorskip("mlflow")
+    module.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    yield module
+    module.set_tracking_uri(None)  # back to the environment's or MLflow's default
 
 
 def test_owner_keys_from_tags() -> None:
@@ -34,8 +35,7 @@ def test_owner_keys_from_tags() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.usefixtures("store")
-def test_track_run_reports_the_active_run(peer: Peer) -> None:
+def test_track_run_reports_the_active_run(peer: Peer, mlflow: ModuleType) -> None:
     cc = CostCouncil(peer.url, flush_interval=30)
     with pytest.raises(ValueError, match="no active MLflow run"):
         track_run(cc)

@@ -159,6 +159,14 @@ def test_null_strings_semicolons_and_skipped_lines(tmp_path: Path) -> None:
     assert table.column("accelerator_count").to_pylist() == [2.0, None]
 
 
+def test_unquoted_yaml_dates_are_constants_in_iso_text(tmp_path: Path) -> None:
+    mapping = "version: 1\nname: t\nkind: jobs\nconstants: {anchor: 2023-07-01T00:00:00Z}\n"
+    mapping += 'columns: {job_id: id, start: {expr: "CAST(${anchor} AS TIMESTAMPTZ) + '
+    mapping += 'to_seconds(CAST(s AS BIGINT))"}}\n'
+    table = read(tmp_path, mapping, "id,s\np,90\n")
+    assert table.column("start").to_pylist() == [datetime(2023, 7, 1, 0, 1, 30, tzinfo=UTC)]
+
+
 # --- time zones ------------------------------------------------------------------------------
 
 NAIVE = "id,started\nj1,2024-05-01 00:00:00\nj2,2024-05-01T01:00:00Z\n"
