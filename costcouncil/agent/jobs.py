@@ -2,7 +2,9 @@
 
 For each pid, in order: the environment variables ``COSTCOUNCIL_JOB_ID``, ``MLFLOW_RUN_ID`` and
 ``SLURM_JOB_ID`` of ``/proc/<pid>/environ`` (the environment the process started with; reading
-another user's needs root or the same user), then the Kubernetes pod UID in
+another user's needs root or the same user) — a Slurm job is named as ``sacct`` and the ``slurm``
+usage source name it: ``<SLURM_CLUSTER_NAME>:<JobID>``, an array task's JobID being
+``<SLURM_ARRAY_JOB_ID>_<SLURM_ARRAY_TASK_ID>`` — then the Kubernetes pod UID in
 ``/proc/<pid>/cgroup`` (``…/kubepods/…/pod<uid>/…``, or ``…-pod<uid_with_underscores>.slice`` under
 the systemd driver), else ``<hostname>:<pid>``. A forced id (``--job-id``) wins over all.
 """
@@ -48,6 +50,14 @@ def pod_uid(pid: int, proc: Path = PROC) -> str | None:
     return match.group(1).replace("_", "-") if match else None
 
 
+def slurm_job_id(environ: dict[str, str]) -> str:
+    """A Slurm job's id as ``sacct`` prints it, prefixed with its cluster when known."""
+    array, task = environ.get("SLURM_ARRAY_JOB_ID"), environ.get("SLURM_ARRAY_TASK_ID")
+    job = f"{array}_{task}" if array and task else environ["SLURM_JOB_ID"]
+    cluster = environ.get("SLURM_CLUSTER_NAME")
+    return f"{cluster}:{job}" if cluster else job
+
+
 class Resolver:
     """Maps pids to jobs for one host; ``forced`` reports every process as one job."""
 
@@ -62,7 +72,8 @@ class Resolver:
         environ = read_environ(pid, self.proc) or {}
         for key in ENV_KEYS:
             if environ.get(key):
-                return JobRef(environ[key], key)
+                job_id = slurm_job_id(environ) if key == "SLURM_JOB_ID" else environ[key]
+                return JobRef(job_id, key)
         uid = pod_uid(pid, self.proc)
         if uid:
             return JobRef(uid, "kubernetes")

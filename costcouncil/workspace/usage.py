@@ -193,7 +193,10 @@ def _store(
 ) -> UsageOutcome:
     key, origin = _key(source, path, options)
     shown = path or Path(origin)
-    settings = _digest(repr(sorted(options.labels.items())), str(options.mapping or ""))
+    mapping = (
+        options.mapping.read_bytes().hex() if options.mapping and options.mapping.exists() else ""
+    )
+    settings = _digest(repr(sorted(options.labels.items())), mapping)
     old = next((s for s in manifest.slices.values() if s.slice_id.endswith(f"/{key}")), None)
     if path is not None and old is not None and old.billing_account == settings:
         return UsageOutcome(shown, "already ingested", old.rows)

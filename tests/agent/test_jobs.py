@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from costcouncil.agent import ENV_KEYS, JobRef, Resolver
-from costcouncil.agent.jobs import pod_uid, read_environ
+from costcouncil.agent.jobs import pod_uid, read_environ, slurm_job_id
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
 
@@ -21,7 +21,9 @@ def spawn() -> Iterator[Callable[..., int]]:
     children: list[subprocess.Popen[bytes]] = []
 
     def start(**env: str) -> int:
-        clean = {k: v for k, v in os.environ.items() if k not in ENV_KEYS}
+        clean = {
+            k: v for k, v in os.environ.items() if k not in ENV_KEYS and not k.startswith("SLURM_")
+        }
         child = subprocess.Popen(
             [sys.executable, "-c", "import time; print('ready', flush=True); time.sleep(60)"],
             env={**clean, **env},
@@ -47,6 +49,26 @@ def test_a_child_process_job_id_comes_from_its_environment(spawn: Callable[..., 
     assert resolve(pid) == JobRef("77", "SLURM_JOB_ID")
     environ = read_environ(pid)
     assert environ is not None and environ["SLURM_JOB_ID"] == "77"
+
+
+@pytest.mark.parametrize(
+    "environ,job_id",
+    [
+        ({"SLURM_JOB_ID": "77"}, "77"),
+        ({"SLURM_JOB_ID": "77", "SLURM_CLUSTER_NAME": "hpc"}, "hpc:77"),
+        (
+            {
+                "SLURM_JOB_ID": "81",
+                "SLURM_ARRAY_JOB_ID": "80",
+                "SLURM_ARRAY_TASK_ID": "1",
+                "SLURM_CLUSTER_NAME": "hpc",
+            },
+            "hpc:80_1",
+        ),
+    ],
+)
+def test_slurm_jobs_are_named_as_sacct_names_them(environ: dict[str, str], job_id: str) -> None:
+    assert slurm_job_id(environ) == job_id
 
 
 def test_without_a_job_the_pid_names_it(spawn: Callable[..., int]) -> None:

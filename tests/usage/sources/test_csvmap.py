@@ -495,3 +495,28 @@ def test_azure_llm_trace_conserves_tokens(shared_data: Path) -> None:
         "gpt-4o",
         "code",
     )
+
+
+def test_an_edited_mapping_replaces_what_the_file_gave(tmp_path: Path) -> None:
+    from costcouncil.usage.base import SourceOptions
+    from costcouncil.workspace.core import Workspace
+    from costcouncil.workspace.usage import ingest_source
+
+    data = tmp_path / "calls.csv"
+    data.write_text("id,t,n\na,2026-11-01T00:00:00Z,5\n")
+    mapping = tmp_path / "m.yaml"
+    text = (
+        "version: 1\nname: calls\nkind: llm\ncolumns:\n  request_id: id\n  time: t\n"
+        "  provider: {value: openai}\n  model: {value: MODEL}\n  input_tokens: n\n"
+    )
+    mapping.write_text(text.replace("MODEL", "gpt-4o"))
+    ws = Workspace.init(tmp_path / "ws", None, "USD")
+    options = SourceOptions(mapping=mapping)
+    assert [o.status for o in ingest_source(ws, "csv", [data], options)] == ["ingested"]
+    assert [o.status for o in ingest_source(ws, "csv", [data], options)] == ["already ingested"]
+    mapping.write_text(text.replace("MODEL", "gpt-4o-mini"))
+    assert [o.status for o in ingest_source(ws, "csv", [data], options)] == ["replaced"]
+    (file,) = ws.lake.read().data_files("llm")
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(ws.lake.root / file).column("model").to_pylist() == ["gpt-4o-mini"]
