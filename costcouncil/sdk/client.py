@@ -35,6 +35,7 @@ from costcouncil.sdk.events import (
     HeartbeatFields,
     JobStartFields,
     LlmCallFields,
+    ResponseFields,
     Time,
     build,
     new_id,
@@ -137,11 +138,12 @@ class CostCouncil:
 
     # -- recording ---------------------------------------------------------------------------
 
-    def llm_call(self, *, model: str, **fields: Unpack[LlmCallFields]) -> str:
-        """Record one LLM call (or ``request_count`` calls); returns the event id."""
-        return self._record("llm_call", {"model": model, **fields})
+    def llm_call(self, *, model: str, provider: str, **fields: Unpack[LlmCallFields]) -> str:
+        """Record one LLM call (or ``request_count`` calls) to ``provider``'s ``model``;
+        returns the event id."""
+        return self._record("llm_call", {"model": model, "provider": provider, **fields})
 
-    def record_openai(self, response: Any, **fields: Unpack[LlmCallFields]) -> str | None:
+    def record_openai(self, response: Any, **fields: Unpack[ResponseFields]) -> str | None:
         """Record the call that produced an OpenAI-compatible ``response`` (object or dict).
 
         Token counts, model, service tier, time and response id come from the response

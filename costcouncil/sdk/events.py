@@ -42,10 +42,9 @@ class LlmOwners(TypedDict, total=False):
 
 
 class LlmCallFields(LlmOwners, total=False):
-    """Optional fields of an ``llm_call`` event (``model`` is a required argument)."""
+    """Optional fields of an ``llm_call`` event (``model`` and ``provider`` are required)."""
 
     time: Time
-    provider: str
     input_tokens: int
     output_tokens: int
     cached_input_tokens: int
@@ -55,6 +54,13 @@ class LlmCallFields(LlmOwners, total=False):
     service_tier: str
     cost: Decimal | str | int | float
     attributes: Mapping[str, Any]
+
+
+class ResponseFields(LlmCallFields, total=False):
+    """What :meth:`~costcouncil.sdk.CostCouncil.record_openai` takes: a provider other than
+    ``openai`` (``azure-openai``, ``vllm`` …), owner keys, and overrides."""
+
+    provider: str
 
 
 class JobOwners(TypedDict, total=False):
@@ -100,7 +106,7 @@ def _keys(fields: type) -> frozenset[str]:
 
 #: type -> (fields a caller may pass, owner keys defaults may fill)
 FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "llm_call": (_keys(LlmCallFields) | {"model"}, _keys(LlmOwners)),
+    "llm_call": (_keys(LlmCallFields) | {"model", "provider"}, _keys(LlmOwners)),
     "job_start": (_keys(JobStartFields) | {"job_id"}, _keys(JobOwners)),
     "job_heartbeat": (_keys(HeartbeatFields) | {"job_id"}, frozenset()),
     "job_stop": (frozenset({"job_id", "time", "status"}), frozenset()),

@@ -161,8 +161,8 @@ def sync(workspace: Workspace, options: SyncOptions) -> SyncOutcome:
     outcome.runs = sorted(
         run_costs(workspace, manifest, periods, synced_at).values(), key=lambda r: r.run_id
     )
-    mlflow = client(options.tracking_uri)
     try:
+        mlflow = client(options.tracking_uri)
         for run in outcome.runs:
             write_run(mlflow, run, synced_at, options.dry_run)
         tag_model_versions(mlflow, outcome.synced, options.dry_run)

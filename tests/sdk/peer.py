@@ -156,8 +156,9 @@ def _check(event: dict[str, Any]) -> list[dict[str, Any]]:
     errors = []
     if event.get("type") not in EVENT_TYPES:
         errors.append({"field": "type", "value": event.get("type"), "message": "unknown type"})
-    if event.get("type") == "llm_call" and not event.get("model"):
-        errors.append({"field": "model", "value": None, "message": "required"})
+    for name in ("model", "provider") if event.get("type") == "llm_call" else ():
+        if not event.get(name):
+            errors.append({"field": name, "value": None, "message": "required for llm_call"})
     for name in TOKEN_FIELDS:
         value = event.get(name, 0)
         if not isinstance(value, int) or value < 0:

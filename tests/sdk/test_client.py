@@ -34,7 +34,9 @@ def client(url: str, **options: Any) -> CostCouncil:
 
 def calls(cc: CostCouncil, count: int, **fields: Any) -> list[str]:
     return [
-        cc.llm_call(model="gpt-4o", input_tokens=i, attributes={"seq": i}, **fields)
+        cc.llm_call(
+            model="gpt-4o", provider="openai", input_tokens=i, attributes={"seq": i}, **fields
+        )
         for i in range(count)
     ]
 
@@ -104,7 +106,7 @@ def test_event_body_follows_the_protocol(peer: Peer) -> None:
 def test_a_misspelt_field_is_a_type_error_naming_the_right_one(peer: Peer) -> None:
     cc = client(peer.url)
     with pytest.raises(TypeError, match="did you mean 'input_tokens'"):
-        cc.llm_call(model="m", input_tokens_=3)  # type: ignore[call-arg]
+        cc.llm_call(model="m", provider="vllm", input_tokens_=3)  # type: ignore[call-arg]
     cc.close()
 
 
@@ -177,8 +179,8 @@ def test_400_rejects_the_batch_without_retry(peer: Peer, caplog: pytest.LogCaptu
 
 def test_a_bad_event_is_rejected_alone(peer: Peer, caplog: pytest.LogCaptureFixture) -> None:
     cc = client(peer.url)
-    good = cc.llm_call(model="m", input_tokens=1)
-    bad = cc.llm_call(model="m", input_tokens=-1)
+    good = cc.llm_call(model="m", provider="vllm", input_tokens=1)
+    bad = cc.llm_call(model="m", provider="vllm", input_tokens=-1)
     with caplog.at_level(logging.WARNING, "costcouncil.sdk"):
         assert cc.flush(timeout=5)
     assert list(peer.events) == [good]
@@ -239,7 +241,7 @@ def test_close_drops_what_cannot_be_delivered() -> None:
     calls(cc, 3)
     cc.close()
     cc.close()
-    cc.llm_call(model="m")
+    cc.llm_call(model="m", provider="vllm")
     assert cc.stats.dropped == 4 and cc.stats.queued == 0
 
 
@@ -300,12 +302,12 @@ def test_job_status_follows_how_the_block_ended(
 
 def test_a_forked_child_sends_its_own_events_only(peer: Peer) -> None:
     cc = client(peer.url)
-    parent = cc.llm_call(model="m", attributes={"who": "parent"})
+    parent = cc.llm_call(model="m", provider="vllm", attributes={"who": "parent"})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads: we handle it
         pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
-        cc.llm_call(model="m", attributes={"who": "child"})
+        cc.llm_call(model="m", provider="vllm", attributes={"who": "child"})
         os._exit(0 if cc.flush(timeout=5) and cc.stats.sent == 1 else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0

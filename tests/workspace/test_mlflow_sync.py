@@ -24,7 +24,7 @@ from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from costcouncil.cli.mlflow_cmd import mlflow_app
-from costcouncil.errors import ConfigError
+from costcouncil.errors import ConfigError, ExportError
 from costcouncil.schema.usage import JOBS_SCHEMA
 from costcouncil.usage.base import SourceOptions
 from costcouncil.workspace.allocate import AllocateOptions, allocate
@@ -38,6 +38,7 @@ from tests.factories import Charge, write_focus
 from tests.usage.sources.mlflow_setup import (
     Server,
     experiment,
+    free_port,
     register,
     run,
     server,
@@ -311,6 +312,15 @@ def test_runs_deleted_in_mlflow_are_reported_not_fatal(
     assert outcome.to_dict()["missing"] == [
         {"run": r.run_id, "status": r.status} for r in outcome.runs if r.run_id != runs["a"]
     ]
+
+
+def test_an_unreachable_server_stops_the_sync(
+    small: tuple[Workspace, str, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # MLflow's own retry setting
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(ExportError, match=f"{url}: MLflow write-back stopped"):
+        sync(small[0], SyncOptions(url))
 
 
 def test_needs_an_allocation(workspace: Workspace, tmp_path: Path) -> None:

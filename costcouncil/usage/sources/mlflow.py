@@ -122,9 +122,9 @@ def read(path: Path | None, options: SourceOptions) -> pa.Table:
             "the mlflow source reads a tracking server: give --tracking-uri "
             "(e.g. http://mlflow.internal:5000, databricks, or sqlite:///mlflow.db)"
         )
-    mlflow = client(uri)
     origin = shown_uri(uri)
     try:
+        mlflow = client(uri)
         experiments = resolve_experiments(mlflow, options.experiments, origin)
         versions = model_versions(mlflow)
         rows = Rows("jobs", origin)
@@ -132,6 +132,10 @@ def read(path: Path | None, options: SourceOptions) -> pa.Table:
             add_run(rows, n, run, experiments[run.info.experiment_id], versions, options)
     except mlflow_errors() as e:
         raise IngestError(f"{origin}: cannot read MLflow runs: {e}") from e
+    except ImportError as e:  # mlflow-skinny has no SQLAlchemy store
+        raise ConfigError(
+            f"{origin}: this tracking URI needs the full `mlflow` package ({e})"
+        ) from e
     return rows.table()
 
 
