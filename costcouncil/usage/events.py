@@ -6,9 +6,10 @@ is a retry and is dropped). A bad event is rejected alone with every problem it 
 its batch is kept. This module is on the hot path of live ingest: plain dict access and
 ``isinstance`` checks, no per-event model objects.
 
-Checked events are *normalised*: times become integer microseconds since the epoch (``t``), the
-event keeps only the fields it declared, and unknown fields are an error (a typo such as
-``input_token`` must not silently lose tokens).
+Checked events are *normalised*: times become integer microseconds since the epoch (``t``),
+``attributes`` becomes its JSON text, the event keeps only the fields it declared, and unknown
+fields are an error (a typo such as ``input_token`` must not silently lose tokens).
+:data:`LOG_SCHEMA` is the Arrow schema of normalised events, as the event log stores them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import orjson
+import pyarrow as pa
 
 from costcouncil.errors import FormatError
 
@@ -41,6 +43,22 @@ JOB_NUMBERS = ("accelerator_count", "cpu_cores", "memory_gib", "gpu_memory_gib",
 EVENT_TYPES = ("llm_call", "job_start", "job_heartbeat", "job_stop")
 STOP_STATUSES = ("succeeded", "failed", "killed")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_COST_UNIT = Decimal("1e-12")  # the lake's scale
+_MAX_COST = Decimal("1e20")
+
+#: Normalised events as Arrow columns (every event type's fields; absent ones are null).
+LOG_SCHEMA = pa.schema(
+    [
+        pa.field("type", pa.string()),
+        pa.field("id", pa.string()),
+        pa.field("t", pa.int64()),
+        *(pa.field(n, pa.string()) for n in dict.fromkeys((*LLM_STRINGS, *JOB_STRINGS))),
+        *(pa.field(n, pa.int64()) for n in LLM_COUNTS),
+        *(pa.field(n, pa.float64()) for n in JOB_NUMBERS),
+        pa.field("cost", pa.string()),
+        pa.field("attributes", pa.string()),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -153,7 +171,7 @@ def _fields(
                     errors.append(EventError(key, value, "must be a number >= 0"))
             elif c == 4:
                 if isinstance(value, dict):
-                    out[key] = value
+                    out[key] = orjson.dumps(value).decode()
                 else:
                     errors.append(EventError(key, _shown(value), "must be a JSON object"))
             elif c == 5:
@@ -198,7 +216,10 @@ def _cost(value: Any, errors: list[EventError]) -> str | None:
     if not amount.is_finite() or amount < 0:
         errors.append(EventError("cost", value, "must be a finite number >= 0"))
         return None
-    return str(amount)
+    if amount >= _MAX_COST:
+        errors.append(EventError("cost", value, "too large for one call"))
+        return None
+    return str(amount.quantize(_COST_UNIT))
 
 
 def _job(event: Mapping[str, Any], out: dict[str, Any], errors: list[EventError]) -> None:

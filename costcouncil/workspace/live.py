@@ -32,6 +32,8 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pajson
 
 from costcouncil.lake.eventlog import EventLog, read_segment
 from costcouncil.schema.usage import JOBS_SCHEMA, LLM_SCHEMA
@@ -229,6 +231,7 @@ class LiveIngest:
             if not segments and not self.jobs.has_stale(time.time()):
                 return 0
             llm, touched = self._read(segments)
+            moved = int(sum(t.num_rows for t in llm))
             tables = self._tables(segments, llm, touched)
             if tables:
                 store_tables(self.workspace, tables)
@@ -238,28 +241,29 @@ class LiveIngest:
                 self.pending.compacting = []
                 self._manifest_stamp = _stamp(self.workspace)
             self.log.drop(segments)
-            self.stats["compacted"] += len(llm)
-            return len(llm)
+            self.stats["compacted"] += moved
+            return moved
 
-    def _read(self, segments: list[Path]) -> tuple[list[dict[str, Any]], set[str]]:
-        llm: list[dict[str, Any]] = []
+    def _read(self, segments: list[Path]) -> tuple[list[pa.Table], set[str]]:
+        """The segments' llm calls (as log tables) and the ids of the jobs their events touched."""
+        llm: list[pa.Table] = []
         touched: set[str] = set()
         for segment in segments:
-            for record in read_segment(segment):
-                kind = record.get("type")
-                if kind == "llm_call":
-                    llm.append(record)
-                elif kind in ("job_start", "job_heartbeat", "job_stop"):
-                    touched.add(self.jobs.apply(record))
+            table = read_log_table(segment)
+            kinds = table.column("type")
+            llm.append(table.filter(pc.equal(kinds, "llm_call")))
+            for row in table.filter(pc.is_in(kinds, _JOB_TYPES)).to_pylist():
+                touched.add(self.jobs.apply({k: v for k, v in row.items() if v is not None}))
         return llm, touched | self.jobs.close_stale(time.time())
 
     def _tables(
-        self, segments: list[Path], llm: list[dict[str, Any]], touched: set[str]
+        self, segments: list[Path], llm: list[pa.Table], touched: set[str]
     ) -> list[tuple[str, pa.Table, str]]:
         name = segments[-1].stem if segments else f"stale-{int(time.time())}"
         tables = []
-        if llm:
-            tables.append((f"{SOURCE}-{name}", llm_table(llm), "live events"))
+        calls = pa.concat_tables(llm) if llm else None
+        if calls is not None and calls.num_rows:
+            tables.append((f"{SOURCE}-{name}", llm_table(calls), "live events"))
         if touched:
             tables.append((f"{SOURCE}-{name}", self.jobs.table(touched), "live events"))
             self.jobs.forget_closed(touched)
@@ -326,28 +330,38 @@ def _rejection(index: int, event: Any, errors: list[ev.EventError]) -> dict[str,
     return {"index": index, "id": ident, "errors": [e.to_dict() for e in errors]}
 
 
-_LLM_STRINGS = [n for n in LLM_SCHEMA.names if n in ev.LLM_STRINGS]
-_LLM_COUNTS = [n for n in LLM_SCHEMA.names if n in ev.LLM_COUNTS]
+_JOB_TYPES = pa.array(["job_start", "job_heartbeat", "job_stop"])
 
 
-def llm_table(events: list[dict[str, Any]]) -> pa.Table:
-    """``llm`` rows (source ``events``) of checked ``llm_call`` events."""
-    n = len(events)
+def read_log_table(path: Path) -> pa.Table:
+    """A log segment as a table of :data:`~costcouncil.usage.events.LOG_SCHEMA`.
+
+    Arrow's JSON reader does the parsing; a segment it refuses (a torn last line after a crash)
+    is read record by record instead, keeping every whole line.
+    """
+    if path.stat().st_size == 0:
+        return ev.LOG_SCHEMA.empty_table()
+    options = pajson.ParseOptions(explicit_schema=ev.LOG_SCHEMA, unexpected_field_behavior="ignore")
+    try:
+        return pajson.read_json(path, parse_options=options).select(ev.LOG_SCHEMA.names)
+    except pa.ArrowInvalid:
+        return pa.Table.from_pylist(list(read_segment(path)), ev.LOG_SCHEMA)
+
+
+def llm_table(calls: pa.Table) -> pa.Table:
+    """``llm`` rows (source ``events``) of ``llm_call`` events in the log's schema."""
+    n = calls.num_rows
     columns: dict[str, Any] = {
-        "request_id": [e["id"] for e in events],
-        "source": [SOURCE] * n,
-        "time": pa.array([e["t"] for e in events], pa.int64()).cast(LLM_SCHEMA.field("time").type),
-        "cost": [None if e.get("cost") is None else Decimal(e["cost"]) for e in events],
-        "attributes": [
-            orjson.dumps(e["attributes"]).decode() if e.get("attributes") else None for e in events
-        ],
+        "request_id": calls.column("id"),
+        "source": pa.array([SOURCE] * n, pa.string()),
+        "time": calls.column("t").cast(LLM_SCHEMA.field("time").type),
+        "cost": calls.column("cost").cast(LLM_SCHEMA.field("cost").type),
+        "request_count": pc.fill_null(calls.column("request_count"), 1),
     }
-    for name in _LLM_STRINGS:
-        columns[name] = [e.get(name) for e in events]
-    for name in _LLM_COUNTS:
-        columns[name] = [e.get(name) for e in events]
-    columns["request_count"] = [e.get("request_count") or 1 for e in events]
-    return pa.table({f.name: columns[f.name] for f in LLM_SCHEMA}, schema=LLM_SCHEMA)
+    for f in LLM_SCHEMA:
+        if f.name not in columns:
+            columns[f.name] = calls.column(f.name)
+    return pa.table([columns[f.name] for f in LLM_SCHEMA], schema=LLM_SCHEMA)
 
 
 __all__ = ["JOBS_SCHEMA", "LiveIngest", "LiveOptions", "llm_table"]

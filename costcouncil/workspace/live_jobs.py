@@ -56,7 +56,8 @@ class JobBook:
         for name in _COPIED:
             if name in e and (kind == "job_start" or name not in job.values):
                 job.values[name] = e[name]
-        job.attributes.update(e.get("attributes") or {})
+        if e.get("attributes"):
+            job.attributes.update(orjson.loads(e["attributes"]))
         if kind == "job_heartbeat":
             self._beat(job, e)
         elif kind == "job_stop":

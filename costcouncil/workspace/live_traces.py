@@ -11,8 +11,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
 from costcouncil.usage.base import SourceOptions
 from costcouncil.usage.events import LLM_COUNTS, LLM_STRINGS
 from costcouncil.usage.sources.otel import parse_otlp
@@ -50,5 +48,5 @@ def _event(row: dict[str, Any]) -> dict[str, Any]:
     if row.get("cost") is not None:
         event["cost"] = str(row["cost"])
     if row.get("attributes"):
-        event["attributes"] = orjson.loads(row["attributes"])
+        event["attributes"] = row["attributes"]
     return event

@@ -177,7 +177,7 @@ def sync(workspace: Workspace, options: SyncOptions) -> SyncOutcome:
 def choose_periods(manifest: mf.Manifest, wanted: Iterable[str]) -> list[str]:
     """The periods asked for, or every period the lake has allocations for."""
     have = manifest.periods("allocations")
-    wanted = list(wanted)
+    wanted = list(dict.fromkeys(wanted))
     missing = [p for p in wanted if p not in have]
     if missing or not have:
         known = ", ".join(have) or "none — run `costcouncil allocate` first"

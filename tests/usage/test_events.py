@@ -31,8 +31,8 @@ def test_a_good_llm_call_is_normalised() -> None:
     assert errors == []
     assert event == {
         "type": "llm_call", "id": "e1", "t": 1_700_000_000_500_000, "provider": "openai",
-        "model": "gpt-4o", "input_tokens": 5, "cost": "0.25", "team": "search",
-        "attributes": {"route": "/answer"},
+        "model": "gpt-4o", "input_tokens": 5, "cost": "0.250000000000", "team": "search",
+        "attributes": '{"route":"/answer"}',
     }  # fmt: skip
 
 
@@ -54,6 +54,7 @@ def test_defaults_time_and_id() -> None:
         ({"team": 7}, "team", "must be a string"),
         ({"cost": "-1"}, "cost", ">= 0"),
         ({"cost": "abc"}, "cost", "finite number"),
+        ({"cost": "1e30"}, "cost", "too large"),
         ({"attributes": [1]}, "attributes", "JSON object"),
         ({"input_token": 3}, "input_token", "did you mean 'input_tokens'"),
         ({"model": None}, "model", "required"),

@@ -109,8 +109,10 @@ def pages(fetch: Callable[[str | None], Any]) -> Iterator[Any]:
 
 def mlflow_errors() -> tuple[type[Exception], ...]:
     """The exceptions an MLflow client call raises for a server-side or connection problem."""
-    from mlflow.exceptions import MlflowException
-
+    try:
+        from mlflow.exceptions import MlflowException
+    except ImportError:  # no MLflow: ``client`` has already said how to install it
+        return (OSError,)
     return (MlflowException, OSError)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -185,3 +186,10 @@ def test_a_password_in_the_uri_is_not_shown() -> None:
         == "https://ada:***@mlflow.example:8443/x"
     )
     assert source.shown_uri("sqlite:///tmp/m.db") == "sqlite:///tmp/m.db"
+
+
+def test_without_mlflow_installed_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("mlflow", "mlflow.tracking", "mlflow.exceptions"):
+        monkeypatch.setitem(sys.modules, name, None)  # what `import` sees when it is absent
+    with pytest.raises(ConfigError, match=r"pip install 'costcouncil\[mlflow\]'"):
+        _read("http://mlflow.example:5000")
