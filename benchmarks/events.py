@@ -29,7 +29,11 @@ from pathlib import Path
 
 import httpx
 
-MODELS = [("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("anthropic", "claude-3-5-sonnet-20241022")]
+MODELS = [
+    ("openai", "gpt-4o"),
+    ("openai", "gpt-4o-mini"),
+    ("anthropic", "claude-3-5-sonnet-20241022"),
+]
 TEAMS = ["search", "vision", "support", "ads", "platform"]
 
 
@@ -58,11 +62,14 @@ def start_server(workspace: Path, port: int) -> subprocess.Popen[bytes]:
 
 
 def batch(prefix: str, size: int, customer: str) -> bytes:
+    """``size`` llm_call events as the SDK sends them: unique id, UTC time, tokens, owner keys."""
     lines = []
+    second = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
     for i in range(size):
         provider, model = MODELS[i % len(MODELS)]
+        stamp = f"{second}.{i:06d}Z"
         lines.append(
-            f'{{"type":"llm_call","id":"{prefix}-{i}","provider":"{provider}","model":"{model}",'
+            f'{{"type":"llm_call","id":"{prefix}-{i}","time":"{stamp}","provider":"{provider}","model":"{model}",'
             f'"input_tokens":{800 + i % 400},"output_tokens":{90 + i % 50},'
             f'"team":"{TEAMS[i % len(TEAMS)]}","feature":"answers","customer":"{customer}"}}'
         )
@@ -184,9 +191,15 @@ def report(
     print(f"cores: {os.cpu_count()}, senders: {args.senders}, batch: {args.batch}")
     print(f"events accepted: {load.sent:,} in {elapsed:.1f} s over {load.batches:,} batches")
     print(f"sustained: {rate:,.0f} events/s (goal 50,000: ratio {rate / 50_000:.2f})")
-    print(f"visible in /v1/costs: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms over {len(lat)} batches (goal p99 < 5 s)")
-    print(f"server peak memory: {rss:,.0f} MB; log drained into the lake {drain:.1f} s after load stopped")
-    print(f"floor: GET /health {health:,.0f} requests/s; events used {load.batches / elapsed:,.0f} requests/s")
+    print(
+        f"visible in /v1/costs: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms over {len(lat)} batches (goal p99 < 5 s)"
+    )
+    print(
+        f"server peak memory: {rss:,.0f} MB; log drained into the lake {drain:.1f} s after load stopped"
+    )
+    print(
+        f"floor: GET /health {health:,.0f} requests/s; events used {load.batches / elapsed:,.0f} requests/s"
+    )
 
 
 if __name__ == "__main__":

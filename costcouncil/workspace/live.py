@@ -30,12 +30,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.json as pajson
 
+from costcouncil.engine.duckdb import connect
 from costcouncil.lake.eventlog import EventLog, read_segment
+from costcouncil.schema.sql import lit
 from costcouncil.schema.usage import JOBS_SCHEMA, LLM_SCHEMA
 from costcouncil.usage import events as ev
 from costcouncil.workspace.core import Workspace
@@ -336,16 +338,35 @@ _JOB_TYPES = pa.array(["job_start", "job_heartbeat", "job_stop"])
 def read_log_table(path: Path) -> pa.Table:
     """A log segment as a table of :data:`~costcouncil.usage.events.LOG_SCHEMA`.
 
-    Arrow's JSON reader does the parsing; a segment it refuses (a torn last line after a crash)
-    is read record by record instead, keeping every whole line.
+    DuckDB's JSON reader does the parsing (about twice Arrow's speed here); a segment it refuses
+    (a torn last line after a crash) is read record by record instead, keeping every whole line.
     """
     if path.stat().st_size == 0:
         return ev.LOG_SCHEMA.empty_table()
-    options = pajson.ParseOptions(explicit_schema=ev.LOG_SCHEMA, unexpected_field_behavior="ignore")
+    con = connect()
     try:
-        return pajson.read_json(path, parse_options=options).select(ev.LOG_SCHEMA.names)
-    except pa.ArrowInvalid:
+        return (
+            con.sql(
+                f"SELECT * FROM read_json({lit(str(path))}, format = 'newline_delimited', "
+                f"columns = {_LOG_COLUMNS})"
+            )
+            .to_arrow_table()
+            .cast(ev.LOG_SCHEMA)
+        )
+    except duckdb.Error:
         return pa.Table.from_pylist(list(read_segment(path)), ev.LOG_SCHEMA)
+    finally:
+        con.close()
+
+
+_LOG_COLUMNS = (
+    "{"
+    + ", ".join(
+        f"{lit(f.name)}: {lit({'string': 'VARCHAR', 'int64': 'BIGINT', 'double': 'DOUBLE'}[str(f.type)])}"
+        for f in ev.LOG_SCHEMA
+    )
+    + "}"
+)
 
 
 def llm_table(calls: pa.Table) -> pa.Table:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -276,14 +277,14 @@ def store_tables(workspace: Workspace, tables: Sequence[tuple[str, pa.Table, str
     """Store usage tables made elsewhere (live events) as slices ``<kind>/<key>``, in one commit.
 
     Each item is (key, table of the jobs or llm schema, origin); a slice with the same id is
-    replaced.
+    replaced. The key must be unique to the content (live events: the log segment's name).
     """
     lake = workspace.lake
     with lake.writer() as tx:
         manifest = lake.read()
         for key, table, origin in tables:
             kind = "jobs" if table.schema.equals(JOBS_SCHEMA) else "llm"
-            content = _table_digest(table)
+            content = uuid.uuid4().hex  # made once, never re-read: no need to hash the content
             relative = f"{kind}/{key}-{content[:12]}.parquet"
             staged = tx.staging / f"{content}.parquet"
             pq.write_table(table, staged)

@@ -58,3 +58,24 @@ def test_open_jobs_and_pending_events_survive_a_restart(tmp_path: Path) -> None:
     assert (ended["end"] - ended["start"]).total_seconds() == 7200
     assert ended["team"] == "vision" and ended["accelerator_count"] == 8
     assert [r["request_id"] for r in _rows(ws, "llm")] == ["c"]
+
+
+def test_a_log_segment_with_batch_records_and_a_torn_line(tmp_path: Path) -> None:
+    from costcouncil.workspace.live import read_log_table
+
+    good = {
+        "type": "llm_call",
+        "id": "a",
+        "t": 1,
+        "provider": "p",
+        "model": "m",
+        "attributes": "{}",
+    }
+    batch = {"type": "_batch", "key": "k", "response": {"accepted": 1}}
+    segment = tmp_path / "seg-000000000001.ndjson"
+    segment.write_bytes(orjson.dumps(good) + b"\n" + orjson.dumps(batch) + b"\n")
+    table = read_log_table(segment)
+    assert table.column("type").to_pylist() == ["llm_call", "_batch"]
+    assert table.column("id").to_pylist() == ["a", None]
+    segment.write_bytes(segment.read_bytes() + b'{"type": "llm_call", "id": "b", "t"')
+    assert read_log_table(segment).column("id").to_pylist() == ["a", None]
