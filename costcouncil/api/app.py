@@ -24,6 +24,7 @@ from fastapi.responses import Response
 
 from costcouncil.errors import CostCouncilError, FormatError
 from costcouncil.settings import Settings
+from costcouncil.workspace.access import Access, Principal
 from costcouncil.workspace.live import LiveIngest
 from costcouncil.workspace.live_costs import CostQuery, live_costs
 from costcouncil.workspace.live_traces import post_traces
@@ -33,8 +34,16 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-def create_app(live: LiveIngest, settings: Settings, *, manage: bool = True) -> FastAPI:
-    """The app serving ``live``; with ``manage`` it starts and closes the service itself."""
+def create_app(
+    live: LiveIngest, settings: Settings, access: Access | None = None, *, manage: bool = True
+) -> FastAPI:
+    """The app serving ``live``; with ``manage`` it starts and closes the service itself.
+
+    Callers authenticate with ``Authorization: Bearer <token>``: an API token of ``access``
+    (scoped; a ``member`` sees only their teams' figures) or the ``COSTCOUNCIL_INGEST_TOKEN``
+    service token. With neither configured (no users, no ingest token) the API is open, for a
+    server on loopback.
+    """
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -47,13 +56,15 @@ def create_app(live: LiveIngest, settings: Settings, *, manage: bool = True) -> 
                 live.close()
 
     app = FastAPI(title="CostCouncil", version="1", lifespan=lifespan)
-    auth = _auth(settings.ingest_token)
+    required = settings.ingest_token is not None or (access is not None and access.has_users())
+    writer = _auth(settings.ingest_token, access, required, "events:write")
+    reader = _auth(settings.ingest_token, access, required, "costs:read")
 
     @app.get("/health")
     def health() -> dict[str, Any]:
         return {"status": "ok", **live.stats, "pending": live.pending_events()}
 
-    @app.post("/v1/events", dependencies=[Depends(auth)])
+    @app.post("/v1/events", dependencies=[Depends(writer)])
     async def events(
         request: Request, idempotency_key: Annotated[str | None, Header()] = None
     ) -> Response:
@@ -66,7 +77,7 @@ def create_app(live: LiveIngest, settings: Settings, *, manage: bool = True) -> 
             raise HTTPException(400, str(e)) from None
         return _json(answer)
 
-    @app.post("/v1/traces", dependencies=[Depends(auth)])
+    @app.post("/v1/traces", dependencies=[Depends(writer)])
     async def traces(request: Request) -> Response:
         if "protobuf" in request.headers.get("content-type", ""):
             raise HTTPException(415, "send OTLP/HTTP as JSON (Content-Type: application/json)")
@@ -80,16 +91,18 @@ def create_app(live: LiveIngest, settings: Settings, *, manage: bool = True) -> 
         except FormatError as e:
             raise HTTPException(400, str(e)) from None
 
-    @app.get("/v1/costs", dependencies=[Depends(auth)])
+    @app.get("/v1/costs")
     def costs(
         request: Request,
+        principal: Principal | None = Depends(reader),  # noqa: B008 (FastAPI dependency)
         by: Annotated[str, Query(description="Comma-separated keys, e.g. team,model")] = "",
         start: Annotated[date | None, Query(alias="from")] = None,
         end: Annotated[date | None, Query(alias="to")] = None,
     ) -> Response:
         filters = {k: v for k, v in request.query_params.items() if k not in ("by", "from", "to")}
         try:
-            query = CostQuery.make(by, filters, start, end)
+            teams = principal.team_scope() if principal is not None else None
+            query = CostQuery.make(by, filters, start, end, teams)
         except CostCouncilError as e:
             raise HTTPException(422, str(e)) from None
         return _json(live_costs(live, query))
@@ -107,12 +120,28 @@ async def _body(request: Request, limit: int) -> bytes:
     return body
 
 
-def _auth(token: str | None) -> Any:
-    def check(authorization: Annotated[str | None, Header()] = None) -> None:
-        if token is None:
-            return
+SERVICE = "ingest-token"
+
+
+def _auth(token: str | None, access: Access | None, required: bool, scope: str) -> Any:
+    def check(authorization: Annotated[str | None, Header()] = None) -> Principal | None:
         scheme, _, given = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip(), token):
-            raise HTTPException(401, "missing or wrong token", {"WWW-Authenticate": "Bearer"})
+        given = given.strip()
+        if scheme.lower() != "bearer" or not given:
+            if required:
+                raise HTTPException(401, "missing token", {"WWW-Authenticate": "Bearer"})
+            return None
+        if token is not None and secrets.compare_digest(given, token):
+            return Principal(
+                SERVICE, "finance", frozenset(), frozenset(("events:write", "costs:read"))
+            )
+        principal = access.authenticate_token(given) if access is not None else None
+        if principal is None:
+            raise HTTPException(
+                401, "wrong, revoked or expired token", {"WWW-Authenticate": "Bearer"}
+            )
+        if not principal.may(scope):
+            raise HTTPException(403, f"this token lacks the {scope!r} scope")
+        return principal
 
     return check

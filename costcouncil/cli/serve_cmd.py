@@ -10,6 +10,7 @@ from rich.console import Console
 
 from costcouncil.errors import CostCouncilError
 from costcouncil.settings import get_settings
+from costcouncil.workspace.access import Access
 from costcouncil.workspace.core import Workspace
 from costcouncil.workspace.live import LiveIngest, LiveOptions
 
@@ -37,11 +38,14 @@ def serve(
         live = LiveIngest(
             workspace, LiveOptions(compact_seconds, stale_job_seconds=stale_job_seconds)
         )
+        access = Access.open(workspace)
     except CostCouncilError as e:
         err.print(f"[bold red]error:[/] {e}", markup=True, highlight=False)
         raise typer.Exit(1) from None
     settings = get_settings()
-    if settings.ingest_token is None and host not in ("127.0.0.1", "localhost", "::1"):
-        err.print("warning: no COSTCOUNCIL_INGEST_TOKEN set and listening beyond loopback")
+    if settings.ingest_token is None and not access.has_users():
+        err.print(
+            "note: no users and no COSTCOUNCIL_INGEST_TOKEN: the API is open to whoever reaches it"
+        )
     err.print(f"CostCouncil serving {directory} on http://{host}:{port} (API docs at /docs)")
-    uvicorn.run(create_app(live, settings), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(live, settings, access), host=host, port=port, log_level="warning")

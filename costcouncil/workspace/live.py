@@ -283,13 +283,18 @@ class LiveIngest:
         return merged
 
     def query(
-        self, by: Sequence[str], filters: dict[str, str], start: date, end: date
+        self,
+        by: Sequence[str],
+        filters: dict[str, str],
+        start: date,
+        end: date,
+        teams: frozenset[str] | None = None,
     ) -> list[dict[str, Any]]:
         """Usage rows over the lake's totals and the pending events (see ``Totals.query``)."""
         self._refresh_lake()
         with self._lock:
             parts = [self.lake_totals, *self.pending.compacting, *self.pending.by_segment.values()]
-            return query_all(parts, by, filters, start, end)
+            return query_all(parts, by, filters, start, end, teams)
 
     def lake_stamp(self) -> tuple[float, int] | None:
         """Changes whenever the lake's manifest does (for caches of lake-derived figures)."""

@@ -35,9 +35,16 @@ class CostQuery:
     filters: dict[str, str]
     start: date
     end: date
+    teams: frozenset[str] | None = None  # a member's teams: nothing else is counted
 
     @staticmethod
-    def make(by: str, filters: dict[str, str], start: date | None, end: date | None) -> CostQuery:
+    def make(
+        by: str,
+        filters: dict[str, str],
+        start: date | None,
+        end: date | None,
+        teams: frozenset[str] | None = None,
+    ) -> CostQuery:
         keys = tuple(k.strip() for k in by.split(",") if k.strip())
         for key in (*keys, *filters):
             choices = GROUP_KEYS if key in keys else LLM_KEYS
@@ -50,12 +57,12 @@ class CostQuery:
         last = end or (first.replace(day=28) + timedelta(days=4)).replace(day=1)
         if last <= first:
             raise ConfigError(f"'to' ({last}) must be after 'from' ({first})")
-        return CostQuery(keys, dict(filters), first, last)
+        return CostQuery(keys, dict(filters), first, last, teams)
 
 
 def live_costs(live: LiveIngest, query: CostQuery) -> dict[str, Any]:
     """The body of ``GET /v1/costs``."""
-    rows = live.query(query.by, query.filters, query.start, query.end)
+    rows = live.query(query.by, query.filters, query.start, query.end, query.teams)
     allocated = _cached_allocated(live, query)
     if allocated is not None:
         rows = _merge(rows, allocated, query.by)
@@ -84,6 +91,7 @@ def _cached_allocated(live: LiveIngest, query: CostQuery) -> dict[tuple[Any, ...
     key = (
         str(live.workspace.root), live.lake_stamp(), query.by,
         tuple(sorted(query.filters.items())), query.start, query.end,
+        None if query.teams is None else tuple(sorted(query.teams)),
     )  # fmt: skip
     if key not in _CACHE:
         if len(_CACHE) >= _CACHE_SIZE:
@@ -97,6 +105,8 @@ def _allocated(live: LiveIngest, query: CostQuery) -> dict[tuple[Any, ...], Deci
     keys = [k for k in query.by if k != "day"]
     if any(k not in ALLOCATED_KEYS for k in (*keys, *query.filters)):
         return None
+    if query.teams is not None:
+        keys = [*keys, "team"]
     ws = live.workspace
     files = allocation_files(ws, ws.lake.read())
     if not files:
@@ -118,6 +128,7 @@ def _allocated(live: LiveIngest, query: CostQuery) -> dict[tuple[Any, ...], Deci
         f"{day} < {(query.end - date(1970, 1, 1)).days}",
         f"BillingCurrency = {lit(ws.config.currency)}",
         *(f"{q('x_' + k)} = {lit(v)}" for k, v in query.filters.items()),
+        *_team_scope(query.teams),
     ]
     select = ", ".join([*picks, "sum(EffectiveCost)"])
     rows = con.execute(
@@ -125,6 +136,14 @@ def _allocated(live: LiveIngest, query: CostQuery) -> dict[tuple[Any, ...], Deci
     ).fetchall()
     con.close()
     return {tuple(_day(k, v) for k, v in zip(query.by, r[:-1], strict=True)): r[-1] for r in rows}
+
+
+def _team_scope(teams: frozenset[str] | None) -> list[str]:
+    if teams is None:
+        return []
+    if not teams:
+        return ["FALSE"]
+    return [f"x_team IN ({', '.join(lit(t) for t in sorted(teams))})"]
 
 
 def _day(key: str, value: Any) -> Any:

@@ -65,9 +65,16 @@ class Totals:
 
 
 def query_all(
-    parts: Sequence[Totals], by: Sequence[str], filters: dict[str, str], start: date, end: date
+    parts: Sequence[Totals],
+    by: Sequence[str],
+    filters: dict[str, str],
+    start: date,
+    end: date,
+    teams: frozenset[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """:meth:`Totals.query` over the sum of ``parts``, without merging them first."""
+    """:meth:`Totals.query` over the sum of ``parts``, without merging them first; with ``teams``
+    only entries of those teams count (a member's view)."""
+    team = 1 + LLM_KEYS.index("team")
     lo, hi = (start - _EPOCH).days, (end - _EPOCH).days
     where = [(1 + LLM_KEYS.index(k), v) for k, v in filters.items()]
     picks = [0 if k == "day" else 1 + LLM_KEYS.index(k) for k in by]
@@ -75,6 +82,8 @@ def query_all(
     for part in parts:
         for key, counts in part.entries.items():
             if not lo <= key[0] < hi or any(key[i] != v for i, v in where):
+                continue
+            if teams is not None and key[team] not in teams:
                 continue
             group = tuple(key[i] for i in picks)
             have = groups.get(group)

@@ -234,3 +234,32 @@ def test_otlp_traces_become_llm_calls(server: Server) -> None:
         headers={"Content-Type": "application/x-protobuf"},
     )
     assert proto.status_code == 415
+
+
+def test_members_see_only_their_teams_and_scopes_hold(workspace: Path) -> None:
+    from costcouncil.workspace.access import Access
+
+    access = Access.open(Workspace.open(workspace))
+    access.add_user("m@acme.io", "member", ["search"], None)
+    access.add_user("v@acme.io", "viewer", [], None)
+    member = access.create_token("m@acme.io", "sdk")
+    viewer = access.create_token("v@acme.io", "dash")
+    access.close()
+    server = Server(workspace).start()
+    try:
+        events = [_call(1, team="search"), _call(2, team="vision"), _call(3, team="vision")]
+        as_member = {"Authorization": f"Bearer {member}"}
+        assert httpx.post(f"{server.url}/v1/events", json=events).status_code == 401
+        answer = httpx.post(f"{server.url}/v1/events", json=events, headers=as_member)
+        assert answer.json()["accepted"] == 3
+        as_viewer = {"Authorization": f"Bearer {viewer}"}
+        assert httpx.post(f"{server.url}/v1/events", json=[], headers=as_viewer).status_code == 403
+        url = f"{server.url}/v1/costs"
+        seen = httpx.get(url, params={"by": "team"}, headers=as_member).json()
+        assert [r["team"] for r in seen["rows"]] == ["search"]
+        crafted = httpx.get(url, params={"team": "vision"}, headers=as_member).json()
+        assert crafted["rows"] == [] and crafted["totals"]["requests"] == 0
+        everything = httpx.get(url, params={"by": "team"}, headers=as_viewer).json()
+        assert everything["totals"]["requests"] == 3
+    finally:
+        server.stop()
