@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -68,6 +69,15 @@ def load(engine: Engine, workspace: Workspace, manifest: mf.Manifest, periods: l
     prices = build_price_table(_llm_models(llm_files), load_overrides(workspace))
     engine.load_arrow("prices", prices.table)
     return Loaded(list(schema.names), sorted((u.provider, u.model) for u in prices.unpriced))
+
+
+def lake_view(con: duckdb.DuckDBPyConnection, view: str, files: list[str]) -> None:
+    """Define ``view`` over lake Parquet ``files`` (columns united by name; no hive partitions)."""
+    listed = ", ".join(lit(f) for f in files)
+    con.execute(
+        f"CREATE VIEW {q(view)} AS SELECT * FROM read_parquet([{listed}], union_by_name = true, "
+        "hive_partitioning = false)"
+    )
 
 
 def latest_usage(view: str, schema: pa.Schema, key: str) -> str:

@@ -148,9 +148,8 @@ class LiveIngest:
         self, good: list[dict[str, Any]], rejected: list[dict[str, Any]], key: str | None
     ) -> dict[str, Any]:
         with self._lock:
-            fresh = [e for e in good if e["id"] not in self._seen]
-            duplicates = len(good) - len(fresh)
-            fresh = list({e["id"]: e for e in fresh}.values())
+            # ids seen before are retries; an id twice in one batch counts once
+            fresh = list({e["id"]: e for e in good if e["id"] not in self._seen}.values())
             duplicates = len(good) - len(fresh)
             response = {"accepted": len(fresh), "duplicates": duplicates, "rejected": rejected}
             data = ev.encode(fresh)

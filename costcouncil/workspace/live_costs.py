@@ -19,7 +19,7 @@ from typing import Any
 from costcouncil.engine.duckdb import connect
 from costcouncil.errors import ConfigError
 from costcouncil.schema.sql import lit, q
-from costcouncil.workspace.inputs import allocation_files
+from costcouncil.workspace.inputs import allocation_files, lake_view
 from costcouncil.workspace.live import LiveIngest
 from costcouncil.workspace.live_totals import LLM_KEYS
 
@@ -112,11 +112,7 @@ def _allocated(live: LiveIngest, query: CostQuery) -> dict[tuple[Any, ...], Deci
     if not files:
         return {}
     con = connect()
-    listed = ", ".join(lit(f) for f in files)
-    con.execute(
-        f"CREATE VIEW a AS SELECT * FROM read_parquet([{listed}], union_by_name = true, "
-        "hive_partitioning = false)"
-    )
+    lake_view(con, "a", files)
     have = {r[0] for r in con.execute("DESCRIBE a").fetchall()}
     if any(f"x_{k}" not in have for k in (*keys, *query.filters)):
         con.close()

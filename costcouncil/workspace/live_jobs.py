@@ -13,7 +13,7 @@ from costcouncil.engine.duckdb import connect
 from costcouncil.schema.sql import lit
 from costcouncil.schema.usage import JOBS_SCHEMA
 from costcouncil.workspace.core import Workspace
-from costcouncil.workspace.inputs import latest_usage
+from costcouncil.workspace.inputs import lake_view, latest_usage
 
 SOURCE = "events"
 _COPIED = (
@@ -123,10 +123,7 @@ class JobBook:
         if not files:
             return
         con = connect()
-        con.execute(
-            f"CREATE VIEW jobs_all AS SELECT * FROM read_parquet([{', '.join(lit(f) for f in files)}], "
-            "union_by_name = true, hive_partitioning = false)"
-        )
+        lake_view(con, "jobs_all", files)
         rows = con.sql(
             f"SELECT * FROM ({latest_usage('jobs_all', JOBS_SCHEMA, 'job_id')}) "
             f'WHERE source = {lit(SOURCE)} AND "end" IS NULL'

@@ -45,9 +45,9 @@ class LivePrices:
         if rows is None:
             rows = self._load(provider, model)
         wanted = tier or "standard"
-        for candidates in (wanted, "standard") if wanted != "standard" else ("standard",):
+        for tier in dict.fromkeys((wanted, "standard")):
             for row in rows:
-                if row.tier == candidates and _covers(row, t_us):
+                if row.tier == tier and _covers(row, t_us):
                     return row.per_token
         return None
 

@@ -14,10 +14,9 @@ from decimal import Decimal
 from typing import Any
 
 from costcouncil.engine.duckdb import connect
-from costcouncil.schema.sql import lit
 from costcouncil.schema.usage import LLM_SCHEMA
 from costcouncil.workspace.core import Workspace
-from costcouncil.workspace.inputs import latest_usage
+from costcouncil.workspace.inputs import lake_view, latest_usage
 from costcouncil.workspace.live_prices import PICO
 
 #: The key of an entry, after ``day`` (days since 1970-01-01).
@@ -112,11 +111,7 @@ def lake_llm_totals(workspace: Workspace, price: Pricer) -> Totals:
     if not files:
         return totals
     con = connect()
-    listed = ", ".join(lit(f) for f in files)
-    con.execute(
-        f"CREATE VIEW llm_all AS SELECT * FROM read_parquet([{listed}], union_by_name = true, "
-        "hive_partitioning = false)"
-    )
+    lake_view(con, "llm_all", files)
     keys = ", ".join(
         "coalesce(service_tier, 'standard')" if k == "service_tier" else k for k in LLM_KEYS
     )

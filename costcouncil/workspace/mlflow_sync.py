@@ -197,11 +197,7 @@ def run_costs(
     files = inputs.allocation_files(workspace, manifest, periods)
     con = open_costs(workspace, periods)
     try:
-        listed = ", ".join(lit(f) for f in files)
-        con.execute(
-            "CREATE VIEW alloc AS SELECT * FROM read_parquet("
-            f"[{listed}], union_by_name = true, hive_partitioning = false)"
-        )
+        inputs.lake_view(con, "alloc", files)
         columns = {r[0] for r in con.execute("DESCRIBE alloc").fetchall()}
         if "x_run" not in columns:
             raise ConfigError("the allocation has no x_run column: add `run` to the owner keys")
