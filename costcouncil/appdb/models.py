@@ -68,3 +68,19 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64), index=True)
     target: Mapped[str] = mapped_column(String(320), default="")
     detail: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+
+
+class WebSession(Base):
+    """A signed-in browser: the cookie holds the secret, the table only its SHA-256."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    address: Mapped[str] = mapped_column(String(64), default="")
+    user: Mapped[User] = relationship(lazy="joined")

@@ -149,6 +149,7 @@ def _table(
     }
     columns |= _machine_columns(streams, run, width)
     columns |= _owner_columns(owners, who, seed)
+    columns |= _run_columns(columns["model"], start, role)
     attrs = [json.dumps({"instance_type": s.instance, "role": role}) for s in streams]
     columns["attributes"] = pa.array(np.array(attrs)[run])
     return pa.table({f.name: columns[f.name] for f in JOBS_SCHEMA})
@@ -164,10 +165,21 @@ def _owner_columns(owners: list[Owner], who: I64, seed: int) -> dict[str, pa.Arr
         "team": col([o.team for o in owners]),
         "project": col([o.project for o in owners]),
         "model": col([o.model for o in owners]),
-        "model_version": pa.nulls(n, pa.string()),
-        "run": pa.nulls(n, pa.string()),
         "environment": col([o.environment for o in owners]),
         "user": pa.array(user),
+    }
+
+
+def _run_columns(model: pa.Array, start: F64, role: str) -> dict[str, pa.Array]:
+    """Each job is one run; a model gets a new version every 30 days of the span."""
+    names = np.array(model.to_pylist(), dtype=object)
+    version = np.char.add("v", (1 + np.floor(start / (24 * 30))).astype(np.int64).astype(str))
+    index = np.arange(names.size).astype(str)
+    run = np.char.add(np.char.add(names.astype(str), f"-{role}-"), index)
+    missing = pa.array([n is None for n in names])
+    return {
+        "model_version": pc.if_else(missing, pa.scalar(None, pa.string()), pa.array(version)),
+        "run": pc.if_else(missing, pa.scalar(None, pa.string()), pa.array(run)),
     }
 
 

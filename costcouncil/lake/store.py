@@ -25,7 +25,7 @@ from costcouncil.errors import WorkspaceError
 from costcouncil.lake import manifest as mf
 
 #: The lake's datasets, one folder each: FOCUS cost rows, usage, attribution results.
-DATASETS = ("costs", "jobs", "llm", "allocations", "reconciliation")
+DATASETS = ("costs", "jobs", "llm", "allocations", "reconciliation", "rollups")
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from costcouncil.appdb import credentials as cred
 from costcouncil.appdb.db import Database, open_database, resolve_url
@@ -92,6 +93,10 @@ class Access:
             user.password_hash = cred.hash_password(password) if password else None
             user.teams = [UserTeam(team=t) for t in dict.fromkeys(teams)]
             s.add(user)
+            try:
+                s.flush()  # one added at the same time by another process wins the race
+            except IntegrityError as e:
+                raise ConfigError(f"user {email!r} exists already") from e
             self._audit(s, actor, "user.add", email, {"role": role, "teams": list(teams)})
 
     def has_users(self) -> bool:

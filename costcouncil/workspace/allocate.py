@@ -23,7 +23,7 @@ from costcouncil.engine.base import Engine
 from costcouncil.errors import ConfigError
 from costcouncil.lake import manifest as mf
 from costcouncil.schema.sql import lit, q
-from costcouncil.workspace import inputs
+from costcouncil.workspace import inputs, rollups
 from costcouncil.workspace.core import Workspace
 
 Progress = Callable[[str, int, int], None]
@@ -201,10 +201,16 @@ def _commit(
             for dataset, sql in inputs.period_outputs(period):
                 relative = f"{dataset}/period={period}/{run_id}.parquet"
                 rows = inputs.write_parquet(engine, sql, tx.staging / f"{dataset}-{period}.parquet")
+                if dataset == "allocations":
+                    rollups.place_period(
+                        workspace, tx, manifest, period, run_id,
+                        tx.staging / f"{dataset}-{period}.parquet",
+                    )  # fmt: skip
                 tx.place(tx.staging / f"{dataset}-{period}.parquet", relative)
                 manifest.slices[f"{dataset}/{period}"] = _slice(
                     dataset, period, run_id, relative, rows
                 )
+        rollups.place_usage(workspace, tx, manifest, run_id)
         manifest.runs.append(_run_record(run_id, periods, rules, outcome))
         tx.commit(manifest, old)
     outcome.written = True

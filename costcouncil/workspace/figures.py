@@ -1,0 +1,248 @@
+"""Cost figures from the rollups: filters, grouping, grain and metric, with members' team scope.
+
+Every figure the API and the dashboard show comes through :func:`cost_rows`. A :class:`Filter`
+names a date range ``[start, end)``, exact-match filters on any dimension (several values mean
+any of them; ``(none)`` matches a missing value), tag filters, the currency, and — for a
+``member`` — the teams they may see, which is applied here, under every page and endpoint.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+
+from costcouncil.errors import ConfigError
+from costcouncil.schema.sql import lit, q
+from costcouncil.workspace import rollups
+from costcouncil.workspace.rollup_store import RollupStore
+
+NONE = "(none)"
+GRAINS = ("hour", "day", "week", "month")
+RESERVED = ("from", "to", "by", "grain", "metric", "currency", "limit", "offset", "format")
+_BUCKET = {
+    "hour": "strftime(hour, '%Y-%m-%dT%H:00:00Z')",
+    "day": "day",
+    "week": "CAST(date_trunc('week', day) AS DATE)",
+    "month": "CAST(date_trunc('month', day) AS DATE)",
+}
+_CENT = Decimal("0.000001")
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which cost rows a figure covers."""
+
+    start: date
+    end: date
+    where: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
+    currency: str = "USD"
+    teams: frozenset[str] | None = None  # a member's teams: nothing else is counted
+    metric: str = "effective"
+
+    def keys(self) -> set[str]:
+        used = {k for k, _ in self.where}
+        if self.tags:
+            used.add("tags")
+        if self.teams is not None:
+            used.add("team")
+        return used
+
+    def narrowed(self, **changes: Any) -> Filter:
+        return replace(self, **changes)
+
+    def with_value(self, key: str, value: str | None) -> Filter:
+        kept = tuple((k, v) for k, v in self.where if k != key)
+        return replace(self, where=(*kept, (key, (value if value is not None else NONE,))))
+
+    def value(self, key: str) -> tuple[str, ...]:
+        return next((v for k, v in self.where if k == key), ())
+
+    def params(self) -> dict[str, str]:
+        """The URL query parameters that rebuild this filter (shareable links)."""
+        out = {"from": self.start.isoformat(), "to": self.end.isoformat()}
+        out.update({k: ",".join(v) for k, v in self.where})
+        out.update({f"tag.{k}": v for k, v in self.tags})
+        if self.metric != "effective":
+            out["metric"] = self.metric
+        return out
+
+
+@dataclass(frozen=True)
+class Dimensions:
+    """The dimension names a workspace's rollups have, per tier."""
+
+    owner_keys: list[str]
+    by_tier: dict[str, list[str]] = field(default_factory=dict)
+
+    @staticmethod
+    def of(owner_keys: list[str]) -> Dimensions:
+        tiers = {t: rollups.dimensions(owner_keys, t) for t in rollups.TIERS}
+        return Dimensions(owner_keys, tiers)
+
+    @property
+    def all(self) -> list[str]:
+        return [d for d in self.by_tier["resources"] if d != "tags"]
+
+
+def parse_filter(
+    params: Mapping[str, str],
+    dims: Dimensions,
+    currency: str,
+    default_end: date,
+    teams: frozenset[str] | None = None,
+) -> Filter:
+    """A :class:`Filter` from URL query parameters; unknown keys are errors with a hint."""
+    end = _date(params, "to") or default_end + timedelta(days=1)
+    start = _date(params, "from") or (end - timedelta(days=1)).replace(day=1)
+    if end <= start:
+        raise ConfigError(f"'to' ({end}) must be after 'from' ({start})")
+    metric = params.get("metric", "effective")
+    if metric not in rollups.METRICS:
+        raise ConfigError(f"unknown metric {metric!r} (choose from {', '.join(rollups.METRICS)})")
+    where, tags = [], []
+    for key, value in params.items():
+        if key in RESERVED or value == "":
+            continue
+        if key.startswith("tag."):
+            tags.append((key[4:], value))
+            continue
+        check_key(key, dims.all)
+        where.append((key, tuple(v.strip() for v in value.split(",") if v.strip())))
+    return Filter(
+        start, end, tuple(where), tuple(tags), params.get("currency") or currency, teams, metric
+    )
+
+
+def check_key(key: str, choices: list[str]) -> None:
+    if key not in choices:
+        close = difflib.get_close_matches(key, choices, n=1)
+        hint = f" — did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"unknown key {key!r}{hint} (choose from {', '.join(choices)})")
+
+
+def _date(params: Mapping[str, str], key: str) -> date | None:
+    raw = params.get(key)
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw[:10])
+    except ValueError:
+        raise ConfigError(f"{key!r} must be a date (YYYY-MM-DD), not {raw!r}") from None
+
+
+def tier_for(dims: Dimensions, needed: set[str], grain: str | None) -> str:
+    """The smallest rollup that has every needed dimension at the grain."""
+    if grain == "hour":
+        missing = needed - set(dims.by_tier["hourly"])
+        if missing:
+            raise ConfigError(
+                f"hourly figures can be grouped and filtered by {', '.join(dims.by_tier['hourly'])}"
+                f" only, not {', '.join(sorted(missing))}: use grain=day"
+            )
+        return "hourly"
+    return "daily" if needed <= set(dims.by_tier["daily"]) else "resources"
+
+
+def where_sql(flt: Filter, time_col: str) -> str:
+    """The SQL condition of ``flt`` over a rollup table."""
+    start, end = lit(flt.start.isoformat()), lit(flt.end.isoformat())
+    parts = [
+        f"{time_col} >= CAST({start} AS DATE)",
+        f"{time_col} < CAST({end} AS DATE)",
+        f"currency = {lit(flt.currency)}",
+    ]
+    for key, values in flt.where:
+        parts.append(_match(q(key), values))
+    for key, value in flt.tags:
+        path = lit("$." + key.replace('"', ""))
+        parts.append(f"json_extract_string(tags, {path}) = {lit(value)}")
+    if flt.teams is not None:
+        parts.append(_match("team", tuple(sorted(flt.teams))) if flt.teams else "FALSE")
+    return " AND ".join(parts)
+
+
+def _match(column: str, values: tuple[str, ...]) -> str:
+    named = [v for v in values if v != NONE]
+    parts = [f"{column} IN ({', '.join(lit(v) for v in named)})"] if named else []
+    if NONE in values:
+        parts.append(f"{column} IS NULL")
+    return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
+
+
+def cost_rows(
+    store: RollupStore,
+    flt: Filter,
+    by: list[str],
+    grain: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Cost per group (and time bucket), largest first within each bucket."""
+    dims = Dimensions.of(store.workspace.config.tags.owner_keys)
+    for key in by:
+        check_key(key, dims.all)
+    if grain is not None and grain not in GRAINS:
+        raise ConfigError(f"unknown grain {grain!r} (choose from {', '.join(GRAINS)})")
+    tier = tier_for(dims, set(by) | flt.keys(), grain)
+    time_col = "hour" if tier == "hourly" else "day"
+    picks = [f"{_BUCKET[grain]} AS period"] if grain else []
+    picks += [q(k) for k in by]
+    metric = rollups.METRICS[flt.metric]
+    order = (["period"] if grain else []) + ["cost DESC"] + [f"{q(k)} NULLS LAST" for k in by]
+    sql = (
+        f"SELECT {', '.join([*picks, f'SUM({metric}) AS cost'])} FROM {tier} "
+        f"WHERE {where_sql(flt, time_col)}"
+        + (" GROUP BY ALL" if picks else "")
+        + f" ORDER BY {', '.join(order)}"
+        + (f" LIMIT {int(limit)} OFFSET {int(offset)}" if limit is not None else "")
+    )
+    return fetch(store.cursor(), sql)
+
+
+def fetch(cursor: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
+    """Rows of ``sql`` as dicts; costs as Decimals (never NULL)."""
+    try:
+        result = cursor.execute(sql)
+        names = [d[0] for d in result.description or []]
+        rows = [dict(zip(names, r, strict=True)) for r in result.fetchall()]
+    finally:
+        cursor.close()
+    for row in rows:
+        if "cost" in row:
+            row["cost"] = row["cost"] if row["cost"] is not None else Decimal(0)
+    return rows
+
+
+def total(store: RollupStore, flt: Filter) -> Decimal:
+    rows = cost_rows(store, flt, [])
+    return Decimal(rows[0]["cost"]) if rows else Decimal(0)
+
+
+def last_day(store: RollupStore, teams: frozenset[str] | None = None) -> date | None:
+    """The last day with cost in the rollups (the dashboard's 'today' for a finished bill)."""
+    scope = ""
+    if teams is not None:
+        scope = " WHERE " + (_match("team", tuple(sorted(teams))) if teams else "FALSE")
+    rows = fetch(store.cursor(), f"SELECT max(day) AS day FROM daily{scope}")
+    found = rows[0]["day"] if rows else None
+    return found if isinstance(found, date) else None
+
+
+def jsonable(value: Any) -> Any:
+    """Decimals as strings with six decimals, dates as ISO text."""
+    if isinstance(value, Decimal):
+        return str(value.quantize(_CENT))
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value

@@ -1,0 +1,107 @@
+"""The rollups of a lake held in an in-memory DuckDB, reloaded when the manifest changes.
+
+The hourly and daily rollups and the usage rollups are loaded into memory tables (they are
+small: a day per owner, not a row per charge); the resource-level rollup stays a view over its
+Parquet files. Each request reads through its own :meth:`RollupStore.cursor`, so concurrent
+requests do not share a DuckDB cursor.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import duckdb
+
+from costcouncil.engine.duckdb import connect
+from costcouncil.lake import manifest as mf
+from costcouncil.schema.sql import lit, q
+from costcouncil.workspace import rollups
+from costcouncil.workspace.core import Workspace
+
+_CHECK_SECONDS = 1.0
+_IN_MEMORY = ("hourly", "daily")
+
+
+@dataclass
+class Loaded:
+    """One loaded state of the lake: the connection and what it holds."""
+
+    con: duckdb.DuckDBPyConnection
+    stamp: tuple[int, int]
+    periods: list[str]
+    tables: frozenset[str]
+
+
+class RollupStore:
+    """Answers figure queries from the workspace's rollups."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self._lock = threading.Lock()
+        self._loaded: Loaded | None = None
+        self._checked = 0.0
+
+    def stamp(self) -> tuple[int, int]:
+        """Changes whenever the manifest is replaced (every lake commit)."""
+        try:
+            st = self.workspace.lake.manifest_path.stat()
+        except FileNotFoundError:
+            return (0, 0)
+        return (st.st_mtime_ns, st.st_ino)
+
+    def current(self) -> Loaded:
+        """The loaded state, reloaded when the lake changed (checked at most once a second)."""
+        with self._lock:
+            now = time.monotonic()
+            if self._loaded is None or now - self._checked > _CHECK_SECONDS:
+                self._checked = now
+                stamp = self.stamp()
+                if self._loaded is None or self._loaded.stamp != stamp:
+                    self._loaded = self._load(stamp)
+            return self._loaded
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        return self.current().con.cursor()
+
+    def _load(self, stamp: tuple[int, int]) -> Loaded:
+        manifest = self.workspace.lake.read()
+        root = self.workspace.lake.root
+        con = connect(temp_dir=root / ".spill")
+        periods = sorted(
+            s.period for s in manifest.slices.values() if s.dataset == rollups.DATASET and s.period
+        )
+        keys = self.workspace.config.tags.owner_keys
+        for tier in rollups.TIERS:
+            files = _files(manifest, root, periods, tier)
+            source = _source(files, tier, keys)
+            kind = "TABLE" if tier in _IN_MEMORY else "VIEW"
+            con.execute(f"CREATE {kind} {tier} AS {source}")
+        tables = set(rollups.TIERS)
+        for name in rollups.USAGE_FILES:
+            found = rollups.file_of(manifest, rollups.USAGE_SLICE, name)
+            if found is not None:
+                path = lit(str(root / found))
+                con.execute(f"CREATE TABLE usage_{name} AS SELECT * FROM read_parquet({path})")
+                tables.add(f"usage_{name}")
+        return Loaded(con, stamp, periods, frozenset(tables))
+
+
+def _files(manifest: mf.Manifest, root: object, periods: list[str], tier: str) -> list[str]:
+    out = []
+    for period in periods:
+        found = rollups.file_of(manifest, f"{rollups.DATASET}/{period}", tier)
+        if found is not None:
+            out.append(f"{root}/{found}")
+    return out
+
+
+def _source(files: list[str], tier: str, keys: list[str]) -> str:
+    if files:
+        listed = ", ".join(lit(f) for f in files)
+        return f"SELECT * FROM read_parquet([{listed}], union_by_name = true)"
+    time_col = "NULL::TIMESTAMPTZ AS hour" if tier == "hourly" else "NULL::DATE AS day"
+    dims = [f"NULL::VARCHAR AS {q(d)}" for d in rollups.dimensions(keys, tier)]
+    sums = [f"NULL::DECIMAL(38,12) AS {m}" for m in rollups.METRICS.values()]
+    return "SELECT " + ", ".join([time_col, *dims, *sums, "0::HUGEINT AS rows"]) + " WHERE false"
