@@ -1,0 +1,88 @@
+"""The explorer: drill team → project → model → model version → run → resource.
+
+The drill path is a filter on the levels already chosen; the page shows the next level's
+groups with their share, a trend of the selection stacked by those groups, and the path back.
+What is on screen is exactly :func:`explore`'s ``rows`` (which the CSV/Parquet downloads hold).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from costcouncil.workspace.figures import NONE, Filter, cost_rows
+from costcouncil.workspace.rollup_store import RollupStore
+
+LEVELS = ("team", "project", "model", "model_version", "run", "resource")
+ROW_LIMIT = 500
+STACK = 8
+
+
+def next_level(flt: Filter) -> str | None:
+    """The first drill level the filter has not fixed (None below the resource)."""
+    chosen = {k for k, _ in flt.where}
+    return next((level for level in LEVELS if level not in chosen), None)
+
+
+def grain_for(flt: Filter) -> str:
+    days = (flt.end - flt.start).days
+    return "day" if days <= 92 else "week" if days <= 400 else "month"
+
+
+def explore(store: RollupStore, flt: Filter, level: str | None = None) -> dict[str, Any]:
+    """The explorer's figures for the selection ``flt`` grouped by ``level``."""
+    level = level or next_level(flt) or "resource"
+    rows = cost_rows(store, flt, [level], limit=ROW_LIMIT)
+    total = sum((r["cost"] for r in cost_rows(store, flt, [])), Decimal(0))
+    for row in rows:
+        row[level] = row[level] if row[level] is not None else NONE
+        row["share"] = None if not total else row["cost"] / total
+    grain = grain_for(flt)
+    top = [r[level] for r in rows[:STACK]]
+    trend = _stacked(cost_rows(store, flt, [level], grain), level, top)
+    path = [
+        {"key": key, "value": ",".join(values), "params": _upto(flt, key)}
+        for key, values in flt.where
+        if key in LEVELS
+    ]
+    return {
+        "from": flt.start,
+        "to": flt.end,
+        "last_day": flt.end - timedelta(days=1),
+        "level": level,
+        "levels": list(LEVELS),
+        "path": path,
+        "filters": [{"key": k, "value": ",".join(v)} for k, v in flt.where if k not in LEVELS],
+        "tags": [{"key": k, "value": v} for k, v in flt.tags],
+        "metric": flt.metric,
+        "currency": flt.currency,
+        "total": total,
+        "rows": rows,
+        "truncated": len(rows) == ROW_LIMIT,
+        "grain": grain,
+        "trend": trend,
+        "params": flt.params(),
+    }
+
+
+def _upto(flt: Filter, key: str) -> dict[str, str]:
+    """The parameters of the path cut after ``key`` (a breadcrumb's link)."""
+    keep, where = True, []
+    for k, v in flt.where:
+        if k in LEVELS and not keep:
+            continue
+        where.append((k, v))
+        keep = keep and k != key
+    return flt.narrowed(where=tuple(where)).params()
+
+
+def _stacked(rows: list[dict[str, Any]], level: str, top: list[Any]) -> list[dict[str, Any]]:
+    """Trend rows with every group outside ``top`` summed into 'others'."""
+    out: dict[tuple[Any, Any], Decimal] = {}
+    for row in rows:
+        name = row[level] if row[level] is not None else NONE
+        name = name if name in top else "others"
+        key = (row["period"], name)
+        out[key] = out.get(key, Decimal(0)) + row["cost"]
+    return [{"period": p, level: n, "cost": c} for (p, n), c in sorted(out.items(), key=str)]

@@ -1,0 +1,91 @@
+"""GPU: clusters and nodes, their used and idle cost, utilisation, and who used what.
+
+A GPU node is a resource whose cost was split over jobs by GPU-seconds (method
+``usage_split:gpu_seconds``) or kept as idle (method ``idle``). Utilisation is the used share
+of the node's cost; a cluster is a provider account in a region. GPU-hours per node and team
+come from the jobs (the usage rollup written with the last allocation run).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from costcouncil.schema.sql import lit
+from costcouncil.workspace import rollups
+from costcouncil.workspace.figures import NONE, Filter, fetch, where_sql
+from costcouncil.workspace.rollup_store import RollupStore
+
+GPU_METHODS = "(method = 'idle' OR method LIKE 'usage_split:gpu%')"
+
+
+def gpu(store: RollupStore, flt: Filter) -> dict[str, Any]:
+    """The GPU page's figures."""
+    metric = rollups.METRICS[flt.metric]
+    where = f"{where_sql(flt, 'day')} AND {GPU_METHODS}"
+    split = (
+        f"SUM(CASE WHEN method = 'idle' THEN {metric} ELSE 0 END) AS idle, "
+        f"SUM(CASE WHEN method <> 'idle' THEN {metric} ELSE 0 END) AS used"
+    )
+    nodes = fetch(
+        store.cursor(),
+        f"SELECT provider, account, region, resource, {split} FROM resources WHERE {where} "
+        "GROUP BY ALL ORDER BY used + idle DESC, resource",
+    )
+    for node in nodes:
+        _utilisation(node)
+    clusters: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for node in nodes:
+        key = (node["provider"], node["account"], node["region"])
+        into = clusters.setdefault(key, {"provider": key[0], "account": key[1],
+                                         "region": key[2], "nodes": 0,
+                                         "used": Decimal(0), "idle": Decimal(0)})  # fmt: skip
+        into["nodes"] += 1
+        into["used"] += node["used"]
+        into["idle"] += node["idle"]
+    for cluster in clusters.values():
+        _utilisation(cluster)
+    daily = fetch(
+        store.cursor(),
+        f"SELECT day AS period, {split} FROM daily WHERE {where} GROUP BY ALL ORDER BY 1",
+    )
+    return {
+        "from": flt.start,
+        "to": flt.end,
+        "metric": flt.metric,
+        "currency": flt.currency,
+        "clusters": sorted(clusters.values(), key=lambda c: -(c["used"] + c["idle"])),
+        "nodes": nodes,
+        "daily": daily,
+        "usage": _usage(store, flt),
+        "params": flt.params(),
+    }
+
+
+def _utilisation(row: dict[str, Any]) -> None:
+    row["used"] = row["used"] or Decimal(0)
+    row["idle"] = row["idle"] or Decimal(0)
+    total = row["used"] + row["idle"]
+    row["cost"] = total
+    row["utilisation"] = None if not total else row["used"] / total
+
+
+def _usage(store: RollupStore, flt: Filter) -> list[dict[str, Any]]:
+    """GPU-hours per node and team (the heatmap)."""
+    if "usage_gpu" not in store.current().tables:
+        return []
+    span = f"day >= {lit(flt.start.isoformat())} AND day < {lit(flt.end.isoformat())}"
+    if flt.teams is not None:
+        names = ", ".join(lit(t) for t in sorted(flt.teams)) or "NULL"
+        span += f" AND team IN ({names})"
+    for key, values in flt.where:
+        if key in ("team", "project", "model", "resource"):
+            span += f" AND {key} IN ({', '.join(lit(v) for v in values)})"
+    rows = fetch(
+        store.cursor(),
+        "SELECT resource, accelerator_type, team, SUM(gpu_hours) AS gpu_hours FROM usage_gpu "
+        f"WHERE {span} GROUP BY ALL ORDER BY resource, team",
+    )
+    for row in rows:
+        row["team"] = row["team"] if row["team"] is not None else NONE
+    return rows

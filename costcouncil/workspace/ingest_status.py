@@ -1,0 +1,111 @@
+"""Ingest status: every source, its last data, its rejects, and the gaps in coverage.
+
+Sources are the files the manifest records (cost exports and usage files, with their rows and
+rejected rows) and, on a running server, the live event stream. Gaps are days without any cost
+between a provider's first and last day, periods whose costs are newer than their allocation,
+and the cost left unallocated per period.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from costcouncil.attribution import SENTINELS
+from costcouncil.lake import manifest as mf
+from costcouncil.schema.sql import lit
+from costcouncil.workspace.figures import fetch
+from costcouncil.workspace.rollup_store import RollupStore
+
+MAX_GAPS = 50
+
+
+def ingest_status(store: RollupStore, live: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The Ingest page's figures (no costs: safe for every role)."""
+    manifest = store.workspace.lake.read()
+    files = sorted(manifest.files.values(), key=lambda f: f.ingested_at, reverse=True)
+    sources: dict[str, dict[str, Any]] = {}
+    for f in files:
+        entry = sources.setdefault(f.format, {"source": f.format, "files": 0, "rows": 0,
+                                              "rejected": 0, "last_ingested": f.ingested_at,
+                                              "last_as_of": f.as_of})  # fmt: skip
+        entry["files"] += 1
+        entry["rows"] += f.rows
+        entry["rejected"] += f.rejected
+        entry["last_as_of"] = max(entry["last_as_of"] or "", f.as_of or "")
+    for row in _last_data(store):
+        for entry in sources.values():
+            if entry["source"].lower().startswith(str(row["provider"]).lower()[:3]):
+                entry.setdefault("last_data", row["last_day"])
+    return {
+        "sources": list(sources.values()),
+        "providers": _last_data(store),
+        "files": [
+            {
+                "name": f.name,
+                "format": f.format,
+                "ingested_at": f.ingested_at,
+                "rows": f.rows,
+                "rejected": f.rejected,
+                "rejects": f.rejects_path,
+                "warnings": f.warnings,
+            }
+            for f in files[:200]
+        ],
+        "rejects": [
+            {"name": f.name, "rejected": f.rejected, "rejects": f.rejects_path}
+            for f in files
+            if f.rejected
+        ],
+        "gaps": _gaps(store),
+        "stale_allocations": _stale(manifest),
+        "unallocated": _unallocated(store),
+        "live": live,
+    }
+
+
+def _last_data(store: RollupStore) -> list[dict[str, Any]]:
+    return fetch(
+        store.cursor(),
+        "SELECT provider, min(day) AS first_day, max(day) AS last_day, COUNT(DISTINCT day) AS days "
+        "FROM daily GROUP BY provider ORDER BY provider",
+    )
+
+
+def _gaps(store: RollupStore) -> list[dict[str, Any]]:
+    out = []
+    for row in _last_data(store):
+        have = {
+            r["day"]
+            for r in fetch(
+                store.cursor(),
+                f"SELECT DISTINCT day FROM daily WHERE provider = {lit(row['provider'])}",
+            )
+        }
+        day: date = row["first_day"]
+        while day <= row["last_day"] and len(out) < MAX_GAPS:
+            if day not in have:
+                out.append({"provider": row["provider"], "day": day})
+            day += timedelta(days=1)
+    return out
+
+
+def _stale(manifest: mf.Manifest) -> list[dict[str, Any]]:
+    out = []
+    for s in manifest.slices.values():
+        if s.dataset != "costs":
+            continue
+        allocated = manifest.slices.get(f"allocations/{s.period}")
+        if allocated is None or allocated.as_of < s.as_of:
+            out.append({"period": s.period, "slice": s.slice_id, "costs_as_of": s.as_of,
+                        "allocated_at": allocated.as_of if allocated else None})  # fmt: skip
+    return out
+
+
+def _unallocated(store: RollupStore) -> list[dict[str, Any]]:
+    names = ", ".join(lit(s) for s in SENTINELS)
+    return fetch(
+        store.cursor(),
+        "SELECT strftime(day, '%Y-%m') AS period, team, SUM(EffectiveCost) AS cost FROM daily "
+        f"WHERE team IN ({names}) GROUP BY ALL ORDER BY 1, 2",
+    )
