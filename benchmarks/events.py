@@ -4,7 +4,7 @@ Run: ``.venv/bin/python benchmarks/events.py --seconds 30`` (``make bench``). It
 ``costcouncil serve`` on a fresh workspace on loopback, then runs a load generator in this process:
 ``--senders`` threads each post batches of ``--batch`` ``llm_call`` events (NDJSON, unique ids)
 as fast as the server acknowledges them. Every ``--sample``-th batch carries its own ``customer``
-and a watcher polls ``GET /v1/costs?customer=...`` until the batch's requests show, giving the
+and a watcher polls ``GET /v1/live/costs?customer=...`` until the batch's requests show, giving the
 latency from the start of the POST to the events being visible in cost figures.
 
 Printed: sustained events/s over the run, p50/p99 visibility latency, the server's peak memory
@@ -109,7 +109,7 @@ class Load:
     def watch(self, customer: str, started: float) -> None:
         with httpx.Client(timeout=30) as client:
             while True:
-                rows = client.get(f"{self.url}/v1/costs", params={"customer": customer}).json()
+                rows = client.get(f"{self.url}/v1/live/costs", params={"customer": customer}).json()
                 if rows["totals"]["requests"] >= self.size:
                     with self.lock:
                         self.latencies.append(time.perf_counter() - started)
@@ -192,7 +192,7 @@ def report(
     print(f"events accepted: {load.sent:,} in {elapsed:.1f} s over {load.batches:,} batches")
     print(f"sustained: {rate:,.0f} events/s (goal 50,000: ratio {rate / 50_000:.2f})")
     print(
-        f"visible in /v1/costs: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms over {len(lat)} batches (goal p99 < 5 s)"
+        f"visible in /v1/live/costs: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms over {len(lat)} batches (goal p99 < 5 s)"
     )
     print(
         f"server peak memory: {rss:,.0f} MB; log drained into the lake {drain:.1f} s after load stopped"

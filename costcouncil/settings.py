@@ -20,11 +20,14 @@ class Settings(BaseSettings):
     threads: int = 0
     #: Longest CSV line accepted, in bytes; a longer one is a format error, not an out-of-memory.
     max_line_bytes: int = 8 * 1024 * 1024
-    #: Bearer token that ``costcouncil serve`` requires on /v1/events, /v1/traces and /v1/costs;
-    #: unset means no token (bind to loopback only then).
+    #: A service token ``costcouncil serve`` accepts (and then requires) on every API call;
+    #: unset, and with no users, the server is open (bind to loopback only then).
     ingest_token: str | None = None
     #: Largest request body ``serve`` accepts on /v1/events and /v1/traces, in bytes (413 above).
     max_batch_bytes: int = 16 * 1024 * 1024
+    #: Mark the dashboard's session cookie ``Secure``: true, false, or unset for "when the
+    #: request came over HTTPS" (behind a TLS proxy, run uvicorn with --proxy-headers).
+    cookie_secure: bool | None = None
 
 
 def get_settings() -> Settings:

@@ -1,18 +1,19 @@
-"""The HTTP API of ``costcouncil serve``.
+"""The HTTP API and web dashboard of ``costcouncil serve``, on one port.
 
-=====================  =====================================================================
-``GET /health``         liveness; events accepted, pending compaction, compacted
-``POST /v1/events``     usage events (JSON array or NDJSON), see docs/events.md
-``POST /v1/traces``     OTLP/HTTP JSON traces; GenAI spans become ``llm_call`` events
-``GET /v1/costs``       live LLM usage figures, grouped and filtered; allocated cost beside them
-=====================  =====================================================================
+=========================  ================================================================
+``GET /health``             liveness; events accepted, pending compaction, compacted
+``POST /v1/events``         usage events (JSON array or NDJSON), see docs/events.md
+``POST /v1/traces``         OTLP/HTTP JSON traces; GenAI spans become ``llm_call`` events
+``GET /v1/live/costs``      live LLM usage figures, grouped and filtered; allocated cost beside
+``GET /v1/costs`` …         figures from the rollups (see :mod:`costcouncil.api.figures_api`)
+``/``, ``/explorer`` …      the dashboard (see :mod:`costcouncil.web`)
+=========================  ================================================================
 
-The interactive OpenAPI description is at ``/docs`` (``/openapi.json``).
+The OpenAPI description is at ``/openapi.json`` (interactive at ``/docs``).
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
@@ -22,12 +23,17 @@ import orjson
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from costcouncil.errors import CostCouncilError, FormatError
+from costcouncil.api import errors, figures_api
+from costcouncil.api.auth import Caller, Guard
+from costcouncil.api.served import Served
+from costcouncil.errors import FormatError
 from costcouncil.settings import Settings
-from costcouncil.workspace.access import Access, Principal
+from costcouncil.web import routes as web
+from costcouncil.workspace.access import Access
 from costcouncil.workspace.live import LiveIngest
 from costcouncil.workspace.live_costs import CostQuery, live_costs
 from costcouncil.workspace.live_traces import post_traces
+from costcouncil.workspace.rollup_store import RollupStore
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -39,10 +45,9 @@ def create_app(
 ) -> FastAPI:
     """The app serving ``live``; with ``manage`` it starts and closes the service itself.
 
-    Callers authenticate with ``Authorization: Bearer <token>``: an API token of ``access``
-    (scoped; a ``member`` sees only their teams' figures) or the ``COSTCOUNCIL_INGEST_TOKEN``
-    service token. With neither configured (no users, no ingest token) the API is open, for a
-    server on loopback.
+    Callers authenticate with ``Authorization: Bearer <token>`` (an API token of ``access`` or
+    the ``COSTCOUNCIL_INGEST_TOKEN`` service token) or a dashboard session. With no users and no
+    ingest token the server is open, for one person on loopback.
     """
 
     @asynccontextmanager
@@ -56,15 +61,20 @@ def create_app(
                 live.close()
 
     app = FastAPI(title="CostCouncil", version="1", lifespan=lifespan)
-    required = settings.ingest_token is not None or (access is not None and access.has_users())
-    writer = _auth(settings.ingest_token, access, required, "events:write")
-    reader = _auth(settings.ingest_token, access, required, "costs:read")
+    errors.install(app)
+    served = Served(live, settings, access, RollupStore(live.workspace), Guard(settings, access))
 
-    @app.get("/health")
+    async def writer(request: Request) -> Caller:
+        return await served.guard.api(request, "events:write")
+
+    async def reader(request: Request) -> Caller:
+        return await served.guard.api(request, "costs:read")
+
+    @app.get("/health", tags=["service"])
     def health() -> dict[str, Any]:
         return {"status": "ok", **live.stats, "pending": live.pending_events()}
 
-    @app.post("/v1/events", dependencies=[Depends(writer)])
+    @app.post("/v1/events", dependencies=[Depends(writer)], tags=["live"])
     async def events(
         request: Request, idempotency_key: Annotated[str | None, Header()] = None
     ) -> Response:
@@ -77,7 +87,7 @@ def create_app(
             raise HTTPException(400, str(e)) from None
         return _json(answer)
 
-    @app.post("/v1/traces", dependencies=[Depends(writer)])
+    @app.post("/v1/traces", dependencies=[Depends(writer)], tags=["live"])
     async def traces(request: Request) -> Response:
         if "protobuf" in request.headers.get("content-type", ""):
             raise HTTPException(415, "send OTLP/HTTP as JSON (Content-Type: application/json)")
@@ -91,57 +101,28 @@ def create_app(
         except FormatError as e:
             raise HTTPException(400, str(e)) from None
 
-    @app.get("/v1/costs")
+    @app.get("/v1/live/costs", tags=["live"])
     def costs(
         request: Request,
-        principal: Principal | None = Depends(reader),  # noqa: B008 (FastAPI dependency)
+        caller: Caller = Depends(reader),  # noqa: B008 (FastAPI dependency)
         by: Annotated[str, Query(description="Comma-separated keys, e.g. team,model")] = "",
         start: Annotated[date | None, Query(alias="from")] = None,
         end: Annotated[date | None, Query(alias="to")] = None,
     ) -> Response:
         filters = {k: v for k, v in request.query_params.items() if k not in ("by", "from", "to")}
-        try:
-            teams = principal.team_scope() if principal is not None else None
-            query = CostQuery.make(by, filters, start, end, teams)
-        except CostCouncilError as e:
-            raise HTTPException(422, str(e)) from None
+        query = CostQuery.make(by, filters, start, end, caller.teams)
         return _json(live_costs(live, query))
 
+    app.include_router(figures_api.router(served))
+    web.install(app, served)
     return app
 
 
 async def _body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and int(declared) > limit:
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
         raise HTTPException(413, f"body over {limit} bytes: send smaller batches")
     body = await request.body()
     if len(body) > limit:
         raise HTTPException(413, f"body over {limit} bytes: send smaller batches")
     return body
-
-
-SERVICE = "ingest-token"
-
-
-def _auth(token: str | None, access: Access | None, required: bool, scope: str) -> Any:
-    def check(authorization: Annotated[str | None, Header()] = None) -> Principal | None:
-        scheme, _, given = (authorization or "").partition(" ")
-        given = given.strip()
-        if scheme.lower() != "bearer" or not given:
-            if required:
-                raise HTTPException(401, "missing token", {"WWW-Authenticate": "Bearer"})
-            return None
-        if token is not None and secrets.compare_digest(given, token):
-            return Principal(
-                SERVICE, "finance", frozenset(), frozenset(("events:write", "costs:read"))
-            )
-        principal = access.authenticate_token(given) if access is not None else None
-        if principal is None:
-            raise HTTPException(
-                401, "wrong, revoked or expired token", {"WWW-Authenticate": "Bearer"}
-            )
-        if not principal.may(scope):
-            raise HTTPException(403, f"this token lacks the {scope!r} scope")
-        return principal
-
-    return check

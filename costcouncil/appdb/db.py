@@ -10,7 +10,10 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from costcouncil.errors import ConfigError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -42,13 +45,35 @@ def resolve_url(url: str, root: Path) -> str:
 
 
 def open_database(url: str, *, migrate: bool = True) -> Database:
-    """Connect to ``url`` and (by default) upgrade its schema to the newest migration."""
-    engine = create_engine(url, future=True, pool_pre_ping=True)
+    """Connect to ``url`` and (by default) upgrade its schema to the newest migration.
+
+    A missing driver or a server that cannot be reached is a :class:`ConfigError` naming the URL
+    (without its password).
+    """
+    engine = _engine(url)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     if migrate:
-        upgrade(engine)
+        try:
+            upgrade(engine)
+        except OperationalError as e:
+            engine.dispose()
+            raise ConfigError(f"cannot open the app database {_shown(url)}: {e.orig}") from e
     return Database(engine)
+
+
+def _engine(url: str) -> Engine:
+    try:
+        return create_engine(url, future=True, pool_pre_ping=True)
+    except ModuleNotFoundError as e:
+        hint = ": pip install 'costcouncil[postgres]'" if e.name == "psycopg" else ""
+        raise ConfigError(
+            f"the app database {_shown(url)} needs the driver {e.name!r}, not installed{hint}"
+        ) from e
+
+
+def _shown(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

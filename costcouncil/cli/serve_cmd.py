@@ -1,4 +1,4 @@
-"""``costcouncil serve``: the HTTP API with live event ingest (see docs/events.md)."""
+"""``costcouncil serve``: the dashboard and HTTP API, with live event ingest (docs/dashboard.md)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from rich.console import Console
 
 from costcouncil.errors import CostCouncilError
 from costcouncil.settings import get_settings
+from costcouncil.workspace import rollups
 from costcouncil.workspace.access import Access
 from costcouncil.workspace.core import Workspace
 from costcouncil.workspace.live import LiveIngest, LiveOptions
@@ -28,7 +29,7 @@ def serve(
         float, typer.Option(help="A job whose heartbeats stop this long ago has ended.")
     ] = 600.0,
 ) -> None:
-    """Serve the HTTP API: live usage events in (/v1/events, /v1/traces), figures out (/v1/costs)."""
+    """Serve the web dashboard and the HTTP API (figures, live usage events) on one port."""
     import uvicorn
 
     from costcouncil.api.app import create_app
@@ -39,13 +40,18 @@ def serve(
             workspace, LiveOptions(compact_seconds, stale_job_seconds=stale_job_seconds)
         )
         access = Access.open(workspace)
+        rebuilt = rollups.refresh(workspace)
     except CostCouncilError as e:
         err.print(f"[bold red]error:[/] {e}", markup=True, highlight=False)
         raise typer.Exit(1) from None
+    if rebuilt:
+        err.print(f"Built the rollups of {len(rebuilt)} allocated period(s)")
     settings = get_settings()
     if settings.ingest_token is None and not access.has_users():
         err.print(
             "note: no users and no COSTCOUNCIL_INGEST_TOKEN: the API is open to whoever reaches it"
         )
-    err.print(f"CostCouncil serving {directory} on http://{host}:{port} (API docs at /docs)")
+    err.print(
+        f"CostCouncil serving {directory}: dashboard http://{host}:{port}/ · API docs /docs"
+    )
     uvicorn.run(create_app(live, settings, access), host=host, port=port, log_level="warning")

@@ -150,8 +150,9 @@ class Access:
     def tokens(self) -> list[TokenInfo]:
         with self.db.session() as s:
             return [
-                TokenInfo(t.prefix, t.name, t.user.email, tuple(t.scopes.split(",")), t.created_at,
-                          t.expires_at, t.revoked_at, t.last_used_at)
+                TokenInfo(t.prefix, t.name, t.user.email, tuple(t.scopes.split(",")),
+                          _aware(t.created_at), _utc_or_none(t.expires_at),
+                          _utc_or_none(t.revoked_at), _utc_or_none(t.last_used_at))
                 for t in s.scalars(select(ApiToken).order_by(ApiToken.created_at))
             ]  # fmt: skip
 
@@ -228,7 +229,12 @@ def _now() -> datetime:
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    """UTC: SQLite gives naive UTC times, PostgreSQL aware ones in the session's time zone."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _utc_or_none(moment: datetime | None) -> datetime | None:
+    return None if moment is None else _aware(moment)
 
 
 def _teams(user: User) -> frozenset[str]:

@@ -32,6 +32,7 @@ _BUCKET = {
     "month": "CAST(date_trunc('month', day) AS DATE)",
 }
 _CENT = Decimal("0.000001")
+EARLIEST, LATEST = date(1970, 1, 1), date(2199, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -132,9 +133,12 @@ def _date(params: Mapping[str, str], key: str) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw[:10])
+        found = date.fromisoformat(raw[:10])
     except ValueError:
         raise ConfigError(f"{key!r} must be a date (YYYY-MM-DD), not {raw!r}") from None
+    if not EARLIEST <= found <= LATEST:
+        raise ConfigError(f"{key!r} must be between {EARLIEST} and {LATEST}, not {raw!r}")
+    return found
 
 
 def tier_for(dims: Dimensions, needed: set[str], grain: str | None) -> str:

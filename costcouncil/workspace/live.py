@@ -7,7 +7,7 @@
 2. the good events are appended to the event log and fsynced — only then is the batch
    acknowledged, so a crash after the 2xx loses nothing (``costcouncil.lake.eventlog``);
 3. each ``llm_call`` is priced from the catalog and added to the running totals that
-   ``GET /v1/costs`` reads, so it is visible as soon as it is acknowledged;
+   ``GET /v1/live/costs`` reads, so it is visible as soon as it is acknowledged;
 4. a background compactor seals the log every few seconds, turns its events into ``llm`` and
    ``jobs`` rows (source ``events``) in one lake commit, and then drops the sealed segments.
 

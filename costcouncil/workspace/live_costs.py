@@ -1,4 +1,4 @@
-"""``GET /v1/costs``: live LLM usage figures beside the allocated cost of the same owners.
+"""``GET /v1/live/costs``: live LLM usage figures beside the allocated cost of the same owners.
 
 ``usage_cost`` is what the usage costs at catalog prices (or the cost the event carried) the
 moment it arrives — the real-time figure, before any invoice. ``allocated_cost`` is the lake's
@@ -61,7 +61,7 @@ class CostQuery:
 
 
 def live_costs(live: LiveIngest, query: CostQuery) -> dict[str, Any]:
-    """The body of ``GET /v1/costs``."""
+    """The body of ``GET /v1/live/costs``."""
     rows = live.query(query.by, query.filters, query.start, query.end, query.teams)
     allocated = _cached_allocated(live, query)
     if allocated is not None:

@@ -1,4 +1,4 @@
-"""Running totals of LLM usage for live figures (``GET /v1/costs``).
+"""Running totals of LLM usage for live figures (``GET /v1/live/costs``).
 
 One entry per (day, provider, model, service tier, team, project, environment, user, feature,
 customer, api key) with integer sums: requests, the five token kinds, cost in pico-units, and the

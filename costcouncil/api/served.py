@@ -1,0 +1,39 @@
+"""What every route of ``costcouncil serve`` shares: the workspace's services and the caller's
+filter."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from costcouncil.api.auth import Caller, Guard
+from costcouncil.api.ratelimit import LoginLimiter
+from costcouncil.settings import Settings
+from costcouncil.workspace.access import Access
+from costcouncil.workspace.figures import Dimensions, Filter, last_day, parse_filter
+from costcouncil.workspace.live import LiveIngest
+from costcouncil.workspace.rollup_store import RollupStore
+
+
+@dataclass
+class Served:
+    live: LiveIngest
+    settings: Settings
+    access: Access | None
+    store: RollupStore
+    guard: Guard
+    limiter: LoginLimiter = field(default_factory=LoginLimiter)
+
+    @property
+    def dims(self) -> Dimensions:
+        return Dimensions.of(self.live.workspace.config.tags.owner_keys)
+
+    def last_day(self) -> date:
+        """The last day with cost (today when the lake has none)."""
+        return last_day(self.store) or datetime.now(UTC).date()
+
+    def filter(self, params: Mapping[str, str], caller: Caller) -> Filter:
+        """The caller's filter from URL parameters (a member's teams always applied)."""
+        currency = self.live.workspace.config.currency
+        return parse_filter(params, self.dims, currency, self.last_day(), caller.teams)

@@ -1,0 +1,275 @@
+"""The dashboard's pages: Overview, Explorer, Models, GPU, Ingest, and signing in and out.
+
+Every page ``/<name>`` has a twin ``/<name>.json`` with exactly the figures the page shows;
+the explorer also downloads what is on screen as ``/explorer.csv`` and ``/explorer.parquet``.
+Filters and the date range live in the URL, so a link shows the same view to whoever may see it.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import plotly
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from costcouncil.api.auth import SESSION_COOKIE, Caller, address
+from costcouncil.api.errors import respond
+from costcouncil.api.figures_api import json
+from costcouncil.api.served import Served
+from costcouncil.web import charts
+from costcouncil.web.format import FILTERS
+from costcouncil.workspace import web_sessions
+from costcouncil.workspace.explorer import explore
+from costcouncil.workspace.figures import jsonable
+from costcouncil.workspace.gpu_page import gpu
+from costcouncil.workspace.ingest_status import ingest_status
+from costcouncil.workspace.models_page import models
+from costcouncil.workspace.overview import overview
+
+HERE = Path(__file__).parent
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+LOGIN_COOKIE = "cc_login"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
+)
+PAGES = ("overview", "explorer", "models", "gpu", "ingest")
+
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.filters.update(FILTERS)
+
+
+def _link(path: str, params: dict[str, str], **changes: str | None) -> str:
+    merged = {**params, **changes}
+    return path + "?" + urlencode({k: v for k, v in merged.items() if v is not None})
+
+
+def install(app: FastAPI, served: Served) -> None:
+    """Add the dashboard's routes, static files and security headers to ``app``."""
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        response: Response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if response.headers.get("content-type", "").startswith("text/html"):
+            response.headers["Content-Security-Policy"] = CSP
+            response.headers["X-Frame-Options"] = "DENY"
+            response.headers["Referrer-Policy"] = "same-origin"
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.get("/static/plotly.min.js", include_in_schema=False)
+    def plotly_js() -> FileResponse:
+        return FileResponse(PLOTLY_JS, media_type="text/javascript")
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static(name: str) -> FileResponse:
+        path = HERE / "static" / name
+        if name not in ("app.css", "app.js") or not path.exists():
+            raise HTTPException(404, f"no static file {name!r}")
+        return FileResponse(path)
+
+    def caller_or_login(request: Request) -> Caller | RedirectResponse:
+        caller = served.guard.resolve(request)
+        if caller is None:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse("/login?" + urlencode({"next": target}), 303)
+        if not caller.principal.may("costs:read"):
+            raise HTTPException(403, "this account may not read costs")
+        return caller
+
+    def page(name: str, build: Callable[[Request, Caller], dict[str, Any]]) -> None:
+        path = "/" if name == "overview" else f"/{name}"
+
+        @app.get(path, include_in_schema=False, name=name)
+        def html_page(request: Request) -> Response:
+            caller = caller_or_login(request)
+            if isinstance(caller, RedirectResponse):
+                return caller
+            data = build(request, caller)
+            context = {"data": data, "page": name, "caller": caller, "link": _link,
+                       "charts": _charts(name, data), "params": data.get("params", {}),
+                       "pages": PAGES, "json_link": f"/{name}.json?{request.url.query}"}  # fmt: skip
+            return templates.TemplateResponse(request, f"{name}.html", context)
+
+        @app.get(f"/{name}.json", include_in_schema=False, name=f"{name}_json")
+        def json_twin(request: Request) -> Response:
+            caller = served.guard.resolve(request)
+            if caller is None:
+                raise HTTPException(401, "sign in or send Authorization: Bearer <token>")
+            if not caller.principal.may("costs:read"):
+                raise HTTPException(403, "this account may not read costs")
+            return json(build(request, caller))
+
+    def build_overview(request: Request, caller: Caller) -> dict[str, Any]:
+        flt = served.filter({"metric": request.query_params.get("metric", "effective")}, caller)
+        return overview(served.store, flt, served.last_day())
+
+    def build_explorer(request: Request, caller: Caller) -> dict[str, Any]:
+        params = {k: v for k, v in request.query_params.items() if k != "level"}
+        level = request.query_params.get("level") or None
+        return explore(served.store, served.filter(params, caller), level)
+
+    def build_models(request: Request, caller: Caller) -> dict[str, Any]:
+        return models(served.store, served.filter(request.query_params, caller))
+
+    def build_gpu(request: Request, caller: Caller) -> dict[str, Any]:
+        return gpu(served.store, served.filter(request.query_params, caller))
+
+    def build_ingest(request: Request, caller: Caller) -> dict[str, Any]:
+        body = ingest_status(served.store, served.live.stats)
+        if caller.teams is not None:
+            body["unallocated"] = []
+        return body
+
+    for name, build in (("overview", build_overview), ("explorer", build_explorer),
+                        ("models", build_models), ("gpu", build_gpu),
+                        ("ingest", build_ingest)):  # fmt: skip
+        page(name, build)
+
+    @app.get("/explorer.{kind}", include_in_schema=False)
+    def download(request: Request, kind: str) -> Response:
+        if kind not in ("csv", "parquet"):
+            raise HTTPException(404, f"no download as {kind!r} (csv or parquet)")
+        caller = served.guard.resolve(request)
+        if caller is None:
+            raise HTTPException(401, "sign in or send Authorization: Bearer <token>")
+        data = build_explorer(request, caller)
+        table = _table(data)
+        sink = io.BytesIO()
+        if kind == "csv":
+            pacsv.write_csv(table, sink)
+            media = "text/csv"
+        else:
+            pq.write_table(table, sink)
+            media = "application/vnd.apache.parquet"
+        name = f"costcouncil-{data['level']}-{data['from']}-{data['to']}.{kind}"
+        disposition = f'attachment; filename="{name}"'
+        return Response(sink.getvalue(), media_type=media,
+                        headers={"Content-Disposition": disposition})  # fmt: skip
+
+    _install_login(app, served)
+
+
+def _table(data: dict[str, Any]) -> pa.Table:
+    """The explorer's rows as on screen, with the drill path as leading columns."""
+    level = data["level"]
+    path = {p["key"]: p["value"] for p in data["path"]}
+    columns: dict[str, list[Any]] = {k: [] for k in path}
+    columns.update({level: [], "cost": [], "share": [], "currency": []})
+    for row in data["rows"]:
+        for k, v in path.items():
+            columns[k].append(v)
+        columns[level].append(str(row[level]))
+        columns["cost"].append(jsonable(row["cost"]))
+        columns["share"].append(None if row["share"] is None else float(row["share"]))
+        columns["currency"].append(data["currency"])
+    table = pa.table({k: pa.array(v) for k, v in columns.items()})
+    cost = pa.array(columns["cost"], pa.string()).cast(pa.decimal128(38, 6))
+    return table.set_column(table.schema.get_field_index("cost"), "cost", cost)
+
+
+def _charts(name: str, data: dict[str, Any]) -> dict[str, str]:
+    if name == "overview":
+        return {
+            "trend": charts.embed(charts.stacked(data["trend"], "category", "Daily spend by category")),
+            "teams": charts.embed(charts.bars(data["by_team"], "team", "Month to date by team")),
+            "models": charts.embed(charts.bars(data["by_model"], "model", "Month to date by model")),
+        }  # fmt: skip
+    if name == "explorer":
+        title = f"{data['grain'].capitalize()}ly cost by {data['level'].replace('_', ' ')}"
+        return {"trend": charts.embed(charts.stacked(data["trend"], data["level"], title))}
+    if name == "models" and data["trend"]:
+        return {"trend": charts.embed(charts.stacked(data["trend"], "model", "Monthly cost by model", "scatter"))}  # fmt: skip
+    if name == "gpu":
+        used = [{"period": r["period"], "kind": k, "cost": r[k]} for r in data["daily"] for k in ("used", "idle")]  # fmt: skip
+        out = {
+            "daily": charts.embed(charts.stacked(used, "kind", "GPU cost per day: used and idle"))
+        }
+        if data["usage"]:
+            out["heatmap"] = charts.embed(
+                charts.heatmap(data["usage"], "GPU-hours by node and team")
+            )
+        return out
+    return {}
+
+
+def _install_login(app: FastAPI, served: Served) -> None:
+    @app.get("/login", include_in_schema=False)
+    def login_form(request: Request, next: str = "/") -> Response:
+        token = secrets.token_urlsafe(24)
+        context = {"next": _safe_next(next), "csrf": token, "error": None, "page": "login"}
+        response = templates.TemplateResponse(request, "login.html", context)
+        _cookie(response, request, served, LOGIN_COOKIE, token, 600)
+        return response
+
+    @app.post("/login", include_in_schema=False)
+    def login(
+        request: Request,
+        email: str = Form(""),
+        password: str = Form(""),
+        csrf: str = Form(""),
+        next: str = Form("/"),
+    ) -> Response:
+        expected = request.cookies.get(LOGIN_COOKIE, "")
+        if not expected or not secrets.compare_digest(csrf, expected):
+            return respond(request, 403, "the sign-in form expired: reload the page and try again")
+        who = address(request)
+        wait = served.limiter.retry_after(email, who)
+        if wait or served.access is None:
+            message = f"too many failed sign-ins: try again in {wait} s" if wait else "no users"
+            return respond(request, 429 if wait else 403, message, {"Retry-After": str(wait)})
+        principal = served.access.verify_password(email, password)
+        if principal is None:
+            served.limiter.failed(email, who)
+            context = {"next": _safe_next(next), "csrf": expected, "page": "login",
+                       "error": "Wrong email or password.", "email": email}  # fmt: skip
+            return templates.TemplateResponse(request, "login.html", context, status_code=401)
+        served.limiter.succeeded(email)
+        secret, _ = web_sessions.start(served.access, principal, who)
+        response = RedirectResponse(_safe_next(next), 303)
+        _cookie(
+            response, request, served, SESSION_COOKIE, secret, web_sessions.SESSION_HOURS * 3600
+        )
+        response.delete_cookie(LOGIN_COOKIE, path="/")
+        return response
+
+    @app.post("/logout", include_in_schema=False)
+    def logout(request: Request, csrf: str = Form("")) -> Response:
+        caller = served.guard.resolve(request)
+        secret = request.cookies.get(SESSION_COOKIE, "")
+        if caller is not None and caller.via == "session" and served.access is not None:
+            if not caller.csrf or not secrets.compare_digest(csrf, caller.csrf):
+                return respond(request, 403, "missing or wrong CSRF token")
+            web_sessions.end(served.access, secret)
+        response = RedirectResponse("/login", 303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+
+def _safe_next(target: str) -> str:
+    """Only a path on this server (never ``//host`` or a scheme)."""
+    ok = target.startswith("/") and not target.startswith("//") and "\\" not in target
+    return target if ok else "/"
+
+
+def _cookie(
+    response: Response, request: Request, served: Served, name: str, value: str, age: int
+) -> None:
+    secure = served.settings.cookie_secure
+    if secure is None:
+        secure = request.url.scheme == "https"
+    response.set_cookie(
+        name, value, max_age=age, path="/", httponly=True, samesite="lax", secure=secure
+    )
