@@ -9,7 +9,7 @@ DEMO_DIR ?= demo
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint validator java bench clean
+.PHONY: install demo test lint validator java postgres bench clean browser
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required"; exit 1; }
@@ -29,14 +29,20 @@ validator:
 java:
 	bash scripts/java.sh
 
+postgres:
+	bash scripts/postgres.sh
+
+browser:
+	bash scripts/browser.sh
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check costcouncil
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: install validator java lint
-	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+test: install validator java browser postgres lint
+	COSTCOUNCIL_TEST_POSTGRES_URL="$$(cat .pg/url)" $(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python -m pip install -q -e '.[bench]'

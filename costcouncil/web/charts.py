@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from costcouncil.web.format import label
 from costcouncil.workspace.figures import jsonable
 
 LAYOUT: dict[str, Any] = {
@@ -26,6 +27,10 @@ def embed(figure: dict[str, Any]) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def _name(value: Any) -> str:
+    return label(value)
+
+
 def _num(value: Any) -> float:
     return float(value) if isinstance(value, Decimal | int | float) else 0.0
 
@@ -36,7 +41,7 @@ def stacked(
     """Cost per period stacked by ``group``."""
     series: dict[str, tuple[list[Any], list[float]]] = {}
     for row in rows:
-        xs, ys = series.setdefault(str(row[group]), ([], []))
+        xs, ys = series.setdefault(_name(row[group]), ([], []))
         xs.append(row["period"])
         ys.append(_num(row["cost"]))
     traces = [
@@ -54,7 +59,7 @@ def bars(rows: Sequence[dict[str, Any]], key: str, title: str) -> dict[str, Any]
     trace = {
         "type": "bar",
         "orientation": "h",
-        "y": [str(r[key]) for r in shown],
+        "y": [_name(r[key]) for r in shown],
         "x": [_num(r["cost"]) for r in shown],
         "hovertemplate": "%{y}: %{x:,.2f}<extra></extra>",
     }
@@ -70,7 +75,7 @@ def heatmap(rows: Sequence[dict[str, Any]], title: str) -> dict[str, Any]:
     for r in rows:
         z[nodes.index(str(r["resource"]))][teams.index(str(r["team"]))] += _num(r["gpu_hours"])
     trace = {"type": "heatmap", "x": teams, "y": [n[-40:] for n in nodes], "z": z,
-             "colorscale": "Blues", "hovertemplate": "%{y}<br>%{x}: %{z:,.1f} GPU-h<extra></extra>"}  # fmt: skip
+             "colorscale": "Blues", "reversescale": False, "hovertemplate": "%{y}<br>%{x}: %{z:,.1f} GPU-h<extra></extra>"}  # fmt: skip
     height = max(320, 40 + 28 * len(nodes))
     layout = {**LAYOUT, "height": height, "title": {"text": title, "x": 0},
               "margin": {**LAYOUT["margin"], "l": 300}}  # fmt: skip

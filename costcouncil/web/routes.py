@@ -69,6 +69,10 @@ def install(app: FastAPI, served: Served) -> None:
             response.headers["Cache-Control"] = "no-store"
         return response
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)
+
     @app.get("/static/plotly.min.js", include_in_schema=False)
     def plotly_js() -> FileResponse:
         return FileResponse(PLOTLY_JS, media_type="text/javascript")

@@ -73,7 +73,7 @@ def _last_data(store: RollupStore) -> list[dict[str, Any]]:
 
 
 def _gaps(store: RollupStore) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for row in _last_data(store):
         have = {
             r["day"]
@@ -91,7 +91,7 @@ def _gaps(store: RollupStore) -> list[dict[str, Any]]:
 
 
 def _stale(manifest: mf.Manifest) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for s in manifest.slices.values():
         if s.dataset != "costs":
             continue

@@ -1,34 +1,31 @@
-"""Users, roles, hashed scoped tokens and the audit log, on a real SQLite database."""
+"""Users, roles, hashed scoped tokens and the audit log, on real SQLite and PostgreSQL databases."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 
-from costcouncil.appdb.db import open_database, resolve_url
 from costcouncil.appdb.models import ApiToken, User
+from costcouncil.documents import dump_workspace_config
 from costcouncil.errors import ConfigError
 from costcouncil.workspace.access import Access
-from costcouncil.workspace.core import Workspace
+from costcouncil.workspace.core import CONFIG_NAME, Workspace
 
 
 @pytest.fixture
-def access(tmp_path: Path) -> Access:
-    return Access.open(Workspace.init(tmp_path / "ws", None, "USD"))
-
-
-def test_the_workspace_database_is_migrated_next_to_it(tmp_path: Path) -> None:
+def access(tmp_path: Path, database_url: str) -> Iterator[Access]:
+    """Access over a workspace whose ``database:`` names the backend under test."""
     ws = Workspace.init(tmp_path / "ws", None, "USD")
-    url = resolve_url(ws.config.database, ws.root)
-    assert url == f"sqlite:///{ws.root / 'costcouncil.db'}"
-    db = open_database(url)
-    assert {"users", "user_teams", "api_tokens", "audit_events", "alembic_version"} <= set(
-        inspect(db.engine).get_table_names()
-    )
-    open_database(url).close()  # a second open finds it current
-    db.close()
+    config = ws.config.model_copy(update={"database": database_url})
+    (ws.root / CONFIG_NAME).write_text(dump_workspace_config(config))
+    opened = Access.open(Workspace.open(ws.root))
+    yield opened
+    opened.close()
 
 
 def test_passwords_are_argon2_and_checked(access: Access) -> None:
@@ -82,5 +79,50 @@ def test_a_member_sees_only_their_teams(access: Access) -> None:
     access.add_user("f@acme.io", "finance", [], None)
     member = access.authenticate_token(access.create_token("m@acme.io", "t"))
     finance = access.authenticate_token(access.create_token("f@acme.io", "t"))
-    assert member is not None and member.team_scope() == {"search", "ads"}
+    assert member is not None and member.team_scope() == frozenset({"search", "ads"})
     assert finance is not None and finance.team_scope() is None
+
+
+def test_a_duplicate_email_is_a_config_error(access: Access) -> None:
+    access.add_user("dup@acme.io", "viewer", [], None)
+    with pytest.raises(ConfigError, match=r"'dup@acme\.io' exists already"):
+        access.add_user("Dup@Acme.io", "admin", [], None)
+    assert [u["email"] for u in access.users()] == ["dup@acme.io"]
+
+
+def test_adding_one_user_concurrently_leaves_one_row_and_config_errors(access: Access) -> None:
+    """Whoever loses the race meets the unique constraint, and hears a ConfigError too."""
+    start, outcomes = threading.Barrier(4), list[str]()
+
+    def add() -> None:
+        start.wait()
+        try:
+            access.add_user("race@acme.io", "viewer", [], None)
+            outcomes.append("added")
+        except ConfigError as e:
+            outcomes.append(str(e))
+
+    threads = [threading.Thread(target=add) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["added"] + ["user 'race@acme.io' exists already"] * 3
+    assert [u["email"] for u in access.users()] == ["race@acme.io"]
+
+
+def test_times_come_back_in_utc_on_every_backend(access: Access) -> None:
+    """Aware UTC times, also when the PostgreSQL server's time zone is not UTC."""
+    engine = access.db.engine
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                f"ALTER DATABASE \"{engine.url.database}\" SET timezone TO 'Asia/Kolkata'"
+            )
+        engine.dispose()  # new connections take the zone
+    access.add_user("t@acme.io", "viewer", [], None)
+    assert access.authenticate_token(access.create_token("t@acme.io", "x", expires_days=1))
+    [token] = access.tokens()
+    for moment in (token.created_at, token.expires_at, token.last_used_at):
+        assert moment is not None and moment.utcoffset() == timedelta(0)
+    assert all(event["at"].endswith("+00:00") for event in access.audit())
