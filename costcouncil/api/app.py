@@ -6,7 +6,7 @@
 ``POST /v1/traces``         OTLP/HTTP JSON traces; GenAI spans become ``llm_call`` events
 ``GET /v1/live/costs``      live LLM usage figures, grouped and filtered; allocated cost beside
 ``GET /v1/costs`` …         figures from the rollups (see :mod:`costcouncil.api.figures_api`)
-``/``, ``/explorer`` …      the dashboard (see :mod:`costcouncil.web`)
+``/``, ``/explorer`` …      the dashboard (see :mod:`costcouncil.api.web`)
 =========================  ================================================================
 
 The OpenAPI description is at ``/openapi.json`` (interactive at ``/docs``).
@@ -26,9 +26,9 @@ from fastapi.responses import Response
 from costcouncil.api import errors, figures_api
 from costcouncil.api.auth import Caller, Guard
 from costcouncil.api.served import Served
+from costcouncil.api.web import routes as web
 from costcouncil.errors import FormatError
 from costcouncil.settings import Settings
-from costcouncil.web import routes as web
 from costcouncil.workspace.access import Access
 from costcouncil.workspace.live import LiveIngest
 from costcouncil.workspace.live_costs import CostQuery, live_costs

@@ -51,7 +51,5 @@ def serve(
         err.print(
             "note: no users and no COSTCOUNCIL_INGEST_TOKEN: the API is open to whoever reaches it"
         )
-    err.print(
-        f"CostCouncil serving {directory}: dashboard http://{host}:{port}/ · API docs /docs"
-    )
+    err.print(f"CostCouncil serving {directory}: dashboard http://{host}:{port}/ · API docs /docs")
     uvicorn.run(create_app(live, settings, access), host=host, port=port, log_level="warning")

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from costcouncil.web.format import label
+from costcouncil.api.web.format import label
 from costcouncil.workspace.figures import jsonable
 
 LAYOUT: dict[str, Any] = {

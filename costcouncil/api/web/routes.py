@@ -26,8 +26,8 @@ from costcouncil.api.auth import SESSION_COOKIE, Caller, address
 from costcouncil.api.errors import respond
 from costcouncil.api.figures_api import json
 from costcouncil.api.served import Served
-from costcouncil.web import charts
-from costcouncil.web.format import FILTERS
+from costcouncil.api.web import charts
+from costcouncil.api.web.format import FILTERS
 from costcouncil.workspace import web_sessions
 from costcouncil.workspace.explorer import explore
 from costcouncil.workspace.figures import jsonable
