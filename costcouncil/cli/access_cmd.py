@@ -146,3 +146,35 @@ def tokens_revoke(
     finally:
         access.close()
     out.print(f"revoked {prefix}")
+
+
+#: The demo's sign-ins: an admin and a member of one team (to see access control at work).
+DEMO_USERS: tuple[tuple[str, str, list[str]], ...] = (
+    ("admin@demo.local", "admin", []),
+    ("vision@demo.local", "member", ["vision"]),
+)
+
+
+def demo_users(console: Console, workspace: Workspace) -> None:
+    """Give a demo workspace without users an admin and a member, with passwords printed once
+    and kept in ``DEMO-USERS.txt`` (readable by the owner only)."""
+    import secrets
+
+    access = Access.open(workspace)
+    try:
+        if access.has_users():
+            return
+        lines = []
+        for email, role, teams in DEMO_USERS:
+            password = secrets.token_urlsafe(9)
+            access.add_user(email, role, teams, password, actor="demo")
+            lines.append(f"{email}  {password}  ({role}{': ' + ', '.join(teams) if teams else ''})")
+    finally:
+        access.close()
+    note = workspace.root / "DEMO-USERS.txt"
+    note.write_text("Sign in to the demo dashboard with:\n" + "\n".join(lines) + "\n")
+    note.chmod(0o600)
+    console.print("Sign in to the dashboard with:")
+    for line in lines:
+        console.print(f"  {line}", highlight=False, markup=False)
+    console.print(f"[dim](also in {note})[/]")

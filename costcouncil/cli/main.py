@@ -353,8 +353,10 @@ def demo(
     rows: Annotated[int, typer.Option(help="Approximate number of FOCUS cost rows.")] = 200_000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same organisation).")] = 7,
     serve: Annotated[bool, typer.Option(help="Serve the dashboard after the summary.")] = True,
+    host: Annotated[str, typer.Option(help="Address the dashboard listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port the dashboard listens on.")] = 8000,
 ) -> None:
-    """Generate a demo AI organisation, ingest it and print a cost summary."""
+    """Generate a demo AI organisation, ingest and allocate it, print a summary, serve it."""
     from costcouncil.workspace import demo as demo_case  # the generator loads only when asked
 
     try:
@@ -366,8 +368,9 @@ def demo(
     latest = max((ln.period for ln in status(ws).lines), default=None)
     render.report(out, report(ws, ["ServiceCategory"], latest), latest)
     render.report(out, report(ws, ["x_team"], latest), latest)
+    access_cmd.demo_users(out, ws)
     if serve:
-        out.print("[dim]The dashboard is not built yet; nothing to serve (use --no-serve).[/]")
+        serve_cmd.serve(directory, host=host, port=port)
 
 
 app.command(name="serve")(serve_cmd.serve)
