@@ -192,7 +192,8 @@ def _charts(name: str, data: dict[str, Any]) -> dict[str, str]:
             "models": charts.embed(charts.bars(data["by_model"], "model", "Month to date by model")),
         }  # fmt: skip
     if name == "explorer":
-        title = f"{data['grain'].capitalize()}ly cost by {data['level'].replace('_', ' ')}"
+        every = {"day": "Daily", "week": "Weekly", "month": "Monthly"}[data["grain"]]
+        title = f"{every} cost by {data['level'].replace('_', ' ')}"
         return {"trend": charts.embed(charts.stacked(data["trend"], data["level"], title))}
     if name == "models" and data["trend"]:
         return {"trend": charts.embed(charts.stacked(data["trend"], "model", "Monthly cost by model", "scatter"))}  # fmt: skip
