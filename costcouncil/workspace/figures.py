@@ -15,8 +15,6 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-import duckdb
-
 from costcouncil.errors import ConfigError
 from costcouncil.schema.sql import lit, q
 from costcouncil.workspace import rollups
@@ -207,21 +205,7 @@ def cost_rows(
         + f" ORDER BY {', '.join(order)}"
         + (f" LIMIT {int(limit)} OFFSET {int(offset)}" if limit is not None else "")
     )
-    return fetch(store.cursor(), sql)
-
-
-def fetch(cursor: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
-    """Rows of ``sql`` as dicts; costs as Decimals (never NULL)."""
-    try:
-        result = cursor.execute(sql)
-        names = [d[0] for d in result.description or []]
-        rows = [dict(zip(names, r, strict=True)) for r in result.fetchall()]
-    finally:
-        cursor.close()
-    for row in rows:
-        if "cost" in row:
-            row["cost"] = row["cost"] if row["cost"] is not None else Decimal(0)
-    return rows
+    return store.query(sql)
 
 
 def total(store: RollupStore, flt: Filter) -> Decimal:
@@ -234,7 +218,7 @@ def last_day(store: RollupStore, teams: frozenset[str] | None = None) -> date | 
     scope = ""
     if teams is not None:
         scope = " WHERE " + (_match("team", tuple(sorted(teams))) if teams else "FALSE")
-    rows = fetch(store.cursor(), f"SELECT max(day) AS day FROM daily{scope}")
+    rows = store.query(f"SELECT max(day) AS day FROM daily{scope}")
     found = rows[0]["day"] if rows else None
     return found if isinstance(found, date) else None
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from costcouncil.schema.sql import lit
 from costcouncil.workspace import rollups
-from costcouncil.workspace.figures import NONE, Filter, fetch, where_sql
+from costcouncil.workspace.figures import NONE, Filter, where_sql
 from costcouncil.workspace.rollup_store import RollupStore
 
 GPU_METHODS = "(method = 'idle' OR method LIKE 'usage_split:gpu%')"
@@ -27,8 +27,7 @@ def gpu(store: RollupStore, flt: Filter) -> dict[str, Any]:
         f"SUM(CASE WHEN method = 'idle' THEN {metric} ELSE 0 END) AS idle, "
         f"SUM(CASE WHEN method <> 'idle' THEN {metric} ELSE 0 END) AS used"
     )
-    nodes = fetch(
-        store.cursor(),
+    nodes = store.query(
         f"SELECT provider, account, region, resource, {split} FROM resources WHERE {where} "
         "GROUP BY ALL ORDER BY used + idle DESC, resource",
     )
@@ -45,8 +44,7 @@ def gpu(store: RollupStore, flt: Filter) -> dict[str, Any]:
         into["idle"] += node["idle"]
     for cluster in clusters.values():
         _utilisation(cluster)
-    daily = fetch(
-        store.cursor(),
+    daily = store.query(
         f"SELECT day AS period, {split} FROM daily WHERE {where} GROUP BY ALL ORDER BY 1",
     )
     return {
@@ -81,8 +79,7 @@ def _usage(store: RollupStore, flt: Filter) -> list[dict[str, Any]]:
     for key, values in flt.where:
         if key in ("team", "project", "model", "resource"):
             span += f" AND {key} IN ({', '.join(lit(v) for v in values)})"
-    rows = fetch(
-        store.cursor(),
+    rows = store.query(
         "SELECT resource, accelerator_type, team, SUM(gpu_hours) AS gpu_hours FROM usage_gpu "
         f"WHERE {span} GROUP BY ALL ORDER BY resource, team",
     )

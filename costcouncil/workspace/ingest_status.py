@@ -14,7 +14,6 @@ from typing import Any
 from costcouncil.attribution import SENTINELS
 from costcouncil.lake import manifest as mf
 from costcouncil.schema.sql import lit
-from costcouncil.workspace.figures import fetch
 from costcouncil.workspace.rollup_store import RollupStore
 
 MAX_GAPS = 50
@@ -65,8 +64,7 @@ def ingest_status(store: RollupStore, live: dict[str, Any] | None = None) -> dic
 
 
 def _last_data(store: RollupStore) -> list[dict[str, Any]]:
-    return fetch(
-        store.cursor(),
+    return store.query(
         "SELECT provider, min(day) AS first_day, max(day) AS last_day, COUNT(DISTINCT day) AS days "
         "FROM daily GROUP BY provider ORDER BY provider",
     )
@@ -77,8 +75,7 @@ def _gaps(store: RollupStore) -> list[dict[str, Any]]:
     for row in _last_data(store):
         have = {
             r["day"]
-            for r in fetch(
-                store.cursor(),
+            for r in store.query(
                 f"SELECT DISTINCT day FROM daily WHERE provider = {lit(row['provider'])}",
             )
         }
@@ -104,8 +101,7 @@ def _stale(manifest: mf.Manifest) -> list[dict[str, Any]]:
 
 def _unallocated(store: RollupStore) -> list[dict[str, Any]]:
     names = ", ".join(lit(s) for s in SENTINELS)
-    return fetch(
-        store.cursor(),
+    return store.query(
         "SELECT strftime(day, '%Y-%m') AS period, team, SUM(EffectiveCost) AS cost FROM daily "
         f"WHERE team IN ({names}) GROUP BY ALL ORDER BY 1, 2",
     )

@@ -131,7 +131,12 @@ def _allocated(live: LiveIngest, query: CostQuery) -> dict[tuple[Any, ...], Deci
         f"SELECT {select} FROM a WHERE {' AND '.join(where)} GROUP BY ALL"
     ).fetchall()
     con.close()
-    return {tuple(_day(k, v) for k, v in zip(query.by, r[:-1], strict=True)): r[-1] for r in rows}
+    # With no grouping key, SUM over no rows is one row holding NULL: no allocated cost.
+    return {
+        tuple(_day(k, v) for k, v in zip(query.by, r[:-1], strict=True)): r[-1]
+        for r in rows
+        if r[-1] is not None
+    }
 
 
 def _team_scope(teams: frozenset[str] | None) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from costcouncil.schema.sql import lit
 from costcouncil.workspace import rollups
-from costcouncil.workspace.figures import NONE, Filter, cost_rows, fetch, where_sql
+from costcouncil.workspace.figures import NONE, Filter, cost_rows, where_sql
 from costcouncil.workspace.rollup_store import RollupStore
 
 TRAINING = ("training", "fine-tune", "pretraining")
@@ -48,7 +48,7 @@ def unit_rows(store: RollupStore, flt: Filter, by: list[str]) -> list[dict[str, 
         f"FROM ({cost_sql}) AS c LEFT JOIN (SELECT DISTINCT ON (run) run, kind, status "
         f"FROM {runs}) AS r ON r.run = c.run GROUP BY ALL ORDER BY cost DESC"
     )
-    rows = fetch(store.cursor(), sql)
+    rows = store.query(sql)
     usage = _usage(store, flt, by, loaded.tables)
     for row in rows:
         key = tuple(row[k] for k in by)
@@ -86,11 +86,11 @@ def _usage(
             f"SUM(output_tokens) AS output_tokens FROM usage_llm WHERE {span}{scope}{extra} "
             "GROUP BY ALL"
         )
-        for r in fetch(store.cursor(), sql):
+        for r in store.query(sql):
             out.setdefault(tuple(r[k] for k in by), {}).update(r)
     if "usage_gpu" in tables and "model_version" not in by:
         sql = f"SELECT {keys}, SUM(gpu_hours) AS gpu_hours FROM usage_gpu WHERE {span}{scope}{extra} GROUP BY ALL"
-        for r in fetch(store.cursor(), sql):
+        for r in store.query(sql):
             out.setdefault(tuple(r[k] for k in by), {}).update(r)
     return out
 

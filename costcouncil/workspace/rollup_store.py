@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 import duckdb
 
@@ -21,6 +24,7 @@ from costcouncil.workspace import rollups
 from costcouncil.workspace.core import Workspace
 
 _CHECK_SECONDS = 1.0
+_RESULTS = 4096
 _IN_MEMORY = ("hourly", "daily")
 
 
@@ -42,6 +46,9 @@ class RollupStore:
         self._lock = threading.Lock()
         self._loaded: Loaded | None = None
         self._checked = 0.0
+        self._results: OrderedDict[tuple[tuple[int, int], str], list[dict[str, Any]]] = (
+            OrderedDict()
+        )
 
     def stamp(self) -> tuple[int, int]:
         """Changes whenever the manifest is replaced (every lake commit)."""
@@ -64,6 +71,23 @@ class RollupStore:
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         return self.current().con.cursor()
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        """Rows of ``sql`` as dicts (costs as Decimals, never NULL), cached until the lake
+        changes: the rollups are read-only between allocation runs."""
+        loaded = self.current()
+        key = (loaded.stamp, sql)
+        with self._lock:
+            hit = self._results.get(key)
+            if hit is not None:
+                self._results.move_to_end(key)
+        if hit is None:
+            hit = _rows(loaded.con.cursor(), sql)
+            with self._lock:
+                self._results[key] = hit
+                while len(self._results) > _RESULTS:
+                    self._results.popitem(last=False)
+        return [dict(r) for r in hit]
 
     def _load(self, stamp: tuple[int, int]) -> Loaded:
         manifest = self.workspace.lake.read()
@@ -105,3 +129,16 @@ def _source(files: list[str], tier: str, keys: list[str]) -> str:
     dims = [f"NULL::VARCHAR AS {q(d)}" for d in rollups.dimensions(keys, tier)]
     sums = [f"NULL::DECIMAL(38,12) AS {m}" for m in rollups.METRICS.values()]
     return "SELECT " + ", ".join([time_col, *dims, *sums, "0::HUGEINT AS rows"]) + " WHERE false"
+
+
+def _rows(cursor: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
+    try:
+        result = cursor.execute(sql)
+        names = [d[0] for d in result.description or []]
+        rows = [dict(zip(names, r, strict=True)) for r in result.fetchall()]
+    finally:
+        cursor.close()
+    for row in rows:
+        if "cost" in row and row["cost"] is None:
+            row["cost"] = Decimal(0)
+    return rows
