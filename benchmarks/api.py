@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from events import free_port  # noqa: E402
+from events import free_port
 
 EXE = Path(sys.executable).parent / "costcouncil"
 
@@ -113,7 +113,9 @@ async def drive(
             name, path, params = next(cursor)
             token = tokens[1] if params.pop("member", None) else tokens[0]
             started = time.perf_counter()
-            answer = await http.get(path, params=params, headers={"Authorization": f"Bearer {token}"})
+            answer = await http.get(
+                path, params=params, headers={"Authorization": f"Bearer {token}"}
+            )
             latencies[name].append(time.perf_counter() - started)
             errors += answer.status_code != 200
 
@@ -155,23 +157,37 @@ def main() -> None:
         teams = [r["team"] for r in httpx.get(f"{url}/v1/costs", params={"by": "team"},
                                               headers=auth, timeout=600).json()["rows"]]  # fmt: skip
         floor = [("health", "/health", {}) for _ in range(100_000)]
-        base, base_s, _ = asyncio.run(drive(url, tokens, floor, args.clients, min(10.0, args.seconds)))
-        mix, mix_s, errors = asyncio.run(drive(url, tokens, plan(months, teams), args.clients, args.seconds))
+        base, base_s, _ = asyncio.run(
+            drive(url, tokens, floor, args.clients, min(10.0, args.seconds))
+        )
+        mix, mix_s, errors = asyncio.run(
+            drive(url, tokens, plan(months, teams), args.clients, args.seconds)
+        )
     finally:
         proc.terminate()
         proc.wait(30)
     every = [v for values in mix.values() for v in values]
     health = base["health"]
-    print(f"\nworkspace {workspace}: {len(months)} months, {len(teams)} teams; {args.clients} clients")
+    print(
+        f"\nworkspace {workspace}: {len(months)} months, {len(teams)} teams; {args.clients} clients"
+    )
     print(f"{'':22} {'requests':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
     for name, values in sorted(mix.items()):
-        print(f"{name:22} {len(values):>9,} {pct(values, 50):>8.1f} {pct(values, 95):>8.1f} {pct(values, 99):>8.1f}")
-    print(f"{'ALL (mix)':22} {len(every):>9,} {pct(every, 50):>8.1f} {pct(every, 95):>8.1f} {pct(every, 99):>8.1f}")
-    print(f"{'floor: /health':22} {len(health):>9,} {pct(health, 50):>8.1f} {pct(health, 95):>8.1f} {pct(health, 99):>8.1f}")
+        print(
+            f"{name:22} {len(values):>9,} {pct(values, 50):>8.1f} {pct(values, 95):>8.1f} {pct(values, 99):>8.1f}"
+        )
+    print(
+        f"{'ALL (mix)':22} {len(every):>9,} {pct(every, 50):>8.1f} {pct(every, 95):>8.1f} {pct(every, 99):>8.1f}"
+    )
+    print(
+        f"{'floor: /health':22} {len(health):>9,} {pct(health, 50):>8.1f} {pct(health, 95):>8.1f} {pct(health, 99):>8.1f}"
+    )
     rps, floor_rps = len(every) / mix_s, len(health) / base_s
-    print(f"\nmix: {rps:,.0f} requests/s ({rps / floor_rps:.2f} x the /health floor of {floor_rps:,.0f}/s); "
-          f"p95 {pct(every, 95):.0f} ms = {pct(every, 95) / pct(health, 95):.1f} x the floor's p95 (goal p95 < 150 ms); "
-          f"mean {statistics.mean(every) * 1000:.0f} ms; non-200 answers: {errors}")
+    print(
+        f"\nmix: {rps:,.0f} requests/s ({rps / floor_rps:.2f} x the /health floor of {floor_rps:,.0f}/s); "
+        f"p95 {pct(every, 95):.0f} ms = {pct(every, 95) / pct(health, 95):.1f} x the floor's p95 (goal p95 < 150 ms); "
+        f"mean {statistics.mean(every) * 1000:.0f} ms; non-200 answers: {errors}"
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import csv
 import io
 import re
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -28,7 +29,10 @@ def _sign_in(page: Page, url: str, email: str, path: str = "/") -> None:
 
 
 def test_sign_in_drill_download_sign_out(
-    page: Page, server: Server, screenshot: Screenshot, dialogs: list[str]  # noqa: F811
+    page: Page,
+    server: Server,
+    screenshot: Screenshot,
+    dialogs: list[str],  # noqa: F811
 ) -> None:
     _sign_in(page, server.url, "finance@example.com")
     expect(page.locator("h1")).to_contain_text("Overview — 2026-10")
@@ -52,7 +56,7 @@ def test_sign_in_drill_download_sign_out(
         page.click("#csv")
     download = info.value
     assert download.suggested_filename.endswith(".csv")
-    rows = list(csv.DictReader(io.StringIO(open(download.path()).read())))
+    rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text())))
     assert {r["run"] for r in rows} == set(runs)
     assert all(r["model_version"] == "v2" and r["team"] == "vision" for r in rows)
     total = sum(Decimal(r["cost"]) for r in rows)
@@ -67,7 +71,9 @@ def test_sign_in_drill_download_sign_out(
 
 
 def test_member_sees_only_their_team(
-    page: Page, server: Server, screenshot: Screenshot  # noqa: F811
+    page: Page,
+    server: Server,
+    screenshot: Screenshot,  # noqa: F811
 ) -> None:
     _sign_in(page, server.url, "vision@example.com")
     teams = page.locator("#by-team tr td:first-child").all_inner_texts()
@@ -83,7 +89,10 @@ def test_member_sees_only_their_team(
 
 
 def test_hostile_tag_value_is_text(
-    page: Page, server: Server, dialogs: list[str], screenshot: Screenshot  # noqa: F811
+    page: Page,
+    server: Server,
+    dialogs: list[str],
+    screenshot: Screenshot,  # noqa: F811
 ) -> None:
     _sign_in(page, server.url, "admin@example.com", "/explorer?team=vision")
     cell = page.locator("#rows a", has_text=HOSTILE)

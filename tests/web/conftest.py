@@ -9,8 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from costcouncil.workspace.access import Access
 from costcouncil.workspace.core import Workspace
 from tests.api.server import Server
+from tests.web.lake import Lake, lake_rows
 from tests.web.org import PASSWORD, build_org
 
 
@@ -24,6 +26,27 @@ def server(org: Workspace) -> Iterator[Server]:
     running = Server(org.root).start()
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="session")
+def lake(org: Workspace) -> Lake:
+    """The organisation's figures straight from its lake (the oracle)."""
+    return Lake(lake_rows(org.root))
+
+
+def token_for(org: Workspace, email: str, name: str = "tests") -> str:
+    """A new API token of ``email`` (its role's default scopes)."""
+    access = Access.open(org)
+    try:
+        return access.create_token(email, name)
+    finally:
+        access.close()
+
+
+def bearer(url: str, token: str) -> httpx.Client:
+    """A client sending ``Authorization: Bearer <token>``."""
+    headers = {"Authorization": f"Bearer {token}"}
+    return httpx.Client(base_url=url, headers=headers, follow_redirects=False, timeout=30)
 
 
 def sign_in(url: str, email: str, password: str = PASSWORD) -> httpx.Client:
