@@ -20,7 +20,15 @@ from costcouncil.api.served import Served
 from costcouncil.errors import ConfigError
 from costcouncil.workspace import rollups
 from costcouncil.workspace.explain import explain
-from costcouncil.workspace.figures import GRAINS, Filter, check_key, cost_rows, jsonable
+from costcouncil.workspace.figures import (
+    EARLIEST,
+    GRAINS,
+    LATEST,
+    Filter,
+    check_key,
+    cost_rows,
+    jsonable,
+)
 from costcouncil.workspace.gpu_page import gpu
 from costcouncil.workspace.ingest_status import ingest_status
 from costcouncil.workspace.models_page import unit_rows
@@ -137,7 +145,10 @@ def router(served: Served) -> APIRouter:
         as_of: Annotated[date | None, Query(description="Day the month runs to")] = None,
     ) -> Response:  # fmt: skip
         flt = served.filter({"metric": metric}, caller)
-        return json(overview(served.store, flt, as_of or served.last_day()))
+        day = as_of or served.last_day()
+        if not EARLIEST <= day <= LATEST:
+            raise ConfigError(f"'as_of' must be between {EARLIEST} and {LATEST}, not {day}")
+        return json(overview(served.store, flt, day))
 
     @api.get("/ingest", summary="Sources, last data, rejects and coverage gaps")
     def ingest(caller: Caller = Depends(reader)) -> Response:  # noqa: B008

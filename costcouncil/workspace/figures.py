@@ -163,8 +163,9 @@ def where_sql(flt: Filter, time_col: str) -> str:
     for key, values in flt.where:
         parts.append(_match(q(key), values))
     for key, value in flt.tags:
-        path = lit("$." + key.replace('"', ""))
-        parts.append(f"json_extract_string(tags, {path}) = {lit(value)}")
+        # A JSON Pointer names one top-level key exactly: no wildcards, never a syntax error.
+        pointer = lit("/" + key.replace("~", "~0").replace("/", "~1"))
+        parts.append(f"json_extract_string(tags, {pointer}) = {lit(value)}")
     if flt.teams is not None:
         parts.append(_match("team", tuple(sorted(flt.teams))) if flt.teams else "FALSE")
     return " AND ".join(parts)

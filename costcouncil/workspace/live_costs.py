@@ -19,6 +19,7 @@ from typing import Any
 from costcouncil.engine.duckdb import connect
 from costcouncil.errors import ConfigError
 from costcouncil.schema.sql import lit, q
+from costcouncil.workspace.figures import EARLIEST, LATEST
 from costcouncil.workspace.inputs import allocation_files, lake_view
 from costcouncil.workspace.live import LiveIngest
 from costcouncil.workspace.live_totals import LLM_KEYS
@@ -52,12 +53,19 @@ class CostQuery:
                 close = difflib.get_close_matches(key, choices, n=1)
                 hint = f" — did you mean {close[0]!r}?" if close else ""
                 raise ConfigError(f"unknown key {key!r}{hint} (choose from {', '.join(choices)})")
+        _check_day("from", start)
+        _check_day("to", end)
         today = datetime.now(UTC).date()
         first = start or today.replace(day=1)
         last = end or (first.replace(day=28) + timedelta(days=4)).replace(day=1)
         if last <= first:
             raise ConfigError(f"'to' ({last}) must be after 'from' ({first})")
         return CostQuery(keys, dict(filters), first, last, teams)
+
+
+def _check_day(name: str, day: date | None) -> None:
+    if day is not None and not EARLIEST <= day <= LATEST:
+        raise ConfigError(f"{name!r} must be between {EARLIEST} and {LATEST}, not {day}")
 
 
 def live_costs(live: LiveIngest, query: CostQuery) -> dict[str, Any]:
