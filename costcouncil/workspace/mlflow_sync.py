@@ -209,7 +209,12 @@ def run_costs(
     return runs
 
 
-_OWNED = f"x_run IS NOT NULL AND x_run NOT IN ({', '.join(lit(s) for s in SENTINELS)})"
+#: Runs MLflow could have: its run ids are 32 hexadecimal characters; other run names (a
+#: Kubernetes job, a Slurm array task) are not MLflow's and are left alone.
+_OWNED = (
+    f"x_run IS NOT NULL AND x_run NOT IN ({', '.join(lit(s) for s in SENTINELS)}) "
+    "AND regexp_full_match(x_run, '[0-9a-f]{32}')"
+)
 
 
 def allocated(con: duckdb.DuckDBPyConnection, columns: set[str]) -> dict[str, RunCost]:
