@@ -1,3 +1,4 @@
+# ruff: noqa: F811 (pytest fixtures imported from tests.web.conftest are parameters here)
 """The dashboard in a real browser: sign in, overview, drill to a model version, CSV, sign out;
 a member sees only their team; a hostile tag value stays text."""
 
@@ -32,7 +33,7 @@ def test_sign_in_drill_download_sign_out(
     page: Page,
     server: Server,
     screenshot: Screenshot,
-    dialogs: list[str],  # noqa: F811
+    dialogs: list[str],
 ) -> None:
     _sign_in(page, server.url, "finance@example.com")
     expect(page.locator("h1")).to_contain_text("Overview — 2026-10")
@@ -73,7 +74,7 @@ def test_sign_in_drill_download_sign_out(
 def test_member_sees_only_their_team(
     page: Page,
     server: Server,
-    screenshot: Screenshot,  # noqa: F811
+    screenshot: Screenshot,
 ) -> None:
     _sign_in(page, server.url, "vision@example.com")
     teams = page.locator("#by-team tr td:first-child").all_inner_texts()
@@ -92,7 +93,7 @@ def test_hostile_tag_value_is_text(
     page: Page,
     server: Server,
     dialogs: list[str],
-    screenshot: Screenshot,  # noqa: F811
+    screenshot: Screenshot,
 ) -> None:
     _sign_in(page, server.url, "admin@example.com", "/explorer?team=vision")
     cell = page.locator("#rows a", has_text=HOSTILE)
