@@ -22,6 +22,15 @@ SUPERUSER="postgres"
 DATABASE="costcouncil_test"
 PACKAGE="${PG_PACKAGE:-postgresql}"
 OS_USER="${PG_OS_USER:-postgres}"
+URL_FILE="$ROOT/.pg/url"
+# As root the server runs as $OS_USER; when that user cannot reach the clone (under a private
+# home folder, say), the cluster lives in /tmp instead. The URL file stays in the clone.
+if [ "$(id -u)" -eq 0 ] && id -u "$OS_USER" >/dev/null 2>&1 \
+        && ! runuser -u "$OS_USER" -- test -x "$ROOT" 2>/dev/null; then
+    PG_DIR="/tmp/costcouncil-pg-$PORT"
+    DATA="$PG_DIR/data"
+    SOCKETS="$PG_DIR/run"
+fi
 
 find_bin() {  # the directory holding pg_ctl and initdb, or nothing
     local dir
@@ -131,5 +140,6 @@ else
 fi
 ensure_database
 URL="postgresql+psycopg://$SUPERUSER@127.0.0.1:$PORT/$DATABASE"
-echo "$URL" >"$PG_DIR/url"
+mkdir -p "$(dirname "$URL_FILE")"
+echo "$URL" >"$URL_FILE"
 echo "$URL"
