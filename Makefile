@@ -49,6 +49,7 @@ bench: install
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/attribution.py
 	$(BIN)/python benchmarks/events.py
+	$(BIN)/python benchmarks/api.py --rows 2000000
 
 clean:
 	rm -rf $(VENV) .venv-validator $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache
