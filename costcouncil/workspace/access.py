@@ -151,7 +151,7 @@ class Access:
         with self.db.session() as s:
             return [
                 TokenInfo(t.prefix, t.name, t.user.email, tuple(t.scopes.split(",")),
-                          _aware(t.created_at), _utc_or_none(t.expires_at),
+                          as_utc(t.created_at), _utc_or_none(t.expires_at),
                           _utc_or_none(t.revoked_at), _utc_or_none(t.last_used_at))
                 for t in s.scalars(select(ApiToken).order_by(ApiToken.created_at))
             ]  # fmt: skip
@@ -195,14 +195,14 @@ class Access:
             if row is None or not cred.secret_matches(row.secret_hash, secret):
                 self._audit(s, "unknown", "token.rejected", prefix, {})
                 return None
-            if row.revoked_at is not None or (row.expires_at and _aware(row.expires_at) <= now):
+            if row.revoked_at is not None or (row.expires_at and as_utc(row.expires_at) <= now):
                 self._audit(
                     s, row.user.email, "token.rejected", prefix, {"why": "revoked or expired"}
                 )
                 return None
             if row.user.disabled_at is not None:
                 return None
-            if row.last_used_at is None or now - _aware(row.last_used_at) > timedelta(minutes=1):
+            if row.last_used_at is None or now - as_utc(row.last_used_at) > timedelta(minutes=1):
                 row.last_used_at = now
                 self._audit(s, row.user.email, "token.use", prefix, {})
             user = row.user
@@ -214,7 +214,7 @@ class Access:
         with self.db.session() as s:
             rows = s.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit))
             return [
-                {"at": _aware(r.at).isoformat(), "actor": r.actor, "action": r.action,
+                {"at": as_utc(r.at).isoformat(), "actor": r.actor, "action": r.action,
                  "target": r.target, "detail": r.detail}
                 for r in rows
             ]  # fmt: skip
@@ -228,13 +228,13 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(moment: datetime) -> datetime:
+def as_utc(moment: datetime) -> datetime:
     """UTC: SQLite gives naive UTC times, PostgreSQL aware ones in the session's time zone."""
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _utc_or_none(moment: datetime | None) -> datetime | None:
-    return None if moment is None else _aware(moment)
+    return None if moment is None else as_utc(moment)
 
 
 def _teams(user: User) -> frozenset[str]:

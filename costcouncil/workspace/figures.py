@@ -167,8 +167,13 @@ def where_sql(flt: Filter, time_col: str) -> str:
         pointer = lit("/" + key.replace("~", "~0").replace("/", "~1"))
         parts.append(f"json_extract_string(tags, {pointer}) = {lit(value)}")
     if flt.teams is not None:
-        parts.append(_match("team", tuple(sorted(flt.teams))) if flt.teams else "FALSE")
+        parts.append(team_scope(flt.teams))
     return " AND ".join(parts)
+
+
+def team_scope(teams: frozenset[str]) -> str:
+    """The SQL condition "the row's team is one of ``teams``" (none: no row)."""
+    return _match("team", tuple(sorted(teams))) if teams else "FALSE"
 
 
 def _match(column: str, values: tuple[str, ...]) -> str:
@@ -218,7 +223,7 @@ def last_day(store: RollupStore, teams: frozenset[str] | None = None) -> date | 
     """The last day with cost in the rollups (the dashboard's 'today' for a finished bill)."""
     scope = ""
     if teams is not None:
-        scope = " WHERE " + (_match("team", tuple(sorted(teams))) if teams else "FALSE")
+        scope = " WHERE " + team_scope(teams)
     rows = store.query(f"SELECT max(day) AS day FROM daily{scope}")
     found = rows[0]["day"] if rows else None
     return found if isinstance(found, date) else None

@@ -13,7 +13,7 @@ from typing import Any
 
 from costcouncil.schema.sql import lit
 from costcouncil.workspace import rollups
-from costcouncil.workspace.figures import NONE, Filter, where_sql
+from costcouncil.workspace.figures import NONE, Filter, team_scope, where_sql
 from costcouncil.workspace.rollup_store import RollupStore
 
 GPU_METHODS = "(method = 'idle' OR method LIKE 'usage_split:gpu%')"
@@ -74,8 +74,7 @@ def _usage(store: RollupStore, flt: Filter) -> list[dict[str, Any]]:
         return []
     span = f"day >= {lit(flt.start.isoformat())} AND day < {lit(flt.end.isoformat())}"
     if flt.teams is not None:
-        names = ", ".join(lit(t) for t in sorted(flt.teams)) or "NULL"
-        span += f" AND team IN ({names})"
+        span += f" AND {team_scope(flt.teams)}"
     for key, values in flt.where:
         if key in ("team", "project", "model", "resource"):
             span += f" AND {key} IN ({', '.join(lit(v) for v in values)})"

@@ -32,13 +32,10 @@ def ingest_status(store: RollupStore, live: dict[str, Any] | None = None) -> dic
         entry["rows"] += f.rows
         entry["rejected"] += f.rejected
         entry["last_as_of"] = max(entry["last_as_of"] or "", f.as_of or "")
-    for row in _last_data(store):
-        for entry in sources.values():
-            if entry["source"].lower().startswith(str(row["provider"]).lower()[:3]):
-                entry.setdefault("last_data", row["last_day"])
+    providers = _last_data(store)
     return {
         "sources": list(sources.values()),
-        "providers": _last_data(store),
+        "providers": providers,
         "files": [
             {
                 "name": f.name,
@@ -56,7 +53,7 @@ def ingest_status(store: RollupStore, live: dict[str, Any] | None = None) -> dic
             for f in files
             if f.rejected
         ],
-        "gaps": _gaps(store),
+        "gaps": _gaps(store, providers),
         "stale_allocations": _stale(manifest),
         "unallocated": _unallocated(store),
         "live": live,
@@ -70,18 +67,15 @@ def _last_data(store: RollupStore) -> list[dict[str, Any]]:
     )
 
 
-def _gaps(store: RollupStore) -> list[dict[str, Any]]:
+def _gaps(store: RollupStore, providers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Days without any cost between each provider's first and last day."""
+    seen = store.query("SELECT DISTINCT provider, day FROM daily")
+    have = {(r["provider"], r["day"]) for r in seen}
     out: list[dict[str, Any]] = []
-    for row in _last_data(store):
-        have = {
-            r["day"]
-            for r in store.query(
-                f"SELECT DISTINCT day FROM daily WHERE provider = {lit(row['provider'])}",
-            )
-        }
+    for row in providers:
         day: date = row["first_day"]
         while day <= row["last_day"] and len(out) < MAX_GAPS:
-            if day not in have:
+            if (row["provider"], day) not in have:
                 out.append({"provider": row["provider"], "day": day})
             day += timedelta(days=1)
     return out

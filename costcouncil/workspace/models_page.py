@@ -14,7 +14,7 @@ from typing import Any
 
 from costcouncil.schema.sql import lit
 from costcouncil.workspace import rollups
-from costcouncil.workspace.figures import NONE, Filter, cost_rows, where_sql
+from costcouncil.workspace.figures import NONE, Filter, cost_rows, team_scope, where_sql
 from costcouncil.workspace.rollup_store import RollupStore
 
 TRAINING = ("training", "fine-tune", "pretraining")
@@ -96,11 +96,7 @@ def _usage(
 
 
 def _scope(flt: Filter) -> str:
-    if flt.teams is None:
-        return ""
-    if not flt.teams:
-        return " AND FALSE"
-    return f" AND team IN ({', '.join(lit(t) for t in sorted(flt.teams))})"
+    return "" if flt.teams is None else f" AND {team_scope(flt.teams)}"
 
 
 def _ratios(row: dict[str, Any]) -> None:

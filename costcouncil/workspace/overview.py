@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from costcouncil.attribution import SENTINELS
-from costcouncil.workspace.figures import NONE, Filter, cost_rows
+from costcouncil.workspace.figures import NONE, Filter, cost_rows, total
 from costcouncil.workspace.rollup_store import RollupStore
 
 IDLE_METHOD = "idle"
@@ -38,16 +38,16 @@ def overview(store: RollupStore, base: Filter, as_of: date) -> dict[str, Any]:
     last_mtd = base.narrowed(start=last_start, end=same_day)
     last_month = base.narrowed(start=last_start, end=month_start(as_of))
     figures = {
-        "month_to_date": _sum(store, mtd),
-        "last_month_same_days": _sum(store, last_mtd),
-        "last_month": _sum(store, last_month),
+        "month_to_date": total(store, mtd),
+        "last_month_same_days": total(store, last_mtd),
+        "last_month": total(store, last_month),
     }
     days_in_month = calendar.monthrange(as_of.year, as_of.month)[1]
     figures["run_rate"] = figures["month_to_date"] / as_of.day * days_in_month
     by_team = cost_rows(store, mtd, ["team"])
     owned = sum((r["cost"] for r in by_team if r["team"] not in SENTINELS), Decimal(0))
-    idle = _sum(store, mtd.with_value("method", IDLE_METHOD))
-    gpu = _sum(store, mtd.narrowed(where=(*mtd.where, ("category", ("compute",)))))
+    idle = total(store, mtd.with_value("method", IDLE_METHOD))
+    gpu = total(store, mtd.narrowed(where=(*mtd.where, ("category", ("compute",)))))
     trend_from = month_start(previous_month(previous_month(as_of)))
     return {
         "as_of": as_of,
@@ -73,11 +73,6 @@ def overview(store: RollupStore, base: Filter, as_of: date) -> dict[str, Any]:
         ),
         "links": {"mtd": mtd.params(), "last_month": last_month.params()},
     }
-
-
-def _sum(store: RollupStore, flt: Filter) -> Decimal:
-    rows = cost_rows(store, flt, [])
-    return rows[0]["cost"] if rows else Decimal(0)
 
 
 def _named(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

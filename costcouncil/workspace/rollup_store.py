@@ -2,8 +2,8 @@
 
 The hourly and daily rollups and the usage rollups are loaded into memory tables (they are
 small: a day per owner, not a row per charge); the resource-level rollup stays a view over its
-Parquet files. Each request reads through its own :meth:`RollupStore.cursor`, so concurrent
-requests do not share a DuckDB cursor.
+Parquet files. Each query runs on its own cursor, so concurrent requests do not share one; its
+result is cached until the lake changes.
 """
 
 from __future__ import annotations
@@ -68,9 +68,6 @@ class RollupStore:
                 if self._loaded is None or self._loaded.stamp != stamp:
                     self._loaded = self._load(stamp)
             return self._loaded
-
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        return self.current().con.cursor()
 
     def query(self, sql: str) -> list[dict[str, Any]]:
         """Rows of ``sql`` as dicts (costs as Decimals, never NULL), cached until the lake

@@ -242,13 +242,16 @@ def refresh(workspace: Workspace) -> list[str]:
     with workspace.lake.writer() as tx:
         manifest = workspace.lake.read()
         old = mf.load(workspace.lake.manifest_path)
-        periods = stale_periods(manifest)
+        periods = stale_periods(manifest)  # again: another writer may have built them
+        run_id = ""
         for period in periods:
             allocated = manifest.slices[f"allocations/{period}"]
+            run_id = allocated.export[0]
             source = workspace.lake.root / allocated.files[0]
-            place_period(workspace, tx, manifest, period, allocated.export[0], source)
-        place_usage(workspace, tx, manifest, manifest.slices[f"allocations/{period}"].export[0])
-        tx.commit(manifest, old)
+            place_period(workspace, tx, manifest, period, run_id, source)
+        if periods:
+            place_usage(workspace, tx, manifest, run_id)
+            tx.commit(manifest, old)
     return periods
 
 

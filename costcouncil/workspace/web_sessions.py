@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from costcouncil.appdb.models import User, WebSession
-from costcouncil.workspace.access import DEFAULT_SCOPES, Access, Principal
+from costcouncil.workspace.access import DEFAULT_SCOPES, Access, Principal, as_utc
 
 SESSION_HOURS = 12
 
@@ -48,7 +48,7 @@ def find(access: Access, secret: str) -> SignedIn | None:
         return None
     with access.db.session() as s:
         row = s.scalar(select(WebSession).where(WebSession.secret_hash == _digest(secret)))
-        if row is None or row.ended_at is not None or _aware(row.expires_at) <= datetime.now(UTC):
+        if row is None or row.ended_at is not None or as_utc(row.expires_at) <= datetime.now(UTC):
             return None
         user = row.user
         if user.disabled_at is not None:
@@ -69,7 +69,3 @@ def end(access: Access, secret: str) -> None:
 
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
