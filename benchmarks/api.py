@@ -47,7 +47,7 @@ def prepare(args: argparse.Namespace) -> Path:
 
 
 def token_for(workspace: Path) -> tuple[str, str]:
-    from costcouncil.workspace.access import Access
+    from costcouncil.workspace.access.accounts import Access
     from costcouncil.workspace.core import Workspace
 
     access = Access.open(Workspace.open(workspace))

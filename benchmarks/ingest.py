@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from costcouncil.demo import DemoSpec, generate_costs
 from costcouncil.schema.arrow import TIMESTAMP
 from costcouncil.workspace.core import Workspace
-from costcouncil.workspace.ingest import ingest
+from costcouncil.workspace.ingest.costs import ingest
 
 
 def generate(rows: int, seed: int, folder: Path) -> tuple[Path, Path, int]:

@@ -29,11 +29,11 @@ from costcouncil.api.served import Served
 from costcouncil.api.web import routes as web
 from costcouncil.errors import FormatError
 from costcouncil.settings import Settings
-from costcouncil.workspace.access import Access
-from costcouncil.workspace.live import LiveIngest
-from costcouncil.workspace.live_costs import CostQuery, live_costs
-from costcouncil.workspace.live_traces import post_traces
-from costcouncil.workspace.rollup_store import RollupStore
+from costcouncil.workspace.access.accounts import Access
+from costcouncil.workspace.figures.rollup_store import RollupStore
+from costcouncil.workspace.live.costs import CostQuery, live_costs
+from costcouncil.workspace.live.service import LiveIngest
+from costcouncil.workspace.live.traces import post_traces
 
 
 def _json(body: Any, status: int = 200) -> Response:

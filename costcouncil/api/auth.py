@@ -17,8 +17,8 @@ from fastapi import HTTPException, Request
 
 from costcouncil.appdb.models import SCOPES
 from costcouncil.settings import Settings
-from costcouncil.workspace import web_sessions
-from costcouncil.workspace.access import Access, Principal
+from costcouncil.workspace.access import sessions as web_sessions
+from costcouncil.workspace.access.accounts import Access, Principal
 
 SESSION_COOKIE = "cc_session"
 SERVICE = "ingest-token"

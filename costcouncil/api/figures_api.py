@@ -18,21 +18,20 @@ from fastapi.responses import Response
 from costcouncil.api.auth import Caller
 from costcouncil.api.served import Served
 from costcouncil.errors import ConfigError
-from costcouncil.workspace import rollups
-from costcouncil.workspace.explain import explain
-from costcouncil.workspace.figures import (
-    EARLIEST,
+from costcouncil.workspace.allocate import rollups
+from costcouncil.workspace.allocate.explain import explain
+from costcouncil.workspace.common.dates import EARLIEST, LATEST
+from costcouncil.workspace.figures.filters import (
     GRAINS,
-    LATEST,
     Filter,
     check_key,
     cost_rows,
     jsonable,
 )
-from costcouncil.workspace.gpu_page import gpu
-from costcouncil.workspace.ingest_status import ingest_status
-from costcouncil.workspace.models_page import unit_rows
-from costcouncil.workspace.overview import overview
+from costcouncil.workspace.figures.gpu import gpu
+from costcouncil.workspace.figures.ingest_status import ingest_status
+from costcouncil.workspace.figures.models import unit_rows
+from costcouncil.workspace.figures.overview import overview
 
 From = Annotated[date | None, Query(alias="from", description="First day (YYYY-MM-DD)")]
 To = Annotated[date | None, Query(alias="to", description="Day after the last (exclusive)")]

@@ -10,10 +10,10 @@ from datetime import UTC, date, datetime
 from costcouncil.api.auth import Caller, Guard
 from costcouncil.api.ratelimit import LoginLimiter
 from costcouncil.settings import Settings
-from costcouncil.workspace.access import Access
-from costcouncil.workspace.figures import Dimensions, Filter, last_day, parse_filter
-from costcouncil.workspace.live import LiveIngest
-from costcouncil.workspace.rollup_store import RollupStore
+from costcouncil.workspace.access.accounts import Access
+from costcouncil.workspace.figures.filters import Dimensions, Filter, last_day, parse_filter
+from costcouncil.workspace.figures.rollup_store import RollupStore
+from costcouncil.workspace.live.service import LiveIngest
 
 
 @dataclass

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from costcouncil.errors import CostCouncilError
-from costcouncil.workspace.access import Access
+from costcouncil.workspace.access.accounts import Access
 from costcouncil.workspace.core import Workspace
 
 users_app = typer.Typer(help="Users, their roles and teams.", no_args_is_help=True)

@@ -16,14 +16,14 @@ from costcouncil.errors import CostCouncilError
 from costcouncil.ingest.sources import REGISTRY
 from costcouncil.usage.base import SourceOptions
 from costcouncil.usage.sources import REGISTRY as USAGE_SOURCES
-from costcouncil.workspace.allocate import AllocateOptions, allocate
+from costcouncil.workspace.allocate.explain import explain
+from costcouncil.workspace.allocate.run import AllocateOptions, allocate
 from costcouncil.workspace.core import Workspace
-from costcouncil.workspace.explain import explain
-from costcouncil.workspace.export import export_focus
-from costcouncil.workspace.ingest import IngestOptions, ingest
-from costcouncil.workspace.report import METRICS, report
-from costcouncil.workspace.status import status
-from costcouncil.workspace.usage import SCHEMAS, UsageOutcome, ingest_source, ingest_usage
+from costcouncil.workspace.ingest.costs import IngestOptions, ingest
+from costcouncil.workspace.ingest.usage import SCHEMAS, UsageOutcome, ingest_source, ingest_usage
+from costcouncil.workspace.reports.export import export_focus
+from costcouncil.workspace.reports.report import METRICS, report
+from costcouncil.workspace.reports.status import status
 
 app = typer.Typer(
     help="CostCouncil: FinOps for AI workloads. Ingest FOCUS and cloud bills, report, export.",
@@ -357,7 +357,7 @@ def demo(
     port: Annotated[int, typer.Option(help="Port the dashboard listens on.")] = 8000,
 ) -> None:
     """Generate a demo AI organisation, ingest and allocate it, print a summary, serve it."""
-    from costcouncil.workspace import demo as demo_case  # the generator loads only when asked
+    from costcouncil.workspace.demo import run as demo_case  # the generator loads only when asked
 
     try:
         with render.ingest_progress(out, quiet=False) as progress:

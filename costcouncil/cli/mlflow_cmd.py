@@ -12,7 +12,7 @@ from rich.table import Table
 
 from costcouncil.errors import CostCouncilError
 from costcouncil.workspace.core import Workspace
-from costcouncil.workspace.mlflow_sync import SyncOptions, SyncOutcome, money, sync
+from costcouncil.workspace.mlflow.sync import SyncOptions, SyncOutcome, money, sync
 
 mlflow_app = typer.Typer(
     help="MLflow: write each run's allocated cost back to it.", no_args_is_help=True

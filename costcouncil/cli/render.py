@@ -11,9 +11,9 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from costcouncil.ingest.sources.base import Converter
-from costcouncil.workspace.ingest import FileOutcome
-from costcouncil.workspace.report import METRICS, Report
-from costcouncil.workspace.status import Status
+from costcouncil.workspace.ingest.costs import FileOutcome
+from costcouncil.workspace.reports.report import METRICS, Report
+from costcouncil.workspace.reports.status import Status
 
 StageProgress = Callable[[str, str, float], None]
 

@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from costcouncil.workspace.allocate import AllocationOutcome, OwnerDelta
-from costcouncil.workspace.explain import Explanation
+from costcouncil.workspace.allocate.explain import Explanation
+from costcouncil.workspace.allocate.run import AllocationOutcome, OwnerDelta
 
 Callback = Any
 

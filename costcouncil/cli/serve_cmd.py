@@ -10,10 +10,10 @@ from rich.console import Console
 
 from costcouncil.errors import CostCouncilError
 from costcouncil.settings import get_settings
-from costcouncil.workspace import rollups
-from costcouncil.workspace.access import Access
+from costcouncil.workspace.access.accounts import Access
+from costcouncil.workspace.allocate import rollups
 from costcouncil.workspace.core import Workspace
-from costcouncil.workspace.live import LiveIngest, LiveOptions
+from costcouncil.workspace.live.service import LiveIngest, LiveOptions
 
 err = Console(stderr=True, soft_wrap=True)
 

@@ -8,18 +8,28 @@ exception (or a non-zero ``sys.exit``) → ``failed``; ``KeyboardInterrupt`` or 
 from __future__ import annotations
 
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Unpack
+from typing import Any, Protocol, Unpack
 
-from costcouncil.sdk.events import HeartbeatFields
+from costcouncil.sdk.events import HeartbeatFields, JobStartFields
 
-if TYPE_CHECKING:
-    from costcouncil.sdk.client import CostCouncil
+
+class Reporter(Protocol):
+    """What a :class:`Job` sends its events through (the :class:`~costcouncil.sdk.CostCouncil` client).
+
+    A protocol, so this module needs nothing from the client's and the import runs one way.
+    """
+
+    def job_start(self, job_id: str, **fields: Unpack[JobStartFields]) -> str: ...
+
+    def job_heartbeat(self, job_id: str, **fields: Unpack[HeartbeatFields]) -> str: ...
+
+    def job_stop(self, job_id: str, *, status: str = "succeeded") -> str: ...
 
 
 class Job:
     """One job reported live; use as ``with cc.job(...) as job:``."""
 
-    def __init__(self, client: CostCouncil, job_id: str, start: dict[str, Any]) -> None:
+    def __init__(self, client: Reporter, job_id: str, start: dict[str, Any]) -> None:
         self.client = client
         self.job_id = job_id
         self.status: str | None = None

@@ -237,7 +237,7 @@ def test_otlp_traces_become_llm_calls(server: Server) -> None:
 
 
 def test_members_see_only_their_teams_and_scopes_hold(workspace: Path) -> None:
-    from costcouncil.workspace.access import Access
+    from costcouncil.workspace.access.accounts import Access
 
     access = Access.open(Workspace.open(workspace))
     access.add_user("m@acme.io", "member", ["search"], None)

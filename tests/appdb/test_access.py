@@ -13,7 +13,7 @@ from sqlalchemy import select
 from costcouncil.appdb.models import ApiToken, User
 from costcouncil.documents import dump_workspace_config
 from costcouncil.errors import ConfigError
-from costcouncil.workspace.access import Access
+from costcouncil.workspace.access.accounts import Access
 from costcouncil.workspace.core import CONFIG_NAME, Workspace
 
 

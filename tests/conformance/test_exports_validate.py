@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from costcouncil.workspace.core import Workspace
-from costcouncil.workspace.export import ExportResult, export_focus
-from costcouncil.workspace.ingest import ingest
+from costcouncil.workspace.ingest.costs import ingest
+from costcouncil.workspace.reports.export import ExportResult, export_focus
 from tests.conformance.sample import SHARED_DATA
 from tests.conformance.test_focus_validator import known_defects
 from tests.conformance.validator import VENV, available, run_validator
@@ -112,9 +112,9 @@ def test_validator_is_set_up_or_skipped() -> None:
 def test_demo_allocated_export(tmp_path: Path) -> None:
     """Allocated rows (amounts split, x_ owner columns) are still FOCUS for both checkers."""
     from costcouncil.demo import DemoSpec, write_demo
-    from costcouncil.workspace.allocate import AllocateOptions, allocate
-    from costcouncil.workspace.demo import demo_rules_text
-    from costcouncil.workspace.usage import ingest_usage
+    from costcouncil.workspace.allocate.run import AllocateOptions, allocate
+    from costcouncil.workspace.demo.run import demo_rules_text
+    from costcouncil.workspace.ingest.usage import ingest_usage
 
     demo = tmp_path / "demo"
     write_demo(demo, DemoSpec(rows=3000, seed=7, months=2))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from costcouncil.workspace.core import Workspace
-from costcouncil.workspace.ingest import FileOutcome, IngestOptions, ingest
+from costcouncil.workspace.ingest.costs import FileOutcome, IngestOptions, ingest
 from tests.conftest import lake_rows
 from tests.factories import HEADER, Charge, total, write_focus
 

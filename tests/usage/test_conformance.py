@@ -33,7 +33,7 @@ import yaml
 from costcouncil.usage.base import SCHEMAS, SourceOptions
 from costcouncil.usage.sources import REGISTRY
 from costcouncil.workspace.core import Workspace
-from costcouncil.workspace.usage import ingest_source
+from costcouncil.workspace.ingest.usage import ingest_source
 
 CASES = Path(__file__).resolve().parents[1] / "cases" / "usage"
 TOKEN_KINDS = ("input", "output", "cached_input", "cache_write", "reasoning")

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from costcouncil.workspace.access import Access
+from costcouncil.workspace.access.accounts import Access
 from costcouncil.workspace.core import Workspace
 from tests.api.server import Server
 from tests.web.lake import Lake, lake_rows

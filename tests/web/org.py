@@ -16,11 +16,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from costcouncil.schema.usage import JOBS_SCHEMA, LLM_SCHEMA
-from costcouncil.workspace.access import Access
-from costcouncil.workspace.allocate import AllocateOptions, allocate
+from costcouncil.workspace.access.accounts import Access
+from costcouncil.workspace.allocate.run import AllocateOptions, allocate
 from costcouncil.workspace.core import Workspace
-from costcouncil.workspace.ingest import IngestOptions, ingest
-from costcouncil.workspace.usage import ingest_usage
+from costcouncil.workspace.ingest.costs import IngestOptions, ingest
+from costcouncil.workspace.ingest.usage import ingest_usage
 from tests.factories import Charge, write_focus
 
 HOSTILE = "<script>alert(1)</script>"

@@ -21,7 +21,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from costcouncil.workspace.access import Access
+from costcouncil.workspace.access.accounts import Access
 from costcouncil.workspace.core import Workspace
 from tests.api.server import Server
 from tests.web.conftest import bearer, csrf_of, sign_in, token_for

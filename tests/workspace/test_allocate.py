@@ -13,13 +13,13 @@ import pytest
 
 from costcouncil.errors import ConfigError, ValidationError
 from costcouncil.schema.usage import JOBS_SCHEMA, LLM_SCHEMA
-from costcouncil.workspace.allocate import AllocateOptions, allocate
+from costcouncil.workspace.allocate.explain import explain
+from costcouncil.workspace.allocate.run import AllocateOptions, allocate
 from costcouncil.workspace.core import Workspace
-from costcouncil.workspace.explain import explain
-from costcouncil.workspace.export import export_focus
-from costcouncil.workspace.ingest import IngestOptions, ingest
-from costcouncil.workspace.report import report
-from costcouncil.workspace.usage import ingest_usage
+from costcouncil.workspace.ingest.costs import IngestOptions, ingest
+from costcouncil.workspace.ingest.usage import ingest_usage
+from costcouncil.workspace.reports.export import export_focus
+from costcouncil.workspace.reports.report import report
 from tests.factories import Charge, write_focus
 
 RULES = """\

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from costcouncil.workspace.core import Workspace
-from costcouncil.workspace.ingest import ingest
+from costcouncil.workspace.ingest.costs import ingest
 from tests.conftest import lake_rows
 from tests.factories import Charge, restated, total, write_focus
 

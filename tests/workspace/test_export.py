@@ -10,8 +10,8 @@ import pytest
 
 from costcouncil.errors import ExportError
 from costcouncil.workspace.core import Workspace
-from costcouncil.workspace.export import export_focus
-from costcouncil.workspace.ingest import ingest
+from costcouncil.workspace.ingest.costs import ingest
+from costcouncil.workspace.reports.export import export_focus
 from tests.conftest import lake_rows
 from tests.factories import Charge, write_focus
 

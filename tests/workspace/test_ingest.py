@@ -12,7 +12,7 @@ import pytest
 
 from costcouncil.errors import WorkspaceError
 from costcouncil.workspace.core import Workspace
-from costcouncil.workspace.ingest import IngestOptions, ingest
+from costcouncil.workspace.ingest.costs import IngestOptions, ingest
 from tests.conftest import lake_rows
 from tests.factories import Charge, restated, total, write_focus
 

@@ -9,7 +9,7 @@ import pytest
 
 from costcouncil.engine.base import Engine
 from costcouncil.schema.usage import JOBS_SCHEMA, LLM_SCHEMA
-from costcouncil.workspace.inputs import latest_usage
+from costcouncil.workspace.common.inputs import latest_usage
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ import orjson
 import pyarrow.parquet as pq
 
 from costcouncil.workspace.core import Workspace
-from costcouncil.workspace.live import LiveIngest, LiveOptions
+from costcouncil.workspace.live.service import LiveIngest, LiveOptions
 
 
 def _post(live: LiveIngest, *events: dict[str, object]) -> dict[str, object]:
@@ -61,7 +61,7 @@ def test_open_jobs_and_pending_events_survive_a_restart(tmp_path: Path) -> None:
 
 
 def test_a_log_segment_with_batch_records_and_a_torn_line(tmp_path: Path) -> None:
-    from costcouncil.workspace.live import read_log_table
+    from costcouncil.workspace.live.service import read_log_table
 
     good = {
         "type": "llm_call",

@@ -27,13 +27,13 @@ from costcouncil.cli.mlflow_cmd import mlflow_app
 from costcouncil.errors import ConfigError, ExportError
 from costcouncil.schema.usage import JOBS_SCHEMA
 from costcouncil.usage.base import SourceOptions
-from costcouncil.workspace.allocate import AllocateOptions, allocate
+from costcouncil.workspace.allocate.run import AllocateOptions, allocate
+from costcouncil.workspace.common.query import open_costs
 from costcouncil.workspace.core import Workspace
-from costcouncil.workspace.demo import build as build_demo
-from costcouncil.workspace.ingest import IngestOptions, ingest
-from costcouncil.workspace.mlflow_sync import SyncOptions, SyncOutcome, sync
-from costcouncil.workspace.query import open_costs
-from costcouncil.workspace.usage import ingest_source, ingest_usage
+from costcouncil.workspace.demo.run import build as build_demo
+from costcouncil.workspace.ingest.costs import IngestOptions, ingest
+from costcouncil.workspace.ingest.usage import ingest_source, ingest_usage
+from costcouncil.workspace.mlflow.sync import SyncOptions, SyncOutcome, sync
 from tests.factories import Charge, write_focus
 from tests.usage.sources.mlflow_setup import (
     Server,

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from costcouncil.workspace.core import Workspace
-from costcouncil.workspace.ingest import ingest
+from costcouncil.workspace.ingest.costs import ingest
 from tests.conftest import lake_rows
 from tests.factories import Charge, restated, write_focus
 

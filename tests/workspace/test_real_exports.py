@@ -16,7 +16,7 @@ import pytest
 
 from costcouncil.ingest.sources import REGISTRY
 from costcouncil.workspace.core import Workspace
-from costcouncil.workspace.ingest import ingest
+from costcouncil.workspace.ingest.costs import ingest
 from tests.conftest import lake_rows
 
 SAMPLES = {

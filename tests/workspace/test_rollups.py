@@ -7,9 +7,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from costcouncil.lake import manifest as mf
-from costcouncil.workspace import rollups
-from costcouncil.workspace.figures import Dimensions, parse_filter, total
-from costcouncil.workspace.rollup_store import RollupStore
+from costcouncil.workspace.allocate import rollups
+from costcouncil.workspace.figures.filters import Dimensions, parse_filter, total
+from costcouncil.workspace.figures.rollup_store import RollupStore
 from tests.web.org import build_org
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from costcouncil.api.web.format import label
-from costcouncil.workspace.figures import jsonable
+from costcouncil.workspace.figures.filters import jsonable
 
 LAYOUT: dict[str, Any] = {
     "margin": {"l": 60, "r": 20, "t": 30, "b": 60},

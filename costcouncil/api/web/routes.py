@@ -28,13 +28,13 @@ from costcouncil.api.figures_api import json
 from costcouncil.api.served import Served
 from costcouncil.api.web import charts
 from costcouncil.api.web.format import FILTERS
-from costcouncil.workspace import web_sessions
-from costcouncil.workspace.explorer import explore
-from costcouncil.workspace.figures import jsonable
-from costcouncil.workspace.gpu_page import gpu
-from costcouncil.workspace.ingest_status import ingest_status
-from costcouncil.workspace.models_page import models
-from costcouncil.workspace.overview import overview
+from costcouncil.workspace.access import sessions as web_sessions
+from costcouncil.workspace.figures.explorer import explore
+from costcouncil.workspace.figures.filters import jsonable
+from costcouncil.workspace.figures.gpu import gpu
+from costcouncil.workspace.figures.ingest_status import ingest_status
+from costcouncil.workspace.figures.models import models
+from costcouncil.workspace.figures.overview import overview
 
 HERE = Path(__file__).parent
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"

@@ -500,7 +500,7 @@ def test_azure_llm_trace_conserves_tokens(shared_data: Path) -> None:
 def test_an_edited_mapping_replaces_what_the_file_gave(tmp_path: Path) -> None:
     from costcouncil.usage.base import SourceOptions
     from costcouncil.workspace.core import Workspace
-    from costcouncil.workspace.usage import ingest_source
+    from costcouncil.workspace.ingest.usage import ingest_source
 
     data = tmp_path / "calls.csv"
     data.write_text("id,t,n\na,2026-11-01T00:00:00Z,5\n")

@@ -2,7 +2,7 @@
 
 "Today" is the last day with cost in the lake (``as_of``), so a finished bill reads as the month
 it is, not as an empty current month; a caller may pin ``as_of``. Every figure is a sum over the
-rollups through :func:`~costcouncil.workspace.figures.cost_rows`, so a member's overview counts
+rollups through :func:`~costcouncil.workspace.figures.filters.cost_rows`, so a member's overview counts
 their teams only.
 """
 
@@ -14,8 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from costcouncil.attribution import SENTINELS
-from costcouncil.workspace.figures import NONE, Filter, cost_rows, total
-from costcouncil.workspace.rollup_store import RollupStore
+from costcouncil.workspace.figures.filters import NONE, Filter, cost_rows, total
+from costcouncil.workspace.figures.rollup_store import RollupStore
 
 IDLE_METHOD = "idle"
 TOP = 8

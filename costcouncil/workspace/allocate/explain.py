@@ -16,8 +16,8 @@ import duckdb
 
 from costcouncil.errors import ConfigError
 from costcouncil.schema.sql import lit, q
+from costcouncil.workspace.common.query import open_costs
 from costcouncil.workspace.core import Workspace
-from costcouncil.workspace.query import open_costs
 
 _ROW_COLUMNS = (
     "x_source_file",

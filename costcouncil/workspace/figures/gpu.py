@@ -12,9 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 from costcouncil.schema.sql import lit
-from costcouncil.workspace import rollups
-from costcouncil.workspace.figures import NONE, Filter, team_scope, where_sql
-from costcouncil.workspace.rollup_store import RollupStore
+from costcouncil.workspace.allocate import rollups
+from costcouncil.workspace.figures.filters import NONE, Filter, team_scope, where_sql
+from costcouncil.workspace.figures.rollup_store import RollupStore
 
 GPU_METHODS = "(method = 'idle' OR method LIKE 'usage_split:gpu%')"
 

@@ -11,8 +11,8 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from costcouncil.workspace.figures import NONE, Filter, cost_rows
-from costcouncil.workspace.rollup_store import RollupStore
+from costcouncil.workspace.figures.filters import NONE, Filter, cost_rows
+from costcouncil.workspace.figures.rollup_store import RollupStore
 
 LEVELS = ("team", "project", "model", "model_version", "run", "resource")
 ROW_LIMIT = 500

@@ -26,8 +26,8 @@ from costcouncil.lake import manifest as mf
 from costcouncil.lake.store import Transaction
 from costcouncil.schema.sql import lit, q
 from costcouncil.schema.usage import JOBS_SCHEMA, LLM_SCHEMA
+from costcouncil.workspace.common.inputs import lake_view, latest_usage
 from costcouncil.workspace.core import Workspace
-from costcouncil.workspace.inputs import lake_view, latest_usage
 
 DATASET = "rollups"
 USAGE_SLICE = f"{DATASET}/usage"

@@ -34,10 +34,10 @@ from costcouncil.lake import manifest as mf
 from costcouncil.schema.currencies import minor_units
 from costcouncil.schema.sql import lit, q
 from costcouncil.usage.sources.mlflow import client, mlflow_errors, model_versions, shown_uri
-from costcouncil.workspace import inputs
-from costcouncil.workspace.allocate import load_rules
+from costcouncil.workspace.allocate.run import load_rules
+from costcouncil.workspace.common import inputs
+from costcouncil.workspace.common.query import open_costs
 from costcouncil.workspace.core import Workspace
-from costcouncil.workspace.query import open_costs
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient

@@ -19,8 +19,8 @@ from costcouncil.errors import ExportError
 from costcouncil.schema.arrow import SOURCE_COLUMNS
 from costcouncil.schema.focus import FOCUS_1_2, Column
 from costcouncil.schema.sql import lit, q
+from costcouncil.workspace.common.query import open_costs
 from costcouncil.workspace.core import Workspace
-from costcouncil.workspace.query import open_costs
 
 ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
 

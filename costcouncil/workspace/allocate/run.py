@@ -23,7 +23,8 @@ from costcouncil.engine.base import Engine
 from costcouncil.errors import ConfigError
 from costcouncil.lake import manifest as mf
 from costcouncil.schema.sql import lit, q
-from costcouncil.workspace import inputs, rollups
+from costcouncil.workspace.allocate import rollups
+from costcouncil.workspace.common import inputs
 from costcouncil.workspace.core import Workspace
 
 Progress = Callable[[str, int, int], None]

@@ -14,7 +14,7 @@ from typing import Any
 from costcouncil.attribution import SENTINELS
 from costcouncil.lake import manifest as mf
 from costcouncil.schema.sql import lit
-from costcouncil.workspace.rollup_store import RollupStore
+from costcouncil.workspace.figures.rollup_store import RollupStore
 
 MAX_GAPS = 50
 

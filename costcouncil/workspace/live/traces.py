@@ -14,7 +14,7 @@ from typing import Any
 from costcouncil.usage.base import SourceOptions
 from costcouncil.usage.events import LLM_COUNTS, LLM_STRINGS
 from costcouncil.usage.sources.otel import parse_otlp
-from costcouncil.workspace.live import LiveIngest
+from costcouncil.workspace.live.service import LiveIngest
 
 ORIGIN = "POST /v1/traces"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -12,8 +12,8 @@ import pyarrow as pa
 from costcouncil.engine.duckdb import connect
 from costcouncil.schema.sql import lit
 from costcouncil.schema.usage import JOBS_SCHEMA
+from costcouncil.workspace.common.inputs import lake_view, latest_usage
 from costcouncil.workspace.core import Workspace
-from costcouncil.workspace.inputs import lake_view, latest_usage
 
 SOURCE = "events"
 _COPIED = (

@@ -20,7 +20,7 @@ import duckdb
 from costcouncil.engine.duckdb import connect
 from costcouncil.lake import manifest as mf
 from costcouncil.schema.sql import lit, q
-from costcouncil.workspace import rollups
+from costcouncil.workspace.allocate import rollups
 from costcouncil.workspace.core import Workspace
 
 _CHECK_SECONDS = 1.0

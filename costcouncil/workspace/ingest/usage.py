@@ -32,7 +32,7 @@ from costcouncil.schema.usage import JOBS_SCHEMA, LLM_SCHEMA
 from costcouncil.usage.base import SourceOptions, UsageSource
 from costcouncil.usage.sources import REGISTRY
 from costcouncil.workspace.core import Workspace
-from costcouncil.workspace.ingest import fingerprint_file
+from costcouncil.workspace.ingest.costs import fingerprint_file
 
 SCHEMAS = {"jobs": JOBS_SCHEMA, "llm": LLM_SCHEMA}
 _TIME = {"jobs": "start", "llm": "time"}

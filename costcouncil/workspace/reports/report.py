@@ -18,8 +18,8 @@ from decimal import Decimal
 from costcouncil.errors import ConfigError
 from costcouncil.schema.arrow import SOURCE_COLUMNS, lake_columns
 from costcouncil.schema.sql import lit, q
+from costcouncil.workspace.common.query import open_costs
 from costcouncil.workspace.core import Workspace
-from costcouncil.workspace.query import open_costs
 
 METRICS = {
     "billed": "BilledCost",

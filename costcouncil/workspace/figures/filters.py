@@ -17,8 +17,9 @@ from typing import Any
 
 from costcouncil.errors import ConfigError
 from costcouncil.schema.sql import lit, q
-from costcouncil.workspace import rollups
-from costcouncil.workspace.rollup_store import RollupStore
+from costcouncil.workspace.allocate import rollups
+from costcouncil.workspace.common.dates import EARLIEST, LATEST
+from costcouncil.workspace.figures.rollup_store import RollupStore
 
 NONE = "(none)"
 GRAINS = ("hour", "day", "week", "month")
@@ -30,7 +31,6 @@ _BUCKET = {
     "month": "CAST(date_trunc('month', day) AS DATE)",
 }
 _CENT = Decimal("0.000001")
-EARLIEST, LATEST = date(1970, 1, 1), date(2199, 12, 31)
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from importlib import resources
 from pathlib import Path
 
 from costcouncil.demo import DemoSpec, write_demo
-from costcouncil.workspace.allocate import RULES_FILE, AllocateOptions, allocate
+from costcouncil.workspace.allocate.run import RULES_FILE, AllocateOptions, allocate
 from costcouncil.workspace.core import Workspace
-from costcouncil.workspace.ingest import FileOutcome, IngestOptions, StageProgress, ingest
-from costcouncil.workspace.usage import ingest_usage
+from costcouncil.workspace.ingest.costs import FileOutcome, IngestOptions, StageProgress, ingest
+from costcouncil.workspace.ingest.usage import ingest_usage
 
 Say = Callable[[str], None]
 

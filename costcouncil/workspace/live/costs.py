@@ -19,10 +19,10 @@ from typing import Any
 from costcouncil.engine.duckdb import connect
 from costcouncil.errors import ConfigError
 from costcouncil.schema.sql import lit, q
-from costcouncil.workspace.figures import EARLIEST, LATEST
-from costcouncil.workspace.inputs import allocation_files, lake_view
-from costcouncil.workspace.live import LiveIngest
-from costcouncil.workspace.live_totals import LLM_KEYS
+from costcouncil.workspace.common.dates import EARLIEST, LATEST
+from costcouncil.workspace.common.inputs import allocation_files, lake_view
+from costcouncil.workspace.live.service import LiveIngest
+from costcouncil.workspace.live.totals import LLM_KEYS
 
 GROUP_KEYS = ("day", *LLM_KEYS)
 ALLOCATED_KEYS = ("team", "project", "model", "environment", "feature", "customer", "user")

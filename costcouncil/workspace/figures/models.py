@@ -13,9 +13,9 @@ from decimal import Decimal
 from typing import Any
 
 from costcouncil.schema.sql import lit
-from costcouncil.workspace import rollups
-from costcouncil.workspace.figures import NONE, Filter, cost_rows, team_scope, where_sql
-from costcouncil.workspace.rollup_store import RollupStore
+from costcouncil.workspace.allocate import rollups
+from costcouncil.workspace.figures.filters import NONE, Filter, cost_rows, team_scope, where_sql
+from costcouncil.workspace.figures.rollup_store import RollupStore
 
 TRAINING = ("training", "fine-tune", "pretraining")
 SERVING = ("inference", "serving")

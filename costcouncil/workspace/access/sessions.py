@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from costcouncil.appdb.models import User, WebSession
-from costcouncil.workspace.access import DEFAULT_SCOPES, Access, Principal, as_utc
+from costcouncil.workspace.access.accounts import DEFAULT_SCOPES, Access, Principal, as_utc
 
 SESSION_HOURS = 12
 

@@ -40,12 +40,12 @@ from costcouncil.lake.eventlog import EventLog, read_segment
 from costcouncil.schema.sql import lit
 from costcouncil.schema.usage import JOBS_SCHEMA, LLM_SCHEMA
 from costcouncil.usage import events as ev
+from costcouncil.workspace.common.inputs import load_overrides
 from costcouncil.workspace.core import Workspace
-from costcouncil.workspace.inputs import load_overrides
-from costcouncil.workspace.live_jobs import JobBook
-from costcouncil.workspace.live_prices import PICO, LivePrices
-from costcouncil.workspace.live_totals import Totals, lake_llm_totals, query_all
-from costcouncil.workspace.usage import store_tables
+from costcouncil.workspace.ingest.usage import store_tables
+from costcouncil.workspace.live.jobs import JobBook
+from costcouncil.workspace.live.prices import PICO, LivePrices
+from costcouncil.workspace.live.totals import Totals, lake_llm_totals, query_all
 
 SOURCE = "events"
 _DAY_US = 86_400 * 1_000_000

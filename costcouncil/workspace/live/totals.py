@@ -15,9 +15,9 @@ from typing import Any
 
 from costcouncil.engine.duckdb import connect
 from costcouncil.schema.usage import LLM_SCHEMA
+from costcouncil.workspace.common.inputs import lake_view, latest_usage
 from costcouncil.workspace.core import Workspace
-from costcouncil.workspace.inputs import lake_view, latest_usage
-from costcouncil.workspace.live_prices import PICO
+from costcouncil.workspace.live.prices import PICO
 
 #: The key of an entry, after ``day`` (days since 1970-01-01).
 LLM_KEYS = (

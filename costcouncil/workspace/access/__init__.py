@@ -1,0 +1,1 @@
+"""Access: users, roles, API tokens and the audit log; dashboard sessions."""

@@ -1,0 +1,1 @@
+"""The demo organisation end to end: generate, ingest, allocate, create users."""

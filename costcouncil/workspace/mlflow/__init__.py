@@ -1,0 +1,1 @@
+"""MLflow write-back: allocated cost onto runs and registered model versions."""
