@@ -9,7 +9,7 @@ DEMO_DIR ?= demo
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint validator java postgres bench clean browser
+.PHONY: install demo test lint validator java postgres bench clean browser faketime
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required"; exit 1; }
@@ -35,13 +35,16 @@ postgres:
 browser:
 	bash scripts/browser.sh
 
+faketime:
+	bash scripts/faketime.sh
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check costcouncil
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: install validator java browser postgres lint
+test: install validator java browser postgres faketime lint
 	COSTCOUNCIL_TEST_POSTGRES_URL="$$(cat .pg/url)" $(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 bench: install

@@ -255,11 +255,12 @@ def test_members_see_only_their_teams_and_scopes_hold(workspace: Path) -> None:
         as_viewer = {"Authorization": f"Bearer {viewer}"}
         assert httpx.post(f"{server.url}/v1/events", json=[], headers=as_viewer).status_code == 403
         url = f"{server.url}/v1/live/costs"
-        seen = httpx.get(url, params={"by": "team"}, headers=as_member).json()
+        november = {"from": "2026-11-01", "to": "2026-12-01"}  # the events' month, not today's
+        seen = httpx.get(url, params={"by": "team", **november}, headers=as_member).json()
         assert [r["team"] for r in seen["rows"]] == ["search"]
-        crafted = httpx.get(url, params={"team": "vision"}, headers=as_member).json()
+        crafted = httpx.get(url, params={"team": "vision", **november}, headers=as_member).json()
         assert crafted["rows"] == [] and crafted["totals"]["requests"] == 0
-        everything = httpx.get(url, params={"by": "team"}, headers=as_viewer).json()
+        everything = httpx.get(url, params={"by": "team", **november}, headers=as_viewer).json()
         assert everything["totals"]["requests"] == 3
     finally:
         server.stop()

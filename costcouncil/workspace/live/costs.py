@@ -45,6 +45,7 @@ class CostQuery:
         start: date | None,
         end: date | None,
         teams: frozenset[str] | None = None,
+        today: date | None = None,
     ) -> CostQuery:
         keys = tuple(k.strip() for k in by.split(",") if k.strip())
         for key in (*keys, *filters):
@@ -55,12 +56,24 @@ class CostQuery:
                 raise ConfigError(f"unknown key {key!r}{hint} (choose from {', '.join(choices)})")
         _check_day("from", start)
         _check_day("to", end)
-        today = datetime.now(UTC).date()
-        first = start or today.replace(day=1)
-        last = end or (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+        today = today or datetime.now(UTC).date()
+        first = start or default_start(today)
+        last = end or _next_month(first if start else today)
         if last <= first:
             raise ConfigError(f"'to' ({last}) must be after 'from' ({first})")
         return CostQuery(keys, dict(filters), first, last, teams)
+
+
+def default_start(today: date) -> date:
+    """The first day of the month of the last complete day (yesterday).
+
+    On the 1st the window still shows the whole previous month, not an empty day.
+    """
+    return (today - timedelta(days=1)).replace(day=1)
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 def _check_day(name: str, day: date | None) -> None:
