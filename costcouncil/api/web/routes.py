@@ -1,7 +1,8 @@
 """The dashboard's pages: Overview, Explorer, Models, GPU, Ingest, and signing in and out.
 
 Every page ``/<name>`` has a twin ``/<name>.json`` with exactly the figures the page shows;
-the explorer also downloads what is on screen as ``/explorer.csv`` and ``/explorer.parquet``.
+the explorer also downloads what is on screen as ``/explorer.csv`` (string cells made safe for
+spreadsheets, :mod:`costcouncil.workspace.common.csvsafe`) and ``/explorer.parquet`` (exact).
 Filters and the date range live in the URL, so a link shows the same view to whoever may see it.
 """
 
@@ -16,7 +17,6 @@ from urllib.parse import urlencode
 
 import plotly
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
@@ -29,6 +29,7 @@ from costcouncil.api.served import Served
 from costcouncil.api.web import charts
 from costcouncil.api.web.format import FILTERS
 from costcouncil.workspace.access import sessions as web_sessions
+from costcouncil.workspace.common import csvsafe
 from costcouncil.workspace.figures.explorer import explore
 from costcouncil.workspace.figures.filters import jsonable
 from costcouncil.workspace.figures.gpu import gpu
@@ -153,7 +154,7 @@ def install(app: FastAPI, served: Served) -> None:
         table = _table(data)
         sink = io.BytesIO()
         if kind == "csv":
-            pacsv.write_csv(table, sink)
+            csvsafe.write_csv(table, sink)
             media = "text/csv"
         else:
             pq.write_table(table, sink)
