@@ -26,7 +26,7 @@ from costcouncil.api.auth import SESSION_COOKIE, Caller, address
 from costcouncil.api.errors import respond
 from costcouncil.api.figures_api import json
 from costcouncil.api.served import Served
-from costcouncil.api.web import charts
+from costcouncil.api.web import panels
 from costcouncil.api.web.format import FILTERS
 from costcouncil.workspace.access import sessions as web_sessions
 from costcouncil.workspace.common import csvsafe
@@ -103,8 +103,11 @@ def install(app: FastAPI, served: Served) -> None:
             if isinstance(caller, RedirectResponse):
                 return caller
             data = build(request, caller)
+            charts = panels.panels(name, data)
             context = {"data": data, "page": name, "caller": caller, "link": _link,
-                       "charts": _charts(name, data), "params": data.get("params", {}),
+                       "charts": charts, "empty": panels.page_note(name, data),
+                       "plotly": any(c.figure for c in charts.values()),
+                       "params": data.get("params", {}),
                        "pages": PAGES, "json_link": f"/{name}.json?{request.url.query}"}  # fmt: skip
             return templates.TemplateResponse(request, f"{name}.html", context)
 
@@ -183,32 +186,6 @@ def _table(data: dict[str, Any]) -> pa.Table:
     table = pa.table({k: pa.array(v) for k, v in columns.items()})
     cost = pa.array(columns["cost"], pa.string()).cast(pa.decimal128(38, 6))
     return table.set_column(table.schema.get_field_index("cost"), "cost", cost)
-
-
-def _charts(name: str, data: dict[str, Any]) -> dict[str, str]:
-    if name == "overview":
-        return {
-            "trend": charts.embed(charts.stacked(data["trend"], "category", "Daily spend by category")),
-            "teams": charts.embed(charts.bars(data["by_team"], "team", "Month to date by team")),
-            "models": charts.embed(charts.bars(data["by_model"], "model", "Month to date by model")),
-        }  # fmt: skip
-    if name == "explorer":
-        every = {"day": "Daily", "week": "Weekly", "month": "Monthly"}[data["grain"]]
-        title = f"{every} cost by {data['level'].replace('_', ' ')}"
-        return {"trend": charts.embed(charts.stacked(data["trend"], data["level"], title))}
-    if name == "models" and data["trend"]:
-        return {"trend": charts.embed(charts.stacked(data["trend"], "model", "Monthly cost by model", "scatter"))}  # fmt: skip
-    if name == "gpu":
-        used = [{"period": r["period"], "kind": k, "cost": r[k]} for r in data["daily"] for k in ("used", "idle")]  # fmt: skip
-        out = {
-            "daily": charts.embed(charts.stacked(used, "kind", "GPU cost per day: used and idle"))
-        }
-        if data["usage"]:
-            out["heatmap"] = charts.embed(
-                charts.heatmap(data["usage"], "GPU-hours by node and team")
-            )
-        return out
-    return {}
 
 
 def _install_login(app: FastAPI, served: Served) -> None:

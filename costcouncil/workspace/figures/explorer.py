@@ -11,7 +11,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from costcouncil.workspace.figures.filters import NONE, Filter, cost_rows
+from costcouncil.workspace.figures.filters import NONE, Filter, cost_rows, scope
 from costcouncil.workspace.figures.rollup_store import RollupStore
 
 LEVELS = ("team", "project", "model", "model_version", "run", "resource")
@@ -63,6 +63,7 @@ def explore(store: RollupStore, flt: Filter, level: str | None = None) -> dict[s
         "grain": grain,
         "trend": trend,
         "params": flt.params(),
+        "scope": scope(flt),
     }
 
 

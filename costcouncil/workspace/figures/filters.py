@@ -176,6 +176,20 @@ def team_scope(teams: frozenset[str]) -> str:
     return _match("team", tuple(sorted(teams))) if teams else "FALSE"
 
 
+def scope(flt: Filter) -> dict[str, Any]:
+    """What an empty figure of ``flt`` means, decided from the filter alone (never the data).
+
+    ``teams``: a member's teams (None for every other role); ``hidden``: the filter asks only for
+    teams outside them (or the member has none), so nothing can be visible whatever the lake
+    holds; ``filtered``: the filter narrows by a dimension or tag beyond the date range. Looking
+    at the data instead would tell a member that another team has cost in the range.
+    """
+    teams = None if flt.teams is None else sorted(flt.teams)
+    asked = set(flt.value("team"))
+    hidden = flt.teams is not None and (not flt.teams or bool(asked and not asked & flt.teams))
+    return {"teams": teams, "hidden": hidden, "filtered": bool(flt.where or flt.tags)}
+
+
 def _match(column: str, values: tuple[str, ...]) -> str:
     named = [v for v in values if v != NONE]
     parts = [f"{column} IN ({', '.join(lit(v) for v in named)})"] if named else []

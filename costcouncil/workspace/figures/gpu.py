@@ -13,7 +13,7 @@ from typing import Any
 
 from costcouncil.schema.sql import lit
 from costcouncil.workspace.allocate import rollups
-from costcouncil.workspace.figures.filters import NONE, Filter, team_scope, where_sql
+from costcouncil.workspace.figures.filters import NONE, Filter, scope, team_scope, where_sql
 from costcouncil.workspace.figures.rollup_store import RollupStore
 
 GPU_METHODS = "(method = 'idle' OR method LIKE 'usage_split:gpu%')"
@@ -57,6 +57,7 @@ def gpu(store: RollupStore, flt: Filter) -> dict[str, Any]:
         "daily": daily,
         "usage": _usage(store, flt),
         "params": flt.params(),
+        "scope": scope(flt),
     }
 
 

@@ -14,7 +14,14 @@ from typing import Any
 
 from costcouncil.schema.sql import lit
 from costcouncil.workspace.allocate import rollups
-from costcouncil.workspace.figures.filters import NONE, Filter, cost_rows, team_scope, where_sql
+from costcouncil.workspace.figures.filters import (
+    NONE,
+    Filter,
+    cost_rows,
+    scope,
+    team_scope,
+    where_sql,
+)
 from costcouncil.workspace.figures.rollup_store import RollupStore
 
 TRAINING = ("training", "fine-tune", "pretraining")
@@ -126,4 +133,5 @@ def models(store: RollupStore, flt: Filter) -> dict[str, Any]:
         "rows": rows,
         "trend": [r for r in trend if r["model"] in top],
         "params": flt.params(),
+        "scope": scope(flt),
     }

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from costcouncil.attribution import SENTINELS
-from costcouncil.workspace.figures.filters import NONE, Filter, cost_rows, total
+from costcouncil.workspace.figures.filters import NONE, Filter, cost_rows, scope, total
 from costcouncil.workspace.figures.rollup_store import RollupStore
 
 IDLE_METHOD = "idle"
@@ -65,6 +65,7 @@ def overview(store: RollupStore, base: Filter, as_of: date) -> dict[str, Any]:
         "by_team": by_team,
         "by_model": _named(cost_rows(store, mtd, ["model"], limit=TOP + 1)),
         "movers": movers(store, mtd, last_mtd),
+        "trend_from": trend_from,
         "trend": cost_rows(
             store,
             base.narrowed(start=trend_from, end=as_of + timedelta(days=1)),
@@ -72,6 +73,7 @@ def overview(store: RollupStore, base: Filter, as_of: date) -> dict[str, Any]:
             "day",
         ),
         "links": {"mtd": mtd.params(), "last_month": last_month.params()},
+        "scope": scope(base),
     }
 
 
