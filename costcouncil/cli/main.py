@@ -144,7 +144,7 @@ def ingest_cmd(
         print(json.dumps([render.outcome_dict(o) for o in outcomes], indent=2))
     else:
         render.outcomes(out, err, outcomes)
-    if any(o.status == "refused" for o in outcomes):
+    if any(o.failed for o in outcomes):
         raise typer.Exit(1)
 
 

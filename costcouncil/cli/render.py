@@ -62,7 +62,7 @@ def outcome_dict(o: FileOutcome) -> dict[str, object]:
 def outcomes(console: Console, errors: Console, items: list[FileOutcome]) -> None:
     table = Table("file", "status", "format", "rows", "rejected", "warnings", "slices")
     for o in items:
-        style = {"refused": "red", "ingested": "green"}.get(o.status, "yellow")
+        style = "red" if o.failed else {"ingested": "green"}.get(o.status, "yellow")
         table.add_row(
             o.path.name,
             f"[{style}]{o.status}[/]",
@@ -79,7 +79,7 @@ def outcomes(console: Console, errors: Console, items: list[FileOutcome]) -> Non
 
 def _details(console: Console, errors: Console, o: FileOutcome) -> None:
     if o.error:
-        errors.print(f"[red]{o.path}[/]: refused\n{o.error}", highlight=False, soft_wrap=True)
+        errors.print(f"[red]{o.path}[/]: {o.status}\n{o.error}", highlight=False, soft_wrap=True)
     if o.rejects_path:
         console.print(f"{o.path.name}: {o.rejected:,} row(s) rejected; reasons in {o.rejects_path}")
     for line in o.warning_summary[:8]:

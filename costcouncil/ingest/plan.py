@@ -30,6 +30,11 @@ from costcouncil.schema.sql import lit, q
 
 _TZ_SUFFIX = r"([Zz]|[+-]\d\d(:?\d\d)?)$"
 
+#: Why a timestamp without a zone is rejected; ``--assume-utc`` is its fix.
+NAIVE_REASON = (
+    "has no time zone (FOCUS timestamps are UTC, e.g. 2026-10-01T00:00:00Z); use --assume-utc"
+)
+
 #: Columns a row cannot be stored without: a NULL or untypable value here rejects the row. Other
 #: FOCUS breaches (a NULL ContractedCost, a value outside the allowed list) keep the row and are
 #: reported as warnings, so no money is dropped for a defect that does not touch it.
@@ -188,7 +193,7 @@ def _datetime(column: Column, v: str, source_type: str, zone: str | None) -> tup
     if source_type.startswith(("TIMESTAMP", "DATE")):
         if zone:
             return f"timezone({lit(zone)}, CAST({v} AS TIMESTAMP))", []
-        return "NULL::TIMESTAMPTZ", [_problem(column.name, f"{v} IS NOT NULL", _NAIVE)]
+        return "NULL::TIMESTAMPTZ", [_problem(column.name, f"{v} IS NOT NULL", NAIVE_REASON)]
     naive = f"NOT regexp_matches({v}, {lit(_TZ_SUFFIX)})"
     typed = f"TRY_CAST({v} AS TIMESTAMPTZ)"
     if zone and zone.upper() != "UTC":
@@ -199,11 +204,8 @@ def _datetime(column: Column, v: str, source_type: str, zone: str | None) -> tup
         )
     ]
     if not zone:
-        checks.append(_problem(column.name, f"{v} IS NOT NULL AND {naive}", _NAIVE))
+        checks.append(_problem(column.name, f"{v} IS NOT NULL AND {naive}", NAIVE_REASON))
     return typed, checks
-
-
-_NAIVE = "has no time zone (FOCUS timestamps are UTC, e.g. 2026-10-01T00:00:00Z); use --assume-utc"
 
 
 def _string(column: Column, v: str, source_type: str, zone: str | None) -> tuple[str, list[Flag]]:

@@ -91,6 +91,29 @@ def test_ingest_reports_refused_files_with_exit_1(ws: Path, tmp_path: Path) -> N
     assert outcome["status"] == "refused" and "bad.csv, row 0" in outcome["error"]
 
 
+def test_ingest_of_a_file_whose_every_row_is_rejected_exits_1(ws: Path, tmp_path: Path) -> None:
+    path = write_focus(tmp_path / "naive.csv", TAGGED[:2])
+    path.write_text(path.read_text().replace("T00:00:00Z", " 00:00:00").replace("T01:00:00Z", ""))
+    code, out = run("ingest", ws, path, "--json")
+    assert code == 1
+    [outcome] = json.loads(out[out.index("[") :])
+    assert (outcome["status"], outcome["rows"], outcome["rejected"]) == ("rejected", 0, 2)
+    assert "--assume-utc" in outcome["error"]
+    code, out = run("ingest", ws, path)
+    assert code == 1 and "rejected" in out and "Run it again with --assume-utc" in out
+    code, out = run("ingest", ws, path, "--assume-utc")
+    assert code == 0 and "ingested" in out
+
+
+@pytest.mark.shared_data
+def test_ingest_of_the_focus_1_0_sample_needs_assume_utc(ws: Path, shared_data: Path) -> None:
+    sample = shared_data / "billing" / "focus_1.0_sample.csv"
+    code, out = run("ingest", ws, sample)
+    assert code == 1 and "rejected" in out and "Run it again with --assume-utc" in out
+    code, out = run("ingest", ws, sample, "--assume-utc")
+    assert code == 0 and "ingested" in out
+
+
 def test_not_a_workspace(tmp_path: Path) -> None:
     code, out = run("status", tmp_path)
     assert code == 1 and "not a CostCouncil workspace" in out and "costcouncil init" in out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -130,6 +131,7 @@ def test_file_time_decides_newer_without_as_of(workspace: Workspace, tmp_path: P
     assert lake_rows(workspace) == [(5, total(OCT) * 3)]
 
 
+@pytest.mark.shared_data
 def test_real_focus_sample_ingests_with_its_totals(workspace: Workspace, shared_data: Path) -> None:
     sample = shared_data / "billing" / "focus_1.0_sample.csv"
     [outcome] = ingest(workspace, [sample], IngestOptions(assume_utc=True))
@@ -142,3 +144,83 @@ def test_real_focus_sample_ingests_with_its_totals(workspace: Workspace, shared_
     assert lake_rows(workspace) == [(1000, Decimal("20.520226728990"))]
     by_provider = dict(lake_rows(workspace, "SELECT ProviderName, count(*) FROM costs GROUP BY 1"))
     assert by_provider == {"AWS": 942, "Microsoft": 51, "Oracle": 7}
+
+
+def _naive(path: Path) -> Path:
+    """The same file with every timestamp's zone dropped (``2026-10-01 00:00:00``)."""
+    text = re.sub(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)Z", r"\1 \2", path.read_text())
+    path.write_text(text)
+    return path
+
+
+def test_a_file_whose_every_row_is_rejected_is_rejected_and_names_the_fix(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    ingest(workspace, [write_focus(tmp_path / "kept.csv", NOV)])
+    before = lake_rows(workspace)
+    path = _naive(write_focus(tmp_path / "naive.csv", OCT))
+    [outcome] = ingest(workspace, [path])
+    assert (outcome.status, outcome.rows, outcome.rejected, outcome.failed) == (
+        "rejected",
+        0,
+        5,
+        True,
+    )
+    assert "naive.csv: all 5 row(s) were rejected, so nothing was stored" in outcome.error
+    assert "One reason covers them all: a value has no time zone" in outcome.error
+    assert "Run it again with --assume-utc to store them." in outcome.error
+    assert lake_rows(workspace) == before
+    assert outcome.rejects_path is not None and outcome.rejects_path.exists()
+    [again] = ingest(workspace, [path])  # still rejected, not a silent no-op
+    assert (again.status, again.failed) == ("rejected", True)
+    [fixed] = ingest(workspace, [path], IngestOptions(assume_utc=True))
+    assert (fixed.status, fixed.rows, fixed.rejected) == ("ingested", 5, 0)
+    assert lake_rows(workspace) == [(8, total(OCT + NOV))]
+
+
+def test_all_rows_rejected_for_one_reason_without_a_fix(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    path = write_focus(tmp_path / "cost.csv", OCT[:2], overrides=[{"BilledCost": "n/a"}] * 2)
+    [outcome] = ingest(workspace, [path])
+    assert outcome.status == "rejected"
+    assert (
+        "One reason covers them all: a value is not a decimal number "
+        "(in BilledCost; row 1: 'n/a')." in outcome.error
+    )
+    assert "--assume-utc" not in outcome.error
+
+
+def test_all_rows_rejected_for_several_reasons(workspace: Workspace, tmp_path: Path) -> None:
+    overrides = [{"BilledCost": "n/a"}, {"Tags": "{x"}]
+    [outcome] = ingest(workspace, [write_focus(tmp_path / "bad.csv", OCT[:2], overrides=overrides)])
+    assert outcome.status == "rejected"
+    assert "The reasons differ from row to row; see the rejects file." in outcome.error
+
+
+def test_some_rows_rejected_still_store_the_good_ones(workspace: Workspace, tmp_path: Path) -> None:
+    path = write_focus(tmp_path / "mixed.csv", OCT, overrides=[{"BilledCost": "n/a"}])
+    [outcome] = ingest(workspace, [path])
+    assert (outcome.status, outcome.rows, outcome.rejected, outcome.failed) == (
+        "ingested",
+        4,
+        1,
+        False,
+    )
+    assert outcome.error == ""
+
+
+def test_a_header_only_file_is_empty(workspace: Workspace, tmp_path: Path) -> None:
+    [outcome] = ingest(workspace, [write_focus(tmp_path / "none.csv", [])])
+    assert (outcome.status, outcome.rows, outcome.failed) == ("empty", 0, False)
+
+
+@pytest.mark.shared_data
+def test_real_focus_1_0_sample_without_assume_utc_is_rejected(
+    workspace: Workspace, shared_data: Path
+) -> None:
+    sample = shared_data / "billing" / "focus_1.0_sample.csv"
+    [outcome] = ingest(workspace, [sample])
+    assert (outcome.status, outcome.rows, outcome.rejected) == ("rejected", 0, 1000)
+    assert "Run it again with --assume-utc to store them." in outcome.error
+    assert workspace.lake.read().slices == {}

@@ -54,8 +54,8 @@ def build(
 
 
 def _check(outcomes: list[FileOutcome]) -> None:
-    refused = [o for o in outcomes if o.status == "refused"]
-    if refused:
+    failed = [o for o in outcomes if o.failed]
+    if failed:
         from costcouncil.errors import IngestError
 
-        raise IngestError("demo exports were refused:\n" + "\n".join(o.error for o in refused))
+        raise IngestError("demo exports were not stored:\n" + "\n".join(o.error for o in failed))

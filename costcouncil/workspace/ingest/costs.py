@@ -52,12 +52,26 @@ class IngestOptions:
         return f"format={self.format or ''};delimiter={self.delimiter or ''};utc={self.assume_utc}"
 
 
+#: Every status a file can end with, and whether the command fails (exit status 1) because of it.
+STATUSES: dict[str, bool] = {
+    "ingested": False,  # its rows are stored (rows it rejected are in its rejects file)
+    "already ingested": False,  # the same content with the same options is in the lake: a no-op
+    "superseded": False,  # every period it brings is held by a newer export; nothing stored
+    "empty": False,  # a header and no data row; nothing to store
+    "rejected": True,  # every row was rejected; nothing stored
+    "refused": True,  # the file cannot be read, or --strict found a bad row; nothing stored
+}
+
+#: Reasons a row is rejected that one reading option would have fixed.
+FIXES = {plan.NAIVE_REASON: "--assume-utc"}
+
+
 @dataclass
 class FileOutcome:
     """What happened to one file."""
 
     path: Path
-    status: str  # ingested, already ingested, superseded, refused
+    status: str  # one of STATUSES
     format: str = ""
     rows: int = 0
     rejected: int = 0
@@ -66,6 +80,11 @@ class FileOutcome:
     error: str = ""
     rejects_path: Path | None = None
     warning_summary: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        """Whether this outcome makes ``costcouncil ingest`` exit with status 1."""
+        return STATUSES[self.status]
 
 
 @dataclass
@@ -114,7 +133,7 @@ def _stage_all(
         try:
             fingerprint = fingerprint_file(path)
             previous = old.files.get(fingerprint)
-            if fingerprint in seen or (previous and previous.options == options.key()):
+            if fingerprint in seen or (previous and _kept(previous, options)):
                 outcome.status = "already ingested"
                 continue
             seen.add(fingerprint)
@@ -122,6 +141,11 @@ def _stage_all(
         except IngestError as e:
             outcome.error = str(e)
     return outcomes, staged
+
+
+def _kept(previous: mf.SourceFile, options: IngestOptions) -> bool:
+    """Whether a file already read with ``options`` needs no new read (all-rejected ones do)."""
+    return previous.options == options.key() and not (previous.rows == 0 and previous.rejected)
 
 
 def fingerprint_file(path: Path) -> str:
@@ -178,6 +202,8 @@ def _stage_one(
     slices = _slices(con, stage, fingerprint, as_of)
     rows = sum(s.rows for s in slices.values())
     outcome.rows = rows
+    if rejected and not rows:
+        outcome.error = _all_rejected(con, stage, path, rejected)
     source = mf.SourceFile(
         fingerprint,
         path.name,
@@ -284,6 +310,26 @@ def _validation_error(
     return ValidationError(problems, total=int(total[0]) if total else len(problems), hint=hint)
 
 
+def _all_rejected(con: duckdb.DuckDBPyConnection, stage: Path, path: Path, rejected: int) -> str:
+    """Why nothing of ``path`` was stored, naming the one fix when one reason covers every row."""
+    reasons = con.execute(
+        f'SELECT reason, min("row"), list(DISTINCT "column" ORDER BY "column"), '
+        f'arg_min(value, "row") FROM ({plan.problems_sql(stage)}) GROUP BY reason LIMIT 2'
+    ).fetchall()
+    text = f"{path}: all {rejected:,} row(s) were rejected, so nothing was stored."
+    if len(reasons) != 1:
+        return f"{text} The reasons differ from row to row; see the rejects file."
+    reason, first, columns, value = reasons[0]
+    fix = FIXES.get(reason)
+    where = f"in {', '.join(columns)}; row {first}: {value!r}"
+    if fix is None:
+        return f"{text} One reason covers them all: a value {reason} ({where})."
+    return (
+        f"{text} One reason covers them all: a value {reason.split(';')[0]} ({where}). "
+        f"Run it again with {fix} to store them."
+    )
+
+
 def _write_rejects(con: duckdb.DuckDBPyConnection, stage: Path, work: Path, path: Path) -> Path:
     out = work / "rejects.csv"
     sql = f"SELECT {lit(path.name)} AS file, * FROM ({plan.problems_sql(stage)})"
@@ -373,7 +419,15 @@ def _mark(staged: list[_Staged]) -> None:
     for item in staged:
         live = sorted(set(item.slices) - set(item.source.superseded))
         item.outcome.slices = live
-        item.outcome.status = "ingested" if live else "superseded"
+        item.outcome.status = _status(item.outcome, bool(live))
+
+
+def _status(outcome: FileOutcome, stored: bool) -> str:
+    if stored:
+        return "ingested"
+    if outcome.rows:
+        return "superseded"
+    return "rejected" if outcome.rejected else "empty"
 
 
 def _place(tx: Transaction, new: mf.Manifest, placed: dict[str, list[_Staged]]) -> None:
