@@ -8,6 +8,8 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
+# When this make started: the install step is timed from here, so `make demo` can report it.
+MAKE_STARTED := $(shell date +%s)
 
 .PHONY: install demo test lint validator java postgres bench clean browser faketime
 
@@ -16,12 +18,15 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -U pip
 	$(BIN)/python -m pip install -q -e '.[test]'
-	touch $(STAMP)
+	echo "$$(( $$(date +%s) - $(MAKE_STARTED) )) $(MAKE_STARTED)" > $(STAMP)
 
 install: $(STAMP)
 
+# The stamp holds "<install seconds> <start of the make that installed>": the seconds count only
+# when that make is this one; an install found up to date is reported as 0.
 demo: install
-	$(BIN)/costcouncil demo $(DEMO_DIR) $(DEMO_ARGS)
+	$(BIN)/costcouncil demo $(DEMO_DIR) $(DEMO_ARGS) --install-seconds \
+		"$$(awk -v now=$(MAKE_STARTED) '{ s = ($$2 == now) ? $$1 : 0 } END { print s + 0 }' $(STAMP))"
 
 validator:
 	bash scripts/validator-venv.sh

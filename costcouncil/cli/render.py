@@ -86,6 +86,21 @@ def _details(console: Console, errors: Console, o: FileOutcome) -> None:
         console.print(f"[yellow]warning[/] {o.path.name}: {line}", highlight=False)
 
 
+def demo_steps(console: Console, steps: Mapping[str, float], install: float | None) -> None:
+    """The demo's step times: install (as ``make demo`` measured it), then the demo's own."""
+    table = Table("step", "seconds", title="Demo steps")
+    if install is None:
+        table.add_row("install", "not measured (run `make demo` to include it)")
+    elif install == 0:
+        table.add_row("install", "0 (already installed)")
+    else:
+        table.add_row("install", f"{install:,.0f}")
+    for name, seconds in steps.items():
+        table.add_row(name, f"{seconds:,.1f}")
+    table.add_row("total", f"{(install or 0) + sum(steps.values()):,.1f}")
+    console.print(table)
+
+
 def status(console: Console, result: Status) -> None:
     table = Table("period", "provider", "accounts", "rows", "billed", "as of", title="Lake status")
     for ln in result.lines:

@@ -8,7 +8,10 @@ tagging mistakes in ``<workspace>/ground_truth.json``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -26,6 +29,22 @@ def demo_rules_text() -> str:
     return resources.files("costcouncil.demo").joinpath("rules.yaml").read_text()
 
 
+@dataclass
+class DemoRun:
+    """The demo workspace and the wall-clock seconds of each step, in the order they ran."""
+
+    workspace: Workspace
+    steps: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.steps[name] = time.perf_counter() - start
+
+
 def build(
     directory: Path,
     rows: int = 200_000,
@@ -34,23 +53,42 @@ def build(
     say: Say = print,
 ) -> Workspace:
     """Create (or reuse) the demo workspace at ``directory``, generate data, ingest it."""
-    workspace = Workspace.init(directory, name="demo-ai-org")
-    say(f"Generating the demo organisation ({rows:,} cost rows, seed {seed}) in {directory}/")
-    write_demo(directory, DemoSpec(rows=rows, seed=seed))
-    exports = sorted((directory / "exports").rglob("*.csv*"))
-    say(f"Ingesting {len(exports)} export file(s)")
-    outcomes = ingest(workspace, exports, IngestOptions(), progress)
-    _check(outcomes)
-    for kind in ("jobs", "llm"):
-        ingest_usage(workspace, kind, [directory / "usage" / f"{kind}.parquet"])
-    (directory / RULES_FILE).write_text(demo_rules_text())
-    say("Allocating every period by the demo's rules.yaml")
-    outcome = allocate(workspace, AllocateOptions())
+    return run(directory, rows, seed, progress, say).workspace
+
+
+def run(
+    directory: Path,
+    rows: int = 200_000,
+    seed: int = 7,
+    progress: StageProgress | None = None,
+    say: Say = print,
+) -> DemoRun:
+    """:func:`build`, timing each step: generate, ingest (costs and usage), allocate."""
+    demo = DemoRun(Workspace.init(directory, name="demo-ai-org"))
+    with demo.step("generate"):
+        say(f"Generating the demo organisation ({rows:,} cost rows, seed {seed}) in {directory}/")
+        write_demo(directory, DemoSpec(rows=rows, seed=seed))
+    with demo.step("ingest"):
+        _ingest(demo.workspace, directory, progress, say)
+    with demo.step("allocate"):
+        (directory / RULES_FILE).write_text(demo_rules_text())
+        say("Allocating every period by the demo's rules.yaml")
+        outcome = allocate(demo.workspace, AllocateOptions())
     coverage = outcome.coverage()
     say(
         f"  {outcome.allocation_rows:,} allocations, coverage {coverage or 0:.1%}, conserved exactly"
     )
-    return workspace
+    return demo
+
+
+def _ingest(
+    workspace: Workspace, directory: Path, progress: StageProgress | None, say: Say
+) -> None:
+    exports = sorted((directory / "exports").rglob("*.csv*"))
+    say(f"Ingesting {len(exports)} export file(s)")
+    _check(ingest(workspace, exports, IngestOptions(), progress))
+    for kind in ("jobs", "llm"):
+        ingest_usage(workspace, kind, [directory / "usage" / f"{kind}.parquet"])
 
 
 def _check(outcomes: list[FileOutcome]) -> None:
