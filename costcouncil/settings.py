@@ -16,6 +16,9 @@ class Settings(BaseSettings):
 
     #: DuckDB memory limit for ingest, reports and exports; above it DuckDB spills to disk.
     memory_limit: str = "4GB"
+    #: DuckDB memory limit for attribution runs (``allocate``): below the 3 GB a run may take in
+    #: all, the rest being the interpreter, Arrow and the engine's own state; it spills past it.
+    allocate_memory_limit: str = "2GB"
     #: DuckDB worker threads; 0 means one per core.
     threads: int = 0
     #: Longest CSV line accepted, in bytes; a longer one is a format error, not an out-of-memory.

@@ -4,66 +4,101 @@ Per metric and row (see docs/attribution.md, "Apportioning, exactly"): whole uni
 ``q_i = floor(U·w_i / W)`` with exact ``DECIMAL(38,0)`` remainders, the ``U − Σq`` leftover units to
 the largest remainders, the sub-unit dust to the share ranked first. The floor is computed in
 double and corrected by one step with exact arithmetic, so it is exact for any ``U < 2^52``.
+
+A row with one share keeps its amounts as they are (that is what the arithmetic gives). Rows with
+several shares are ranked on a narrow projection keyed by ``x_id``: one string-ordered tie rank
+(``sid``) per share, reused by the four metrics' remainder ranks, and the owners joined back after.
 """
 
 from __future__ import annotations
 
-from costcouncil.attribution.owners import KEY, METRICS
+from costcouncil.attribution.owners import ID, KEY, METRICS
 from costcouncil.schema.sql import q
 
 D0 = "DECIMAL(38,0)"
-ROW = "PARTITION BY x_source_file, x_source_row"
+ROW = f"PARTITION BY {ID}"
+#: The columns every allocation view carries after the owner keys, in order.
+SHARE_TAIL = ("x_rule", "x_method", "x_weight", "x_usage_weight", "x_usage_count", *METRICS)
+#: The cost row's columns an allocation row carries (its period, for the output and the pools).
+PERIOD = ("BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart", "BillingCurrency")
 
 
-def apportion_sql(owner_keys: list[str], shares: str) -> str:
-    """Allocation rows for every share in the view ``shares`` (one query, all four metrics)."""
+def allocation_columns(owner_keys: list[str]) -> list[str]:
+    """The columns of ``cc_allocations``, in order."""
+    return [*KEY, *(q("x_" + k) for k in owner_keys), *SHARE_TAIL]
+
+
+def apportion_stages(
+    owner_keys: list[str], shares: str, view: str, rows: str = "cc_claimed"
+) -> list[tuple[str, str, bool]]:
+    """(view, SQL, materialise) stages ending in ``view``: allocation rows (``x_id``, the
+    allocation columns, :data:`PERIOD`) for every share of ``shares``.
+
+    ``shares`` has ``x_id``, the owner keys, ``x_rule``, ``x_method``, ``w``, ``x_usage_count``;
+    ``rows`` holds the cost rows by ``x_id``. The tie rank is materialised once so every engine
+    reads the same ``sid`` wherever it is used.
+    """
     owners = [q("x_" + k) for k in owner_keys]
     ties = ", ".join([*(f"COALESCE({o}, '')" for o in owners), "x_rule", "x_method"])
-    base = _weighted(shares, owners)
-    stages = [base]
-    for metric in METRICS:
-        stages.append(_units(metric))
-        stages.append(_ranked(metric, ties))
-    out = [*(f"s.{c}" for c in KEY), *(f"s.{o}" for o in owners), "s.x_rule", "s.x_method"]
-    out += [
-        "CAST(wi AS DOUBLE) / CAST(wsum AS DOUBLE) AS x_weight",
-        "wi AS x_usage_weight",
-        "x_usage_count",
+    totals = f"SELECT {ID}, SUM(w) AS wtot, COUNT(*) AS n FROM {shares} GROUP BY {ID}"
+    weighted = (
+        f"SELECT s.*, t.n, CASE WHEN t.wtot = 0 THEN CAST(1 AS {D0}) ELSE s.w END AS wi, "
+        f"CASE WHEN t.wtot = 0 THEN CAST(t.n AS {D0}) ELSE t.wtot END AS wsum "
+        f"FROM {shares} AS s JOIN ({totals}) AS t ON t.{ID} = s.{ID}"
+    )
+    ranked = f"SELECT *, ROW_NUMBER() OVER ({ROW} ORDER BY {ties}) AS sid FROM {view}_w WHERE n > 1"
+    narrow = (
+        f"SELECT m.{ID}, m.sid, m.wi, m.wsum, r.pow, r.unit, "
+        + ", ".join(f"r.{x} AS {x}" for x in METRICS)
+        + f" FROM {view}_m AS m JOIN {rows} AS r ON r.{ID} = m.{ID}"
+    )
+    units = f"SELECT *, {', '.join(_units(x) for x in METRICS)} FROM ({narrow}) AS nr"
+    fixed = f"SELECT *, {', '.join(_fixed(x) for x in METRICS)} FROM ({units}) AS u"
+    ranks = f"SELECT *, {', '.join(_rank(x) for x in METRICS)} FROM ({fixed}) AS f"
+    amounts = f"SELECT {ID}, sid, {', '.join(_amount(x) for x in METRICS)} FROM ({ranks}) AS k"
+    share_cols = [*(f"b.{o}" for o in owners), "b.x_rule", "b.x_method"]
+    weights = [
+        "CAST(b.wi AS DOUBLE) / CAST(b.wsum AS DOUBLE) AS x_weight",
+        "b.wi AS x_usage_weight",
+        "b.x_usage_count",
     ]
-    out += [_amount(m) for m in METRICS]
-    ctes = ", ".join(f"a{i} AS ({sql.format(prev=f'a{i - 1}')})" for i, sql in enumerate(stages))
-    return f"WITH {ctes} SELECT {', '.join(out)} FROM a{len(stages) - 1} AS s"
-
-
-def _weighted(shares: str, owners: list[str]) -> str:
-    metrics = ", ".join(f"r.{m}" for m in METRICS)
-    cols = ", ".join([*(f"s.{c}" for c in KEY), *(f"s.{o}" for o in owners)])
-    joined = (
-        f"SELECT {cols}, s.x_rule, s.x_method, s.w, s.x_usage_count, {metrics}, r.pow, r.unit, "
-        f"SUM(s.w) OVER (PARTITION BY s.x_source_file, s.x_source_row) AS wtot, "
-        f"COUNT(*) OVER (PARTITION BY s.x_source_file, s.x_source_row) AS n "
-        f"FROM {shares} AS s JOIN cc_rows AS r ON r.x_source_file = s.x_source_file "
-        f"AND r.x_source_row = s.x_source_row"
+    head = ", ".join([f"b.{ID}", *(f"r.{c}" for c in KEY), *share_cols, *weights])
+    period = ", ".join(f"r.{c}" for c in PERIOD)
+    single = (
+        f"SELECT {head}, "
+        + ", ".join(f"CAST(r.{m} AS DECIMAL(38,12)) AS {m}" for m in METRICS)
+        + f", {period} FROM {view}_w AS b JOIN {rows} AS r ON r.{ID} = b.{ID} WHERE b.n = 1"
     )
-    return (
-        f"SELECT *, CASE WHEN wtot = 0 THEN CAST(1 AS {D0}) ELSE w END AS wi, "
-        f"CASE WHEN wtot = 0 THEN CAST(n AS {D0}) ELSE wtot END AS wsum FROM ({joined}) AS j"
+    multi = (
+        f"SELECT {head}, {', '.join(f'a.{m}' for m in METRICS)}, {period} FROM {view}_m AS b "
+        f"JOIN {view}_amounts AS a ON a.{ID} = b.{ID} AND a.sid = b.sid "
+        f"JOIN {rows} AS r ON r.{ID} = b.{ID}"
     )
+    return [
+        (f"{view}_w", weighted, True),
+        (f"{view}_m", ranked, True),
+        (f"{view}_amounts", amounts, False),
+        (view, f"{single} UNION ALL {multi}", True),
+    ]
 
 
 def _units(m: str) -> str:
-    """Whole units U, the exact floor q and remainder r of U·w/W."""
+    """Whole units U, the floor q0 (in double) and its remainder of U·w/W."""
     u = f"CAST(FLOOR(ABS({m}) * pow) AS {D0})"
     q0 = f"CAST(FLOOR(CAST({u} * wi AS DOUBLE) / CAST(wsum AS DOUBLE)) AS {D0})"
-    return f"SELECT *, {u} AS units_{m}, {q0} AS quot0_{m}, {u} * wi - {q0} * wsum AS rem0_{m} FROM {{prev}}"
+    return f"{u} AS units_{m}, {q0} AS quot0_{m}, {u} * wi - {q0} * wsum AS rem0_{m}"
 
 
-def _ranked(m: str, ties: str) -> str:
+def _fixed(m: str) -> str:
+    """The exact floor and remainder: q0 corrected by one step."""
     fix = f"(CASE WHEN rem0_{m} < 0 THEN -1 WHEN rem0_{m} >= wsum THEN 1 ELSE 0 END)"
+    return f"quot0_{m} + {fix} AS quot_{m}, rem0_{m} - {fix} * wsum AS rem_{m}"
+
+
+def _rank(m: str) -> str:
     return (
-        f"SELECT *, ROW_NUMBER() OVER ({ROW} ORDER BY rem_{m} DESC, {ties}) AS rank_{m}, "
-        f"units_{m} - SUM(quot_{m}) OVER ({ROW}) AS left_{m} FROM (SELECT *, quot0_{m} + {fix} AS quot_{m}, "
-        f"rem0_{m} - {fix} * wsum AS rem_{m} FROM {{prev}}) AS t"
+        f"ROW_NUMBER() OVER ({ROW} ORDER BY rem_{m} DESC, sid) AS rank_{m}, "
+        f"units_{m} - SUM(quot_{m}) OVER ({ROW}) AS left_{m}"
     )
 
 

@@ -1,8 +1,10 @@
 """Stage 1: every cost row's direct owner (tag and resource rules) and the split rule claiming it.
 
 ``Tags`` JSON is parsed once per distinct value (``cc_tagmap``), not once per row. ``cc_rows``
-holds, per cost row: its key, metrics, periods, ``o_<key>`` direct owner keys, ``o_rule`` /
-``o_method``, ``split_rule``, and the rounding unit of its currency (``pow`` = 10^places, ``unit``).
+(a view, never materialised) gives, per cost row: ``x_id`` (a ``BIGINT`` row id that keys every
+internal join and window: the file's index in ``cc_files`` × 2^40 + ``x_source_row``), its key,
+metrics, periods, ``o_<key>`` direct owner keys, ``o_rule`` / ``o_method``, ``split_rule``, and
+the rounding unit of its currency (``pow`` = 10^places, ``unit``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from costcouncil.schema.currencies import minor_unit_exceptions
 from costcouncil.schema.sql import lit, q
 
 KEY = ("x_source_file", "x_source_row")
+#: The internal row id: ``cc_files.fx * ROW_SPAN + x_source_row``.
+ID = "x_id"
+ROW_SPAN = 2**40
 METRICS = ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost")
 ROW_COLUMNS = (
     *KEY,
@@ -57,17 +62,27 @@ def tagmap_sql(rules: Rules, aliases: dict[str, list[str]]) -> str:
     return f"SELECT {body} FROM (SELECT DISTINCT Tags FROM costs WHERE Tags IS NOT NULL) AS d"
 
 
+def files_sql() -> str:
+    """``cc_files``: each distinct source file and its index ``fx`` (1, 2, … by name)."""
+    return (
+        "SELECT x_source_file, ROW_NUMBER() OVER (ORDER BY x_source_file) AS fx "
+        "FROM (SELECT DISTINCT x_source_file FROM costs) AS f"
+    )
+
+
 def rows_sql(
     rules: Rules, aliases: dict[str, list[str]], cost_columns: list[str], has_tags: bool
 ) -> str:
     """``cc_rows``: one row per cost row with everything later stages need."""
     scope = Scope("c", cost_columns, "the cost data")
     candidates = _candidates(rules, scope)
-    parts = [f"c.{q(col)}" for col in _row_columns(rules, scope)]
+    row_id = f"CAST(f.fx AS BIGINT) * CAST({ROW_SPAN} AS BIGINT) + CAST(c.x_source_row AS BIGINT)"
+    parts = [f"{row_id} AS {ID}", *(f"c.{q(col)}" for col in _row_columns(rules, scope))]
     parts += [_owner_sql(rules, k, candidates) for k in rules.owner_keys]
     parts += [_first_rule_sql(candidates, "rule"), _first_rule_sql(candidates, "method")]
     parts += [_split_rule_sql(rules, scope), *_unit_sql(rules)]
-    join = " LEFT JOIN cc_tagmap AS t ON c.Tags = t.Tags" if has_tags else ""
+    join = " JOIN cc_files AS f ON f.x_source_file = c.x_source_file"
+    join += " LEFT JOIN cc_tagmap AS t ON c.Tags = t.Tags" if has_tags else ""
     return f"SELECT {', '.join(parts)} FROM costs AS c{join}"
 
 

@@ -1,8 +1,13 @@
 """The attribution pipeline: the ordered SQL stages, run on any :class:`Engine`, then checked.
 
 Inputs are views the caller loaded into the engine: ``costs`` (lake rows), ``jobs``, ``llm``
-(usage schemas) and ``prices`` (the catalog). Outputs are views: ``cc_allocations`` (one row per
-share, amounts exact) and ``cc_reconciliation`` (LLM invoices vs priced requests).
+(usage schemas) and ``prices`` (the catalog). Outputs are views: ``cc_output`` (one row per share,
+amounts exact, with its cost row's period columns: what a run writes), ``cc_allocations`` (the
+same without them) and ``cc_reconciliation`` (LLM invoices vs priced requests).
+
+Only the rows a split or pool claims (``cc_claimed``) are materialised and apportioned; rows a
+tag or resource rule owns outright (one share, weight 1, amounts copied) stream from ``costs``
+straight into the output (``cc_direct``), conserved by construction.
 """
 
 from __future__ import annotations
@@ -11,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from costcouncil.attribution.apportion import apportion_sql
-from costcouncil.attribution.owners import KEY, METRICS, rows_sql, tagmap_sql
+from costcouncil.attribution.apportion import PERIOD, allocation_columns, apportion_stages
+from costcouncil.attribution.owners import ID, KEY, METRICS, files_sql, rows_sql, tagmap_sql
 from costcouncil.attribution.pools import owners_sql, pool_shares_sql
 from costcouncil.attribution.rules import Rules, SharedPoolRule, TagRule, UsageSplitRule
 from costcouncil.attribution.splits import (
@@ -40,6 +45,9 @@ class Stage:
     view: str
     sql: str
     materialize: bool = False
+    #: A view on DuckDB, which streams it into each reader; materialised on other engines
+    #: (Spark inlines a view's expressions into every consumer and its plans grow with them).
+    streamed: bool = False
 
 
 @dataclass
@@ -49,8 +57,13 @@ class Plan:
     stages: list[Stage] = field(default_factory=list)
     llm_splits: list[tuple[UsageSplitRule, str]] = field(default_factory=list)
 
-    def add(self, view: str, sql: str, materialize: bool = False) -> str:
-        self.stages.append(Stage(view, sql, materialize))
+    def add(self, view: str, sql: str, materialize: bool = False, streamed: bool = False) -> str:
+        self.stages.append(Stage(view, sql, materialize, streamed))
+        return view
+
+    def apportion(self, owner_keys: list[str], shares: str, view: str) -> str:
+        for name, sql, materialize in apportion_stages(owner_keys, shares, view):
+            self.add(name, sql, materialize)
         return view
 
 
@@ -58,20 +71,29 @@ def build_plan(rules: Rules, aliases: dict[str, list[str]], cost_columns: list[s
     """Every stage's SQL (DuckDB dialect) for these rules over costs with ``cost_columns``."""
     plan = Plan()
     has_tags = "Tags" in cost_columns and any(isinstance(r, TagRule) for r in rules.rules)
+    plan.add("cc_files", files_sql(), materialize=True)
     if has_tags:
         plan.add("cc_tagmap", tagmap_sql(rules, aliases), materialize=True)
-    plan.add("cc_rows", rows_sql(rules, aliases, cost_columns, has_tags), materialize=True)
+    plan.add("cc_rows", rows_sql(rules, aliases, cost_columns, has_tags), streamed=True)
+    plan.add("cc_claimed", "SELECT * FROM cc_rows WHERE split_rule IS NOT NULL", materialize=True)
     plan.add("cc_direct", _direct_sql(rules))
     split_views = _splits(plan, rules, cost_columns)
-    plan.add("cc_shares_a", _union(split_views, rules))
-    plan.add("cc_alloc_split", apportion_sql(rules.owner_keys, "cc_shares_a"), materialize=True)
-    plan.add("cc_alloc_a", _with_period(["cc_direct", "cc_alloc_split"]))
+    plan.add("cc_shares_a", _union(split_views, rules), materialize=True)
+    plan.apportion(rules.owner_keys, "cc_shares_a", "cc_alloc_split")
+    out = _output_columns(rules)
+    plan.add("cc_alloc_a", _union_all(["cc_direct", "cc_alloc_split"], out))
     pool_views = _pools(plan, rules)
-    plan.add("cc_shares_b", _union(pool_views, rules))
-    plan.add("cc_alloc_pool", apportion_sql(rules.owner_keys, "cc_shares_b"), materialize=True)
-    plan.add("cc_allocations", _union_all(["cc_direct", "cc_alloc_split", "cc_alloc_pool"]), True)
+    plan.add("cc_shares_b", _union(pool_views, rules), materialize=True)
+    plan.apportion(rules.owner_keys, "cc_shares_b", "cc_alloc_pool")
+    plan.add("cc_output", _union_all(["cc_direct", "cc_alloc_split", "cc_alloc_pool"], out))
+    columns = ", ".join(allocation_columns(rules.owner_keys))
+    plan.add("cc_allocations", f"SELECT {columns} FROM cc_output")
     plan.add("cc_reconciliation", _reconciliation(plan, rules), materialize=True)
     return plan
+
+
+def _output_columns(rules: Rules) -> list[str]:
+    return [*allocation_columns(rules.owner_keys), *PERIOD]
 
 
 def _direct_sql(rules: Rules) -> str:
@@ -84,7 +106,7 @@ def _direct_sql(rules: Rules) -> str:
     parts += [f"CASE WHEN {owned} THEN o_rule ELSE 'unallocated' END AS x_rule"]
     parts += [f"CASE WHEN {owned} THEN o_method ELSE 'unallocated' END AS x_method"]
     parts += ["CAST(1 AS DOUBLE) AS x_weight", f"CAST(1 AS {D0}) AS x_usage_weight"]
-    parts += ["CAST(0 AS BIGINT) AS x_usage_count", *METRICS]
+    parts += ["CAST(0 AS BIGINT) AS x_usage_count", *METRICS, *PERIOD]
     return f"SELECT {', '.join(parts)} FROM cc_rows WHERE split_rule IS NULL"
 
 
@@ -123,7 +145,7 @@ def _pools(plan: Plan, rules: Rules) -> list[str]:
 
 def _share_columns(rules: Rules) -> list[str]:
     return [
-        *KEY,
+        ID,
         *(q("x_" + k) for k in rules.owner_keys),
         "x_rule",
         "x_method",
@@ -136,26 +158,20 @@ def _union(views: list[str], rules: Rules) -> str:
     cols = ", ".join(_share_columns(rules))
     if not views:
         empty = [
-            *KEY,
+            ID,
             *(f"CAST(NULL AS VARCHAR) AS {q('x_' + k)}" for k in rules.owner_keys),
             "CAST(NULL AS VARCHAR) AS x_rule",
             "CAST(NULL AS VARCHAR) AS x_method",
             f"CAST(NULL AS {D0}) AS w",
             "CAST(NULL AS BIGINT) AS x_usage_count",
         ]
-        return f"SELECT {', '.join(empty)} FROM cc_rows WHERE FALSE"
+        return f"SELECT {', '.join(empty)} FROM cc_claimed WHERE FALSE"
     return " UNION ALL ".join(f"SELECT {cols} FROM {v}" for v in views)
 
 
-def _union_all(views: list[str]) -> str:
-    return " UNION ALL ".join(f"SELECT * FROM {v}" for v in views)
-
-
-def _with_period(views: list[str]) -> str:
-    return (
-        f"SELECT a.*, r.BillingPeriodStart, r.BillingPeriodEnd, r.BillingCurrency FROM ({_union_all(views)}) AS a "
-        "JOIN cc_rows AS r ON r.x_source_file = a.x_source_file AND r.x_source_row = a.x_source_row"
-    )
+def _union_all(views: list[str], columns: list[str]) -> str:
+    cols = ", ".join(columns)
+    return " UNION ALL ".join(f"SELECT {cols} FROM {v}" for v in views)
 
 
 def _reconciliation(plan: Plan, rules: Rules) -> str:
@@ -166,7 +182,7 @@ def _reconciliation(plan: Plan, rules: Rules) -> str:
             "CAST(NULL AS VARCHAR) AS model, CAST(NULL AS DATE) AS day, "
             "CAST(NULL AS VARCHAR) AS BillingCurrency, CAST(NULL AS DECIMAL(38,12)) AS invoiced, "
             "CAST(NULL AS DECIMAL(38,12)) AS priced, CAST(NULL AS DECIMAL(38,12)) AS gap, "
-            "CAST(NULL AS BIGINT) AS requests FROM cc_rows WHERE FALSE"
+            "CAST(NULL AS BIGINT) AS requests FROM cc_claimed WHERE FALSE"
         )
     return " UNION ALL ".join(parts)
 
@@ -174,7 +190,7 @@ def _reconciliation(plan: Plan, rules: Rules) -> str:
 def _recon_one(rules: Rules, rule: UsageSplitRule, raw: str) -> str:
     owners = [q("x_" + k) for k in rules.owner_keys]
     same = " AND ".join(
-        [*(f"s.{c} = a.{c}" for c in KEY), *(f"s.{o} IS NOT DISTINCT FROM a.{o}" for o in owners)]
+        [f"s.{ID} = a.{ID}", *(f"s.{o} IS NOT DISTINCT FROM a.{o}" for o in owners)]
     )
     model = "a.x_model" if "model" in rules.owner_keys else "CAST(NULL AS VARCHAR)"
     usage = "a.x_method LIKE 'usage_split%'"
@@ -183,8 +199,8 @@ def _recon_one(rules: Rules, rule: UsageSplitRule, raw: str) -> str:
         f"SELECT a.x_rule, r.ProviderName, CASE WHEN {usage} THEN {model} END AS model, "
         f"CAST(r.ChargePeriodStart AS DATE) AS day, r.BillingCurrency, a.BilledCost, "
         f"CASE WHEN {usage} THEN {priced} END AS priced, s.unpriced "
-        f"FROM cc_allocations AS a JOIN cc_rows AS r ON r.x_source_file = a.x_source_file "
-        f"AND r.x_source_row = a.x_source_row LEFT JOIN {raw} AS s ON {same} "
+        f"FROM cc_alloc_split AS a JOIN cc_claimed AS r ON r.{ID} = a.{ID} "
+        f"LEFT JOIN {raw} AS s ON {same} "
         f"WHERE a.x_rule = {lit(rule.name)}"
     )
     priced_sum = (
@@ -206,12 +222,15 @@ def _recon_one(rules: Rules, rule: UsageSplitRule, raw: str) -> str:
     )
 
 
+#: Claimed rows whose split and pool allocations do not add up to them (directly owned rows
+#: are copied, one allocation each, so they conserve by construction).
 CONSERVATION_SQL = f"""
-SELECT c.x_source_file, c.x_source_row FROM cc_rows AS c LEFT JOIN (
-  SELECT x_source_file, x_source_row, COUNT(*) AS n, COUNT(ContractedCost) AS nk,
+SELECT c.x_source_file, c.x_source_row FROM cc_claimed AS c LEFT JOIN (
+  SELECT {ID}, COUNT(*) AS n, COUNT(ContractedCost) AS nk,
          {", ".join(f"SUM({m}) AS {m}" for m in METRICS)}
-  FROM cc_allocations GROUP BY x_source_file, x_source_row
-) AS a ON a.x_source_file = c.x_source_file AND a.x_source_row = c.x_source_row
+  FROM (SELECT {ID}, {", ".join(METRICS)} FROM cc_alloc_split
+        UNION ALL SELECT {ID}, {", ".join(METRICS)} FROM cc_alloc_pool) AS s GROUP BY {ID}
+) AS a ON a.{ID} = c.{ID}
 WHERE a.n IS NULL
    OR a.BilledCost IS DISTINCT FROM c.BilledCost
    OR a.EffectiveCost IS DISTINCT FROM c.EffectiveCost
@@ -234,7 +253,8 @@ def run_plan(engine: Engine, plan: Plan, progress: Progress | None = None) -> No
     for i, stage in enumerate(plan.stages):
         if progress:
             progress(stage.view, i, total)
-        engine.create(stage.view, stage.sql, materialize=stage.materialize)
+        materialize = stage.materialize or (stage.streamed and engine.name != "duckdb")
+        engine.create(stage.view, stage.sql, materialize=materialize)
     if progress:
         progress("conservation check", total - 1, total)
     check_conservation(engine)

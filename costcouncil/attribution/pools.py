@@ -53,7 +53,7 @@ def _weight(rules: Rules, rule: SharedPoolRule) -> str:
 def _with_usage(rules: Rules, rule: SharedPoolRule, owners: str) -> str:
     keys = _keys(rules, rule)
     cols = [q("x_" + k) for k in keys]
-    periods = "SELECT DISTINCT BillingPeriodStart, BillingPeriodEnd, BillingCurrency FROM cc_rows"
+    periods = "SELECT DISTINCT BillingPeriodStart, BillingPeriodEnd, BillingCurrency FROM costs"
     source = (
         _job_usage(keys, periods) if rule.by == "gpu_seconds" else _llm_usage(rule, keys, periods)
     )
@@ -127,18 +127,18 @@ def pool_shares_sql(rules: Rules, rule: SharedPoolRule, owners: str) -> str:
         for k in rules.owner_keys
     ]
     matched = (
-        f"SELECT c.x_source_file, c.x_source_row, {', '.join(cols)}, {lit(rule.name)} AS x_rule, "
+        f"SELECT c.x_id, {', '.join(cols)}, {lit(rule.name)} AS x_rule, "
         f"{lit('shared_pool:' + rule.by)} AS x_method, o.pw AS w, CAST(0 AS BIGINT) AS x_usage_count "
-        f"FROM cc_rows AS c JOIN (SELECT * FROM (SELECT *, MAX(pw) OVER (PARTITION BY BillingPeriodStart, "
+        f"FROM cc_claimed AS c JOIN (SELECT * FROM (SELECT *, MAX(pw) OVER (PARTITION BY BillingPeriodStart, "
         f"BillingCurrency) AS top FROM {owners}) AS t WHERE top > 0) AS o "
         f"ON o.BillingPeriodStart = c.BillingPeriodStart AND o.BillingCurrency = c.BillingCurrency "
         f"WHERE c.split_rule = {lit(rule.name)}"
     )
     none = ", ".join(f"'__unallocated__' AS {q('x_' + k)}" for k in rules.owner_keys)
     orphans = (
-        f"SELECT c.x_source_file, c.x_source_row, {none}, {lit(rule.name)} AS x_rule, "
+        f"SELECT c.x_id, {none}, {lit(rule.name)} AS x_rule, "
         f"'shared_pool:none' AS x_method, CAST(1 AS {D0}) AS w, CAST(0 AS BIGINT) AS x_usage_count "
-        f"FROM cc_rows AS c WHERE c.split_rule = {lit(rule.name)} AND NOT EXISTS "
+        f"FROM cc_claimed AS c WHERE c.split_rule = {lit(rule.name)} AND NOT EXISTS "
         f"(SELECT 1 FROM {owners} AS o WHERE o.pw > 0 AND o.BillingPeriodStart = c.BillingPeriodStart "
         f"AND o.BillingCurrency = c.BillingCurrency)"
     )

@@ -60,19 +60,51 @@ def _on_sql(rule: UsageSplitRule, costs: Scope, usage: Scope, where: str) -> lis
     ]
 
 
+#: Width of the time buckets the jobs join meets cost rows in (microseconds: one hour).
+BUCKET_US = 3_600_000_000
+
+
+def _buckets(start: str, end: str) -> tuple[str, str]:
+    """First and last bucket of ``[start, end)`` (the last is never before the first)."""
+    first = f"epoch_us({start}) // {BUCKET_US}"
+    return first, f"GREATEST({first}, (epoch_us({end}) - 1) // {BUCKET_US})"
+
+
 def jobs_shares_sql(rules: Rules, rule: UsageSplitRule, cost_columns: list[str], where: str) -> str:
-    """Shares per (cost row, owner) of a jobs split: Σ job weights, number of jobs."""
+    """Shares per (cost row, owner) of a jobs split: Σ job weights, number of jobs.
+
+    Jobs meet cost rows on the rule's join columns and the hour bucket: each side is expanded
+    into the buckets it touches (running jobs end at the last claimed row's end), the exact
+    overlap is the filter, and a pair counts only in its first common bucket, so a cost row or
+    job longer than a bucket is counted once.
+    """
     costs, usage = Scope("c", cost_columns, "the cost data"), Scope("j", JOBS_SCHEMA.names, "jobs")
+    claimed = f"SELECT * FROM cc_claimed WHERE split_rule = {lit(rule.name)}"
+    c0, c1 = _buckets("ChargePeriodStart", "ChargePeriodEnd")
+    cost_side = (
+        f"SELECT *, unnest(generate_series(cb0, cb1)) AS bk FROM (SELECT *, {c0} AS cb0, {c1} AS cb1 "
+        f"FROM ({claimed}) AS r) AS e"
+    )
+    span = (
+        "SELECT MIN(ChargePeriodStart) AS lo, MAX(ChargePeriodEnd) AS hi FROM cc_claimed "
+        f"WHERE split_rule = {lit(rule.name)}"
+    )
+    j0, j1 = _buckets("GREATEST(j.start, s.lo)", 'LEAST(COALESCE(j."end", s.hi), s.hi)')
+    job_side = (
+        f"SELECT *, unnest(generate_series(jb0, jb1)) AS bk FROM (SELECT j.*, {j0} AS jb0, "
+        f"{j1} AS jb1 FROM jobs AS j CROSS JOIN ({span}) AS s WHERE j.start < s.hi "
+        '  AND (j."end" IS NULL OR j."end" > s.lo)) AS e'
+    )
     on = [
-        f"c.split_rule = {lit(rule.name)}",
+        "j.bk = c.bk",
         *_on_sql(rule, costs, usage, where),
         "j.start < c.ChargePeriodEnd",
         '(j."end" IS NULL OR j."end" > c.ChargePeriodStart)',
+        "c.bk = GREATEST(c.cb0, j.jb0)",
     ]
     owners = usage_owner(rules, "jobs", "j")
-    return _grouped(
-        rules, owners, job_weight(rule), "cc_rows AS c JOIN jobs AS j ON " + " AND ".join(on), rule
-    )
+    source = f"({cost_side}) AS c JOIN ({job_side}) AS j ON " + " AND ".join(on)
+    return _grouped(rules, owners, job_weight(rule), source, rule)
 
 
 def _grouped(
@@ -80,10 +112,10 @@ def _grouped(
 ) -> str:
     keys = ", ".join(f"{q('x_' + k)}" for k in rules.owner_keys)
     return (
-        f"SELECT x_source_file, x_source_row, {keys}, {lit(rule.name)} AS x_rule, "
+        f"SELECT x_id, {keys}, {lit(rule.name)} AS x_rule, "
         f"{lit('usage_split:' + rule.weight_kind)} AS x_method, SUM(uw) AS w, COUNT(*) AS x_usage_count "
-        f"FROM (SELECT c.x_source_file, c.x_source_row, {', '.join(owners)}, {weight} AS uw FROM {source}) AS u "
-        f"GROUP BY x_source_file, x_source_row, {keys}"
+        f"FROM (SELECT c.x_id, {', '.join(owners)}, {weight} AS uw FROM {source}) AS u "
+        f"GROUP BY x_id, {keys}"
     )
 
 
@@ -137,15 +169,15 @@ def llm_shares_sql(rules: Rules, rule: UsageSplitRule, cost_columns: list[str], 
     }
     fallback = weights["tokens"] if rule.weight_kind == "token_cost" else weights[rule.weight_kind]
     select = (
-        f"c.x_source_file, c.x_source_row, {', '.join(owners)}, {weights[rule.weight_kind]} AS uw, "
+        f"c.x_id, {', '.join(owners)}, {weights[rule.weight_kind]} AS uw, "
         f"{fallback} AS fw, CASE WHEN l.nop = 1 OR {_by_kind('u', kind)} > 0 THEN 1 ELSE 0 END AS unpriced, "
         f"l.n_req, {_by_kind('m', kind)} AS micro"
     )
     return (
-        f"SELECT x_source_file, x_source_row, {keys}, SUM(uw) AS w, SUM(fw) AS fw, "
+        f"SELECT x_id, {keys}, SUM(uw) AS w, SUM(fw) AS fw, "
         f"MAX(unpriced) AS unpriced, COUNT(*) AS x_usage_count, SUM(n_req) AS requests, "
-        f"SUM(micro) AS micro FROM (SELECT {select} FROM cc_rows AS c JOIN llm_priced AS l "
-        f"ON {' AND '.join(on)}) AS u GROUP BY x_source_file, x_source_row, {keys}"
+        f"SUM(micro) AS micro FROM (SELECT {select} FROM cc_claimed AS c JOIN llm_priced AS l "
+        f"ON {' AND '.join(on)}) AS u GROUP BY x_id, {keys}"
     )
 
 
@@ -170,7 +202,7 @@ def llm_requests_sql(
     on = " AND ".join(_llm_on(rule, cost_columns, where))
     distinct = (
         f"SELECT DISTINCT c.ProviderName, {model} AS model, CAST(c.ChargePeriodStart AS DATE) AS day, "
-        f"c.BillingCurrency, l.source, l.request_id, l.n_req FROM cc_rows AS c JOIN llm_priced AS l ON {on}"
+        f"c.BillingCurrency, l.source, l.request_id, l.n_req FROM cc_claimed AS c JOIN llm_priced AS l ON {on}"
     )
     return (
         "SELECT ProviderName, model, day, BillingCurrency, SUM(n_req) AS requests "
@@ -181,11 +213,11 @@ def llm_requests_sql(
 def llm_final_sql(rules: Rules, rule: UsageSplitRule, view: str) -> str:
     """An LLM split's shares with the row-level fallback to tokens when a request is unpriced."""
     keys = ", ".join(f"{q('x_' + k)}" for k in rules.owner_keys)
-    row = "PARTITION BY x_source_file, x_source_row"
+    row = "PARTITION BY x_id"
     method = lit("usage_split:" + rule.weight_kind)
     fallback = lit("usage_split:tokens(unpriced)") if rule.weight_kind == "token_cost" else method
     return (
-        f"SELECT x_source_file, x_source_row, {keys}, {lit(rule.name)} AS x_rule, "
+        f"SELECT x_id, {keys}, {lit(rule.name)} AS x_rule, "
         f"CASE WHEN MAX(unpriced) OVER ({row}) = 1 THEN {fallback} ELSE {method} END AS x_method, "
         f"CASE WHEN MAX(unpriced) OVER ({row}) = 1 THEN fw ELSE w END AS w, x_usage_count FROM {view}"
     )
@@ -208,11 +240,10 @@ def idle_sql(
     owners = [_idle_owner(k, owned if to_owner else "FALSE") for k in rules.owner_keys]
     method = f"CASE WHEN {owned} THEN 'idle:owner' ELSE 'idle' END" if to_owner else "'idle'"
     return (
-        f"SELECT c.x_source_file, c.x_source_row, {', '.join(owners)}, {lit(rule.name)} AS x_rule, "
+        f"SELECT c.x_id, {', '.join(owners)}, {lit(rule.name)} AS x_rule, "
         f"{method} AS x_method, {weight} AS w, CAST(0 AS BIGINT) AS x_usage_count "
-        f"FROM cc_rows AS c LEFT JOIN (SELECT x_source_file, x_source_row, SUM(w) AS used FROM {shares} "
-        f"GROUP BY x_source_file, x_source_row) AS u ON u.x_source_file = c.x_source_file "
-        f"AND u.x_source_row = c.x_source_row WHERE c.split_rule = {lit(rule.name)} AND {keep}"
+        f"FROM cc_claimed AS c LEFT JOIN (SELECT x_id, SUM(w) AS used FROM {shares} "
+        f"GROUP BY x_id) AS u ON u.x_id = c.x_id WHERE c.split_rule = {lit(rule.name)} AND {keep}"
     )
 
 

@@ -111,11 +111,16 @@ class SparkEngine:
         self._register(view, df)
 
     def create(self, view: str, sql: str, materialize: bool = False) -> None:
-        """A temp view of ``sql`` (transpiled); ``materialize`` caches and computes it now."""
+        """A temp view of ``sql`` (transpiled); ``materialize`` computes it now and keeps it.
+
+        A materialised view is a local checkpoint: its rows stay on the executors and its plan is
+        cut there, so later stages' plans do not grow with every stage before them (a plan that
+        repeats its cached inputs' full lineage at each reference grows exponentially with depth).
+        """
         check_view_name(view, self.name)
         df = self._sql(view, sql)
         if materialize:
-            df = self._guard(view, sql, lambda: _computed(df.persist()))
+            df = self._guard(view, sql, lambda: df.localCheckpoint(eager=True))
         self._register(view, df, cached=materialize)
 
     def fetch(self, sql: str) -> pa.Table:
@@ -164,11 +169,6 @@ def _stage(stage: str, sql: str, errors: tuple[type[BaseException], ...]) -> Ite
     except errors as e:
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise EngineError(stage, message, engine="spark", sql=sql) from e
-
-
-def _computed(df: DataFrame) -> DataFrame:
-    df.count()
-    return df
 
 
 def _spark_schema(schema: pa.Schema) -> StructType:

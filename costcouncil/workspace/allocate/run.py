@@ -127,25 +127,30 @@ def choose_periods(manifest: mf.Manifest, wanted: tuple[str, ...]) -> list[str]:
 
 
 def _summarise(engine: Engine, rules: Rules, outcome: AllocationOutcome) -> None:
+    """Totals, the owned share and the per-rule table, from one pass over the allocations."""
     first = q("x_" + rules.require[0])
     sentinels = ", ".join(lit(s) for s in SENTINELS)
-    row = engine.fetch(
-        "SELECT COUNT(*) AS n, SUM(BilledCost) AS b, SUM(EffectiveCost) AS e, "
-        f"SUM(CASE WHEN {first} NOT IN ({sentinels}) THEN BilledCost END) AS ob, "
-        f"SUM(CASE WHEN {first} NOT IN ({sentinels}) THEN EffectiveCost END) AS oe FROM cc_allocations"
-    ).to_pylist()[0]
-    outcome.allocation_rows = int(row["n"])
-    outcome.cost_rows = int(engine.fetch("SELECT COUNT(*) AS n FROM cc_rows").to_pylist()[0]["n"])
-    outcome.totals = {"BilledCost": row["b"] or Decimal(0), "EffectiveCost": row["e"] or Decimal(0)}
-    outcome.owned = {
-        "BilledCost": row["ob"] or Decimal(0),
-        "EffectiveCost": row["oe"] or Decimal(0),
-    }
-    outcome.by_rule = engine.fetch(
-        "SELECT * FROM (SELECT x_rule, x_method, COUNT(*) AS rows, SUM(BilledCost) AS BilledCost, "
-        "SUM(EffectiveCost) AS EffectiveCost FROM cc_allocations GROUP BY x_rule, x_method) AS t "
-        "ORDER BY EffectiveCost DESC, x_rule, x_method"
+    owned = f"{first} NOT IN ({sentinels})"
+    rows = engine.fetch(
+        "SELECT x_rule, x_method, COUNT(*) AS rows, SUM(BilledCost) AS BilledCost, "
+        f"SUM(EffectiveCost) AS EffectiveCost, SUM(CASE WHEN {owned} THEN BilledCost END) AS ob, "
+        f"SUM(CASE WHEN {owned} THEN EffectiveCost END) AS oe FROM cc_allocations "
+        "GROUP BY x_rule, x_method"
     ).to_pylist()
+    zero = Decimal(0)
+    outcome.allocation_rows = sum(int(r["rows"]) for r in rows)
+    outcome.cost_rows = int(engine.fetch("SELECT COUNT(*) AS n FROM costs").to_pylist()[0]["n"])
+    outcome.totals = {
+        "BilledCost": sum((r["BilledCost"] or zero for r in rows), zero),
+        "EffectiveCost": sum((r["EffectiveCost"] or zero for r in rows), zero),
+    }
+    outcome.owned = {
+        "BilledCost": sum((r["ob"] or zero for r in rows), zero),
+        "EffectiveCost": sum((r["oe"] or zero for r in rows), zero),
+    }
+    ordered = sorted(rows, key=lambda r: (r["x_rule"], r["x_method"]))
+    ordered.sort(key=lambda r: r["EffectiveCost"] or zero, reverse=True)
+    outcome.by_rule = [{k: v for k, v in r.items() if k not in ("ob", "oe")} for r in ordered]
     outcome.reconciliation = engine.fetch(
         "SELECT x_rule, ProviderName, model, BillingCurrency, SUM(invoiced) AS invoiced, "
         "SUM(priced) AS priced, SUM(gap) AS gap, SUM(requests) AS requests FROM cc_reconciliation "

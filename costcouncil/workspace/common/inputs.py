@@ -18,6 +18,7 @@ from costcouncil.lake import manifest as mf
 from costcouncil.schema.arrow import focus_schema
 from costcouncil.schema.sql import lit, q
 from costcouncil.schema.usage import JOBS_SCHEMA, LLM_SCHEMA
+from costcouncil.settings import get_settings
 from costcouncil.workspace.core import Workspace
 
 PRICES_FILE = "prices.yaml"
@@ -25,9 +26,7 @@ ENGINES = ("duckdb", "spark")
 
 #: Allocation rows with the columns a stored allocation file has, and their period.
 ALLOCATED_WITH_PERIOD = (
-    "(SELECT a.*, r.BillingPeriodStart, r.ChargePeriodStart, r.BillingCurrency, "
-    "strftime(r.BillingPeriodStart, '%Y-%m') AS period FROM cc_allocations AS a JOIN cc_rows AS r "
-    "ON r.x_source_file = a.x_source_file AND r.x_source_row = a.x_source_row) AS ap"
+    "(SELECT *, strftime(BillingPeriodStart, '%Y-%m') AS period FROM cc_output) AS ap"
 )
 
 
@@ -42,7 +41,9 @@ class Loaded:
 def open_engine(workspace: Workspace, name: str, spark_master: str = "local[2]") -> Engine:
     """DuckDB (embedded, spilling under the lake) or Spark (``spark_master``)."""
     if name == "duckdb":
-        return DuckDBEngine(temp_dir=workspace.lake.root / ".spill")
+        settings = get_settings()
+        limited = settings.model_copy(update={"memory_limit": settings.allocate_memory_limit})
+        return DuckDBEngine(temp_dir=workspace.lake.root / ".spill", settings=limited)
     if name == "spark":
         from costcouncil.engine.spark import SparkEngine
 
@@ -126,10 +127,8 @@ def period_outputs(period: str) -> list[tuple[str, str]]:
         f"CAST('{nxt}-01 00:00:00+00' AS TIMESTAMPTZ)",
     )
     allocations = (
-        "SELECT a.*, r.BillingPeriodStart, r.ChargePeriodStart, r.BillingCurrency "
-        "FROM cc_allocations AS a JOIN cc_rows AS r ON r.x_source_file = a.x_source_file "
-        f"AND r.x_source_row = a.x_source_row WHERE r.BillingPeriodStart >= {start} "
-        f"AND r.BillingPeriodStart < {end}"
+        "SELECT * EXCLUDE (BillingPeriodEnd) FROM cc_output "
+        f"WHERE BillingPeriodStart >= {start} AND BillingPeriodStart < {end}"
     )
     reconciliation = f"SELECT * FROM cc_reconciliation WHERE day >= CAST({start} AS DATE) AND day < CAST({end} AS DATE)"
     return [("allocations", allocations), ("reconciliation", reconciliation)]
