@@ -131,11 +131,6 @@ def test_the_focus_export_is_exact(workspace: Workspace, tmp_path: Path, name: s
     assert {r["x_team"] for r in rows} == {*HOSTILE, "vision"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rejects files are written raw by costcouncil/workspace/ingest/costs.py "
-    "(_write_rejects); csvsafe.neutralised_sql is the fix, owned by ingest",
-)
 def test_the_rejects_file_is_safe_to_open(workspace: Workspace) -> None:
     [path] = (workspace.root / "lake" / "rejects").glob("*.rejects.csv")
     [row] = list(csv.DictReader(path.open(newline="")))

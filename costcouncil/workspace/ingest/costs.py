@@ -29,6 +29,7 @@ from costcouncil.lake import manifest as mf
 from costcouncil.lake.store import Transaction, crashpoint
 from costcouncil.schema.sql import lit
 from costcouncil.settings import get_settings
+from costcouncil.workspace.common.csvsafe import neutralised_sql
 from costcouncil.workspace.core import Workspace
 
 StageProgress = Callable[[str, str, float], None]  # file name, stage, fraction
@@ -332,7 +333,11 @@ def _all_rejected(con: duckdb.DuckDBPyConnection, stage: Path, path: Path, rejec
 
 def _write_rejects(con: duckdb.DuckDBPyConnection, stage: Path, work: Path, path: Path) -> Path:
     out = work / "rejects.csv"
-    sql = f"SELECT {lit(path.name)} AS file, * FROM ({plan.problems_sql(stage)})"
+    problems = plan.problems_sql(stage)
+    sql = (
+        f'SELECT {neutralised_sql(lit(path.name))} AS file, "row", "column", '
+        f"{neutralised_sql('value')} AS value, reason FROM ({problems})"
+    )
     con.execute(f"COPY ({sql}) TO {lit(str(out))} (HEADER, DELIMITER ',')")
     return out
 
