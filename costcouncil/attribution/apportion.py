@@ -7,7 +7,8 @@ double and corrected by one step with exact arithmetic, so it is exact for any `
 
 A row with one share keeps its amounts as they are (that is what the arithmetic gives). Rows with
 several shares are ranked on a narrow projection keyed by ``x_id``: one string-ordered tie rank
-(``sid``) per share, reused by the four metrics' remainder ranks, and the owners joined back after.
+(``sid``) per share, reused by the four metrics' remainder ranks (windows over ``x_id``, ``sid``
+and the remainders only), the leftover units by ``GROUP BY``, and the owners joined back after.
 """
 
 from __future__ import annotations
@@ -53,9 +54,15 @@ def apportion_stages(
         + f" FROM {view}_m AS m JOIN {rows} AS r ON r.{ID} = m.{ID}"
     )
     units = f"SELECT *, {', '.join(_units(x) for x in METRICS)} FROM ({narrow}) AS nr"
-    fixed = f"SELECT *, {', '.join(_fixed(x) for x in METRICS)} FROM ({units}) AS u"
-    ranks = f"SELECT *, {', '.join(_rank(x) for x in METRICS)} FROM ({fixed}) AS f"
-    amounts = f"SELECT {ID}, sid, {', '.join(_amount(x) for x in METRICS)} FROM ({ranks}) AS k"
+    kept = [ID, "sid", "unit", *METRICS, *(f"units_{x}, quot_{x}, rem_{x}" for x in METRICS)]
+    fixed = f"SELECT {', '.join(kept)} FROM (SELECT *, {', '.join(_fixed(x) for x in METRICS)} FROM ({units}) AS u) AS f"
+    ranks = f"SELECT {ID}, sid, {', '.join(_rank(x) for x in METRICS)} FROM {view}_x"
+    left = ", ".join(f"ANY_VALUE(units_{x}) - SUM(quot_{x}) AS left_{x}" for x in METRICS)
+    amounts = (
+        f"SELECT x.{ID}, x.sid, {', '.join(_amount(x) for x in METRICS)} FROM {view}_x AS x "
+        f"JOIN {view}_k AS k ON k.{ID} = x.{ID} AND k.sid = x.sid "
+        f"JOIN (SELECT {ID}, {left} FROM {view}_x GROUP BY {ID}) AS l ON l.{ID} = x.{ID}"
+    )
     share_cols = [*(f"b.{o}" for o in owners), "b.x_rule", "b.x_method"]
     weights = [
         "CAST(b.wi AS DOUBLE) / CAST(b.wsum AS DOUBLE) AS x_weight",
@@ -77,6 +84,8 @@ def apportion_stages(
     return [
         (f"{view}_w", weighted, True),
         (f"{view}_m", ranked, True),
+        (f"{view}_x", fixed, True),
+        (f"{view}_k", ranks, True),
         (f"{view}_amounts", amounts, False),
         (view, f"{single} UNION ALL {multi}", True),
     ]
@@ -96,10 +105,7 @@ def _fixed(m: str) -> str:
 
 
 def _rank(m: str) -> str:
-    return (
-        f"ROW_NUMBER() OVER ({ROW} ORDER BY rem_{m} DESC, sid) AS rank_{m}, "
-        f"units_{m} - SUM(quot_{m}) OVER ({ROW}) AS left_{m}"
-    )
+    return f"ROW_NUMBER() OVER ({ROW} ORDER BY rem_{m} DESC, sid) AS rank_{m}"
 
 
 def _amount(m: str) -> str:
