@@ -98,8 +98,12 @@ def parse_filter(
     teams: frozenset[str] | None = None,
 ) -> Filter:
     """A :class:`Filter` from URL query parameters; unknown keys are errors with a hint."""
-    end = _date(params, "to") or default_end + timedelta(days=1)
-    start = _date(params, "from") or (end - timedelta(days=1)).replace(day=1)
+    given_end = _date(params, "to")
+    end = given_end or default_end + timedelta(days=1)
+    # Without 'to', the window opens on the month of the day before the last day, so when
+    # the last day is the 1st (a few minutes of a new month) the finished month stays in view.
+    anchor = end - timedelta(days=1 if given_end else 2)
+    start = _date(params, "from") or anchor.replace(day=1)
     if end <= start:
         raise ConfigError(f"'to' ({end}) must be after 'from' ({start})")
     metric = params.get("metric", "effective")
