@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # When this make started: the install step is timed from here, so `make demo` can report it.
 MAKE_STARTED := $(shell date +%s)
 
-.PHONY: install demo test lint validator java postgres bench clean browser faketime
+.PHONY: install demo test test-clock lint validator java postgres bench clean browser faketime
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required"; exit 1; }
@@ -50,6 +50,13 @@ lint: install
 	$(BIN)/lint-imports
 
 test: install validator java browser postgres faketime lint
+	COSTCOUNCIL_TEST_POSTGRES_URL="$$(cat .pg/url)" $(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+# The whole suite with the wall clock of every Python process moved (docs/testing.md):
+# CLOCK=+365d (days ahead) or a UTC moment, e.g. CLOCK='2027-01-31 23:30:00'.
+CLOCK ?= +365d
+test-clock: install validator java browser postgres faketime
+	COSTCOUNCIL_TEST_CLOCK='$(CLOCK)' PYTHONPATH="$(CURDIR)/tests/moved_clock" \
 	COSTCOUNCIL_TEST_POSTGRES_URL="$$(cat .pg/url)" $(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 bench: install

@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Make sure Debian's libfaketime is installed: the moved-clock tests (tests/clock.py) start a
-# server with its clock frozen on the 1st of a month, and docs/testing.md runs the whole suite
-# under `faketime`. Idempotent: exits 0 at once when the library is there; otherwise installs the
+# server with its clock frozen on the 1st of a month (docs/testing.md). Idempotent: exits 0 at once when the library is there; otherwise installs the
 # `faketime` package with apt-get, non-interactively (through sudo when not root).
 set -euo pipefail
 
