@@ -10,11 +10,17 @@ generates the demo organisation's FOCUS rows into one CSV file and one Parquet f
   column, stage, split by slice, commit),
 
 and prints rows/s and the ratio ingest / floor. The goal is a ratio within 1.5.
+
+Then the demo organisation's many small exports (``costcouncil demo``'s 48 gzipped CSV files):
+their ingest in one batch against the floor copy of each file, and the **fixed cost per file**,
+measured as the time to ingest one batch of the same files cut to their header and first data row,
+divided by the number of files. The goal is at most 0.2 s per file.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import shutil
 import tempfile
 import time
@@ -27,6 +33,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from costcouncil.demo import DemoSpec, generate_costs
+from costcouncil.demo.files import write_demo
 from costcouncil.schema.arrow import TIMESTAMP
 from costcouncil.workspace.core import Workspace
 from costcouncil.workspace.ingest.costs import ingest
@@ -82,14 +89,68 @@ def ours(path: Path, folder: Path) -> float:
     return timed(run)
 
 
+def demo_exports(folder: Path, rows: int, seed: int) -> list[Path]:
+    """The demo organisation's export files, as ``costcouncil demo`` writes them."""
+    write_demo(folder, DemoSpec(rows=rows, seed=seed))
+    return sorted((folder / "exports").rglob("*.csv*"))
+
+
+def one_row_copies(files: list[Path], folder: Path) -> list[Path]:
+    """Each file cut to its header and first data row (same name, same compression)."""
+    out = []
+    for n, path in enumerate(files):
+        with gzip.open(path, "rt", newline="") as f:
+            head = f.readline() + f.readline()
+        target = folder / f"{n:02d}-{path.name}"
+        with gzip.open(target, "wt", newline="") as f:
+            f.write(head)
+        out.append(target)
+    return out
+
+
+def batch(paths: list[Path], folder: Path) -> float:
+    workspace = Workspace.init(folder)
+
+    def run() -> None:
+        outcomes = ingest(workspace, paths)
+        assert all(o.status == "ingested" for o in outcomes), [o.error for o in outcomes]
+
+    return timed(run)
+
+
+def demo_figures(folder: Path, rows: int, seed: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    files = demo_exports(folder / "org", rows, seed)
+    con = duckdb.connect()
+    floor_s = sum(
+        timed(
+            lambda p=p: con.execute(
+                f"COPY (SELECT * FROM read_csv('{p}', all_varchar=true)) "
+                f"TO '{folder / 'floor-demo.parquet'}' (FORMAT parquet)"
+            )
+        )
+        for p in files
+    )
+    ingest_s = batch(files, folder / "ws-demo")
+    (folder / "one-row").mkdir()
+    fixed_s = batch(one_row_copies(files, folder / "one-row"), folder / "ws-one-row")
+    print(
+        f"demo exports: {len(files)} files ({rows:,} rows): floor {floor_s:.2f} s, "
+        f"ingest {ingest_s:.2f} s, ratio {ingest_s / floor_s:.2f}; "
+        f"fixed cost per file {fixed_s / len(files):.3f} s (goal <= 0.2)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--dir", type=Path, default=None, help="scratch folder (default: temp)")
+    parser.add_argument("--demo-rows", type=int, default=200_000, help="rows of the demo's exports")
     args = parser.parse_args()
     folder = Path(args.dir or tempfile.mkdtemp(prefix="cc-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
+    demo_figures(folder / "demo", args.demo_rows, args.seed)
     t = time.perf_counter()
     csv_path, parquet_path, rows = generate(args.rows, args.seed, folder)
     print(

@@ -1,17 +1,14 @@
 """The SQL that turns one source file into typed, validated FOCUS rows (pure: it only builds SQL).
 
-Ingest runs in two passes over DuckDB, both streaming in bounded memory:
-
-1. **stage** -- read the file (every column as VARCHAR), apply the converter's expressions, type
-   every FOCUS column and write one staging Parquet file in file order. Each row carries
-   ``x_problems``: NULL for a good row, else its problems joined with ``\\x1e`` and each problem's
-   ``column``, ``value`` and ``reason`` joined with ``\\x1f``; and its slice key ``x_slice``
-   (provider, billing account, billing period), from which the lake's partitions follow.
-2. **split** -- read the staging file back with its row numbers (``x_source_row``) and write the
-   good rows, partitioned by slice, beside the lake; the rejected rows go to a rejects CSV.
-
-The staging file keeps the source's row order, so Parquet's ``file_row_number`` is the source's
-data row number.
+Ingest reads a file once, streaming in bounded memory: read it (every CSV column as VARCHAR),
+number its data rows (``x_source_row``, 1-based, in file order), apply the converter's
+expressions, type every FOCUS column, and write the rows straight to Parquet partitioned by
+slice (provider, billing account, billing period: ``x_slice``) and by state (``x_state``):
+``ok``, ``warned`` (stored, with a FOCUS breach that does not touch the money) or ``rejected``
+(under ``x_slice=rejected``; never stored). Each row's problems are ``x_problems``: NULL for a
+good row, else joined with ``\\x1e``, each problem's ``column``, ``value`` and ``reason`` joined
+with ``\\x1f``; its warnings are ``x_warnings`` in the same form. Neither is written: only a file
+with rejected or warned rows is read a second time, for exactly those rows' messages.
 """
 
 from __future__ import annotations
@@ -63,13 +60,24 @@ def source_sql(sniffed: Sniffed, options: Options) -> str:
     """A DuckDB table function reading the whole file, every CSV column as VARCHAR."""
     path = lit(str(sniffed.path))
     if sniffed.container == "parquet":
-        return f"read_parquet({path})"
+        return f"read_parquet({path}, file_row_number = true)"
     return (
-        f"read_csv({path}, all_varchar=true, header=true, delim={lit(sniffed.delimiter)}, "
+        f"read_csv({path}, {_csv_columns(sniffed)}, header=true, delim={lit(sniffed.delimiter)}, "
         f"quote='\"', escape='\"', nullstr=['', 'NULL'], strict_mode=true, "
         f"compression={lit(sniffed.compression if sniffed.compression != 'none' else 'auto')}, "
         f"max_line_size={options.max_line_bytes})"
     )
+
+
+def _csv_columns(sniffed: Sniffed) -> str:
+    """The columns as the header names them, all VARCHAR: DuckDB then samples nothing to bind.
+
+    A header that repeats a name is left to DuckDB's detection (it renames the repeats).
+    """
+    if len(set(sniffed.header)) != len(sniffed.header):
+        return "all_varchar=true"
+    listed = ", ".join(f"{lit(name)}: 'VARCHAR'" for name in sniffed.header)
+    return f"columns={{{listed}}}, auto_detect=false"
 
 
 def converted_sql(converter: Converter, sniffed: Sniffed, source: str) -> str:
@@ -77,7 +85,15 @@ def converted_sql(converter: Converter, sniffed: Sniffed, source: str) -> str:
     chosen, missing = converter.resolve(sniffed.header)
     _refuse_missing(converter, sniffed, missing)
     items = [f"{chosen.get(c.name, 'NULL::VARCHAR')} AS {q(c.name)}" for c in lake_columns()]
+    items.append(f"{_row_number(sniffed)} AS x_source_row")
     return "SELECT " + ",\n  ".join(items) + f"\nFROM {source}"
+
+
+def _row_number(sniffed: Sniffed) -> str:
+    """The 1-based data row: Parquet's own row number, a CSV's counted in file order."""
+    if sniffed.container == "parquet":
+        return "file_row_number + 1"
+    return "row_number() OVER ()"
 
 
 def _refuse_missing(
@@ -116,9 +132,15 @@ def staged_sql(
         warnings += _nullable_warning(column)
     keys = _slice_sql(_provider_key(converter))
     inner = ",\n  ".join(typed)
+    helpers = [
+        f"{h} AS {_helper_name(c)}"
+        for c in lake_columns()
+        if (h := _helper(c, types[c.name])) is not None
+    ]
+    checked = f"SELECT *, {', '.join(helpers)} FROM ({converted}) AS conv"
     return (
         f"SELECT *, {keys} FROM (SELECT {inner},\n  {_joined(errors)} AS x_problems,\n"
-        f"  {_joined(warnings)} AS x_warnings\nFROM ({converted}) AS conv) AS typed"
+        f"  {_joined(warnings)} AS x_warnings, x_source_row\nFROM ({checked}) AS conv) AS typed"
     )
 
 
@@ -212,28 +234,43 @@ def _string(column: Column, v: str, source_type: str, zone: str | None) -> tuple
     typed = v if source_type == "VARCHAR" else f"CAST({v} AS VARCHAR)"
     if not column.allowed:
         return typed, []
-    allowed = ", ".join(lit(a) for a in column.allowed)
-    cases = " ".join(f"WHEN {lit(a.lower())} THEN {lit(a)}" for a in column.allowed)
-    canonical = f"CASE WHEN {typed} IN ({allowed}) THEN {typed} ELSE coalesce(CASE lower(trim({typed})) {cases} END, {typed}) END"
+    spelled = _helper_name(column)  # FOCUS's spelling of the value, NULL when not allowed
     reason = "is not one of: " + ", ".join(column.allowed) + " (kept as is)"
-    return canonical, [
+    return f"coalesce({spelled}, {typed})", [
+        _problem(column.name, f"{spelled} IS NULL AND {typed} IS NOT NULL", reason),
         _problem(
             column.name,
-            f"{typed} NOT IN ({allowed}) AND lower(trim({typed})) NOT IN ({allowed.lower()})",
-            reason,
-        ),
-        _problem(
-            column.name,
-            f"{typed} NOT IN ({allowed}) AND lower(trim({typed})) IN ({allowed.lower()})",
+            f"{spelled} IS DISTINCT FROM {typed}",
             "case-normalised to FOCUS's spelling",
         ),
     ]
 
 
 def _currency(column: Column, v: str, source_type: str, zone: str | None) -> tuple[str, list[Flag]]:
-    codes = ", ".join(lit(c) for c in sorted(ISO_4217))
-    bad = _problem(column.name, f"{v} NOT IN ({codes})", "is not an ISO 4217 currency code")
+    known = _helper_name(column)  # whether the value is an ISO 4217 code
+    bad = _problem(column.name, f"NOT {known}", "is not an ISO 4217 currency code")
     return v, [bad]
+
+
+def _helper_name(column: Column) -> str:
+    return q(f"x$check${column.name}")
+
+
+def _helper(column: Column, source_type: str) -> str | None:
+    """A column's lookup, computed once per row beneath the checks that read it (or None).
+
+    Each check reads the lookup by name, so an allowed-values list or the ISO 4217 codes appear
+    once in the SQL, not once per check: the statement binds in milliseconds, not tenths.
+    """
+    v = q(column.name)
+    if column.kind == "currency":
+        codes = ", ".join(lit(c) for c in sorted(ISO_4217))
+        return f"{v} IN ({codes})"
+    if column.kind == "string" and column.allowed:
+        typed = v if source_type.upper() == "VARCHAR" else f"CAST({v} AS VARCHAR)"
+        cases = " ".join(f"WHEN {lit(a.lower())} THEN {lit(a)}" for a in column.allowed)
+        return f"CASE lower(trim({typed})) {cases} END"
+    return None
 
 
 #: Kinds whose check failures always reject the row (the value cannot be stored typed).
@@ -257,35 +294,55 @@ _KIND = {
 }
 
 
-def split_sql(stage: Path, fmt: str, fingerprint: str) -> str:
-    """The good rows of a staging file, as lake rows with their source columns and slice key."""
+#: The ``x_slice`` of rejected rows (a slice key is 16 hex digits, so never this).
+REJECTED = "rejected"
+#: The ``x_state`` of stored rows: clean, and kept with a warning.
+OK, WARNED = "ok", "warned"
+
+
+def split_sql(staged: str, fmt: str, fingerprint: str) -> str:
+    """Every row of ``staged`` as a lake row with its source columns, slice and state keys."""
     cols = ", ".join(q(c.name) for c in lake_columns())
     return (
         f"SELECT {cols}, {lit(fmt)} AS x_source_format, {lit(fingerprint)} AS x_source_file, "
-        f"file_row_number + 1 AS x_source_row, x_slice "
-        f"FROM read_parquet({lit(str(stage))}, file_row_number=true) WHERE x_problems IS NULL"
+        f"x_source_row, CASE WHEN x_problems IS NULL THEN x_slice ELSE {lit(REJECTED)} END "
+        f"AS x_slice, CASE WHEN x_problems IS NOT NULL THEN {lit(REJECTED)} "
+        f"WHEN x_warnings IS NOT NULL THEN {lit(WARNED)} ELSE {lit(OK)} END AS x_state "
+        f"FROM ({staged}) AS staged"
     )
 
 
-def slices_sql(stage: Path) -> str:
-    """Per slice and currency: keys, row count and cost totals of the good rows."""
+def flags_sql(staged: str) -> str:
+    """The row number, problems and warnings of every flagged row of ``staged``."""
     return (
-        'SELECT x_slice, any_value(x_provider), any_value("BillingAccountId"), '
-        'any_value(x_period), "BillingCurrency", count(*), sum("BilledCost"), '
-        'sum("EffectiveCost"), strftime(min("ChargePeriodStart"), \'%Y-%m-%dT%H:%M:%SZ\'), '
-        "strftime(max(\"ChargePeriodEnd\"), '%Y-%m-%dT%H:%M:%SZ') "
-        f"FROM read_parquet({lit(str(stage))}) WHERE x_problems IS NULL "
-        'GROUP BY x_slice, "BillingCurrency" ORDER BY 1, 5'
+        f"SELECT x_source_row, x_problems, x_warnings FROM ({staged}) AS staged "
+        "WHERE x_problems IS NOT NULL OR x_warnings IS NOT NULL"
     )
 
 
-def currencies_sql(stage: Path) -> str:
-    """Per billing account and period: the currencies of its good rows and each one's first row."""
+def _files(files: list[Path]) -> str:
+    listed = ", ".join(lit(str(f)) for f in files)
+    return f"read_parquet([{listed}], filename = true, hive_partitioning = false)"
+
+
+def slices_sql(files: list[Path], converter: Converter) -> str:
+    """Per slice and currency of the stored ``files``: keys, row count and cost totals."""
+    sid = "regexp_extract(filename, 'x_slice=([^/]+)/', 1)"
+    return (
+        f'SELECT {sid} AS sid, any_value({_provider_key(converter)}), any_value("BillingAccountId"), '
+        'any_value(strftime("BillingPeriodStart", \'%Y-%m\')), "BillingCurrency", count(*), '
+        'sum("BilledCost"), sum("EffectiveCost"), '
+        "strftime(min(\"ChargePeriodStart\"), '%Y-%m-%dT%H:%M:%SZ'), "
+        "strftime(max(\"ChargePeriodEnd\"), '%Y-%m-%dT%H:%M:%SZ') "
+        f'FROM {_files(files)} GROUP BY sid, "BillingCurrency" ORDER BY 1, 5'
+    )
+
+
+def currencies_sql(files: list[Path]) -> str:
+    """Per billing account and period: the currencies of the stored rows, each one's first row."""
     firsts = (
-        'SELECT "BillingAccountId" a, x_period p, "BillingCurrency" c, '
-        "min(file_row_number) + 1 AS first FROM "
-        f"read_parquet({lit(str(stage))}, file_row_number=true) WHERE x_problems IS NULL "
-        "GROUP BY ALL"
+        'SELECT "BillingAccountId" a, strftime("BillingPeriodStart", \'%Y-%m\') p, '
+        f'"BillingCurrency" c, min(x_source_row) AS first FROM {_files(files)} GROUP BY ALL'
     )
     return (
         f"SELECT a, p, list(c ORDER BY first), list(first ORDER BY first) "
@@ -293,11 +350,11 @@ def currencies_sql(stage: Path) -> str:
     )
 
 
-def problems_sql(stage: Path, which: str = "x_problems") -> str:
+def problems_sql(flags: Path, which: str = "x_problems") -> str:
     """One row per problem (or warning): data row, column, value, reason -- in file order."""
     exploded = (
-        f"SELECT file_row_number + 1 AS row, unnest(string_split({which}, chr(30))) AS p "
-        f"FROM read_parquet({lit(str(stage))}, file_row_number=true) WHERE {which} IS NOT NULL"
+        f"SELECT x_source_row AS row, unnest(string_split({which}, chr(30))) AS p "
+        f"FROM read_parquet({lit(str(flags))}) WHERE {which} IS NOT NULL"
     )
     parts = "string_split(p, chr(31))"
     return (

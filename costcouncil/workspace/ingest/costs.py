@@ -1,7 +1,7 @@
-"""Ingest cost files into the workspace's lake: detect, stage, validate, split, commit.
+"""Ingest cost files into the workspace's lake: detect, read once into slices, validate, commit.
 
-One call ingests a batch of files under the lake's writer lock. Each file is staged on its own
-(see :mod:`costcouncil.ingest.plan`); files that fail are refused and reported while the others
+One call ingests a batch of files under the lake's writer lock. Each file is read on its own, in
+one pass that types, validates and splits its rows by slice (see :mod:`costcouncil.ingest.plan`); files that fail are refused and reported while the others
 go on. Slices supplied by several files of the batch form one export. The lake changes only in
 the final atomic commit, so bad input or a crash never loses what was stored.
 """
@@ -34,8 +34,8 @@ from costcouncil.workspace.core import Workspace
 
 StageProgress = Callable[[str, str, float], None]  # file name, stage, fraction
 
-#: Staging files are scratch: small row groups keep the writer's buffer (and so memory) small.
-_STAGE_FORMAT = "FORMAT parquet, ROW_GROUP_SIZE 16384"
+#: The one write of a file's rows: Parquet per slice and state, the lake's files as they will be.
+_SPLIT_FORMAT = "FORMAT parquet, PARTITION_BY (x_slice, x_state)"
 
 
 @dataclass(frozen=True)
@@ -180,31 +180,31 @@ def _stage_one(
     converted = plan.converted_sql(converter, sniffed, plan.source_sql(sniffed, read))
     work = tx.staging / fingerprint
     work.mkdir()
-    stage = work / "stage.parquet"
-    sql = plan.staged_sql(converted, _types(con, converted, path), converter, read)
-    _run(con, f"COPY ({sql}) TO {lit(str(stage))} ({_STAGE_FORMAT})", path, "read", progress)
-    _refuse_mixed_currencies(con, stage, path)
-    rejected, warnings = _counts(con, stage)
-    outcome.rejected, outcome.warnings = rejected, warnings
-    outcome.warning_summary = _summary(con, stage, "x_warnings")
-    if rejected and options.strict:
-        raise _validation_error(con, stage, path, rejected)
-    rejects = _write_rejects(con, stage, work, path) if rejected else None
+    staged = plan.staged_sql(converted, _types(con, converted, path), converter, read)
     split = work / "split"
-    split_sql = plan.split_sql(stage, converter.name, fingerprint)
-    _run(
-        con,
-        f"COPY ({split_sql}) TO {lit(str(split))} (FORMAT parquet, PARTITION_BY (x_slice))",
-        path,
-        "write",
-        progress,
-    )
+    split_sql = plan.split_sql(staged, converter.name, fingerprint)
+    _run(con, f"COPY ({split_sql}) TO {lit(str(split))} ({_SPLIT_FORMAT})", path, "read", progress)
+    parts = _parts(split)
+    stored = parts[plan.OK] + parts[plan.WARNED]
+    _refuse_mixed_currencies(con, stored, path)
+    rejects = None
+    if parts[plan.REJECTED] or parts[plan.WARNED]:
+        # Only a file with flagged rows is read again, for those rows' messages.
+        flags = work / "flags.parquet"
+        sql = f"COPY ({plan.flags_sql(staged)}) TO {lit(str(flags))} (FORMAT parquet)"
+        _run(con, sql, path, "check", progress)
+        rejected, warnings = _counts(con, flags)
+        outcome.rejected, outcome.warnings = rejected, warnings
+        outcome.warning_summary = _summary(con, flags, "x_warnings")
+        if rejected and options.strict:
+            raise _validation_error(con, flags, path, rejected)
+        rejects = _write_rejects(con, flags, work, path) if rejected else None
     as_of = _as_of(options, path)
-    slices = _slices(con, stage, fingerprint, as_of)
+    slices = _slices(con, stored, converter, fingerprint, as_of)
     rows = sum(s.rows for s in slices.values())
     outcome.rows = rows
-    if rejected and not rows:
-        outcome.error = _all_rejected(con, stage, path, rejected)
+    if rejects is not None and not rows:
+        outcome.error = _all_rejected(con, work / "flags.parquet", path, outcome.rejected)
     source = mf.SourceFile(
         fingerprint,
         path.name,
@@ -213,8 +213,8 @@ def _stage_one(
         as_of,
         datetime.now(UTC).isoformat(timespec="seconds"),
         rows,
-        rejected,
-        warnings,
+        outcome.rejected,
+        outcome.warnings,
         options=options.key(),
         slices=sorted(slices),
     )
@@ -257,14 +257,33 @@ def _first_line(error: Exception) -> str:
             f"a line is longer than {limit:,} bytes; a cost export has no such line (raise "
             f"COSTCOUNCIL_MAX_LINE_BYTES if it is real). {text}"
         )
+    elif "unterminated quote" in text:
+        # DuckDB reads a quoted value until its closing quote or its line limit, whichever first.
+        limit = get_settings().max_line_bytes
+        text = (
+            f"a quoted value is not closed, or a line is longer than {limit:,} bytes; a cost "
+            f"export has no such line (raise COSTCOUNCIL_MAX_LINE_BYTES if it is real). {text}"
+        )
     lines = [ln for ln in text.splitlines() if ln.strip()]
     keep = [ln for ln in lines if not ln.startswith(("Possible Solution", "  *", "Original Line"))]
     return " ".join(keep[:4])[:1500]
 
 
-def _refuse_mixed_currencies(con: duckdb.DuckDBPyConnection, stage: Path, path: Path) -> None:
+def _parts(split: Path) -> dict[str, list[Path]]:
+    """The Parquet files the split wrote, per state (``ok``, ``warned``, ``rejected``)."""
+    out: dict[str, list[Path]] = {plan.OK: [], plan.WARNED: [], plan.REJECTED: []}
+    for part in sorted(split.glob("x_slice=*/x_state=*/*.parquet")):
+        out[part.parent.name.removeprefix("x_state=")].append(part)
+    return out
+
+
+def _refuse_mixed_currencies(
+    con: duckdb.DuckDBPyConnection, stored: list[Path], path: Path
+) -> None:
     """A billing account is billed in one currency per period; two in one file is an error."""
-    rows = con.execute(plan.currencies_sql(stage)).fetchall()
+    if not stored:
+        return
+    rows = con.execute(plan.currencies_sql(stored)).fetchall()
     problems = [
         Problem(
             str(path),
@@ -283,27 +302,27 @@ def _refuse_mixed_currencies(con: duckdb.DuckDBPyConnection, stage: Path, path: 
     raise ValidationError(problems, hint="Split the file per currency, or fix BillingCurrency.")
 
 
-def _counts(con: duckdb.DuckDBPyConnection, stage: Path) -> tuple[int, int]:
+def _counts(con: duckdb.DuckDBPyConnection, flags: Path) -> tuple[int, int]:
     row = con.execute(
-        f"SELECT count(x_problems), count(x_warnings) FROM read_parquet({lit(str(stage))})"
+        f"SELECT count(x_problems), count(x_warnings) FROM read_parquet({lit(str(flags))})"
     ).fetchone()
     assert row is not None
     return int(row[0]), int(row[1])
 
 
-def _summary(con: duckdb.DuckDBPyConnection, stage: Path, which: str) -> list[str]:
+def _summary(con: duckdb.DuckDBPyConnection, flags: Path, which: str) -> list[str]:
     rows = con.execute(
         f'SELECT "column", reason, count(*), min("row"), any_value(value) FROM '
-        f"({plan.problems_sql(stage, which)}) GROUP BY ALL ORDER BY 3 DESC LIMIT 20"
+        f"({plan.problems_sql(flags, which)}) GROUP BY ALL ORDER BY 3 DESC LIMIT 20"
     ).fetchall()
     return [f"{c}: {r} — {n} row(s), first at row {first} ({v!r})" for c, r, n, first, v in rows]
 
 
 def _validation_error(
-    con: duckdb.DuckDBPyConnection, stage: Path, path: Path, rejected: int
+    con: duckdb.DuckDBPyConnection, flags: Path, path: Path, rejected: int
 ) -> ValidationError:
-    rows = con.execute(f"{plan.problems_sql(stage)} LIMIT 200").fetchall()
-    total = con.execute(f"SELECT count(*) FROM ({plan.problems_sql(stage)})").fetchone()
+    rows = con.execute(f"{plan.problems_sql(flags)} LIMIT 200").fetchall()
+    total = con.execute(f"SELECT count(*) FROM ({plan.problems_sql(flags)})").fetchone()
     problems = [Problem(str(path), r, c, v, reason) for r, c, v, reason in rows]
     hint = f"--strict refused the whole file ({rejected} bad row(s)); nothing was stored."
     if any("no time zone" in p.reason for p in problems):
@@ -311,11 +330,11 @@ def _validation_error(
     return ValidationError(problems, total=int(total[0]) if total else len(problems), hint=hint)
 
 
-def _all_rejected(con: duckdb.DuckDBPyConnection, stage: Path, path: Path, rejected: int) -> str:
+def _all_rejected(con: duckdb.DuckDBPyConnection, flags: Path, path: Path, rejected: int) -> str:
     """Why nothing of ``path`` was stored, naming the one fix when one reason covers every row."""
     reasons = con.execute(
         f'SELECT reason, min("row"), list(DISTINCT "column" ORDER BY "column"), '
-        f'arg_min(value, "row") FROM ({plan.problems_sql(stage)}) GROUP BY reason LIMIT 2'
+        f'arg_min(value, "row") FROM ({plan.problems_sql(flags)}) GROUP BY reason LIMIT 2'
     ).fetchall()
     text = f"{path}: all {rejected:,} row(s) were rejected, so nothing was stored."
     if len(reasons) != 1:
@@ -331,9 +350,9 @@ def _all_rejected(con: duckdb.DuckDBPyConnection, stage: Path, path: Path, rejec
     )
 
 
-def _write_rejects(con: duckdb.DuckDBPyConnection, stage: Path, work: Path, path: Path) -> Path:
+def _write_rejects(con: duckdb.DuckDBPyConnection, flags: Path, work: Path, path: Path) -> Path:
     out = work / "rejects.csv"
-    problems = plan.problems_sql(stage)
+    problems = plan.problems_sql(flags)
     sql = (
         f'SELECT {neutralised_sql(lit(path.name))} AS file, "row", "column", '
         f"{neutralised_sql('value')} AS value, reason FROM ({problems})"
@@ -348,11 +367,17 @@ def _as_of(options: IngestOptions, path: Path) -> str:
 
 
 def _slices(
-    con: duckdb.DuckDBPyConnection, stage: Path, fingerprint: str, as_of: str
+    con: duckdb.DuckDBPyConnection,
+    stored: list[Path],
+    converter: Converter,
+    fingerprint: str,
+    as_of: str,
 ) -> dict[str, mf.Slice]:
     out: dict[str, mf.Slice] = {}
+    if not stored:
+        return out
     for sid, prov, acct, period, cur, n, billed, eff, start, end in con.execute(
-        plan.slices_sql(stage)
+        plan.slices_sql(stored, converter)
     ).fetchall():
         fresh = mf.Slice(
             sid, "costs", prov, acct, period, as_of, [fingerprint], [], 0, {}, start, end
@@ -440,7 +465,9 @@ def _place(tx: Transaction, new: mf.Manifest, placed: dict[str, list[_Staged]]) 
         s = new.slices[sid]
         s.files = []
         for item in items:
-            for n, part in enumerate(sorted((item.split_dir / f"x_slice={sid}").glob("*.parquet"))):
+            for n, part in enumerate(
+                sorted((item.split_dir / f"x_slice={sid}").glob("*/*.parquet"))
+            ):
                 rel = (
                     f"costs/provider={s.provider}/period={s.period}/"
                     f"{sid}-{item.source.fingerprint[:12]}-{n}.parquet"
