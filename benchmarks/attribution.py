@@ -14,14 +14,17 @@ subprocess so that every line's peak memory (peak RSS of that process) is its ow
 * ``CostCouncil`` — ``build_plan`` + ``run_plan`` for the rules in :data:`RULES_YAML` (tags with a
   values map, a GPU-seconds usage split with capacity and ``idle: keep``, a support pool by direct
   cost), conservation check included, then the allocations written as ``allocate`` writes them
-  (one ``COPY`` per billing period, directly owned rows streamed from the cost files);
+  (one partitioned ``COPY`` writes a file per billing period, directly owned rows streamed from
+  the cost files);
+* ``Spark`` (with ``--spark``) — the same plan on ``SparkEngine("local[2]")``, as
+  ``allocate --engine spark`` runs it, allocations written the same way;
 * ``pandas`` — the same rules written plainly in pandas (floats, not exact decimals), reading the
   same Parquet columns and writing its allocations to Parquet; it asserts that its allocations sum
   to the input within 1e-6 relative, per metric. Afterwards the two outputs are joined to check
   that both made the same shares with the same weights.
 
 The engine is ``costcouncil.engine.duckdb.DuckDBEngine``. Timings exclude data generation and interpreter start-up. Options: ``--workdir``
-(default ``/tmp``), ``--reuse`` (data generated before), ``--skip-pandas``, ``--clean``.
+(default ``/tmp``), ``--reuse`` (data generated before), ``--skip-pandas``, ``--spark``, ``--clean``.
 Documented with its last figures in docs/benchmarks.md.
 
 Goals (issue 11): CostCouncil within 2x of the floor and faster than pandas, peak memory at most
@@ -547,11 +550,11 @@ def measure_floor(kind: str, data: Path, out: Path) -> dict[str, Any]:
     return {"seconds": seconds, "duckdb_peak": peak.memory, "duckdb_spill": peak.spill}
 
 
-def _write_allocations(engine: Any, out: Path) -> int:
+def _write_allocations(engine: Any, out: Path, name: str = "cc_allocations") -> int:
     """The product's write path: one Parquet file per billing period, as ``allocate`` stores it."""
-    from costcouncil.workspace.common.inputs import period_outputs, write_parquet
+    from costcouncil.workspace.common.inputs import write_allocations
 
-    folder = out / "cc_allocations"
+    folder = out / name
     folder.mkdir(parents=True, exist_ok=True)
     periods = (
         engine.fetch(
@@ -560,11 +563,7 @@ def _write_allocations(engine: Any, out: Path) -> int:
         .column("p")
         .to_pylist()
     )
-    rows = 0
-    for period in periods:
-        sql = dict(period_outputs(period))["allocations"]
-        rows += write_parquet(engine, sql, folder / f"{period}.parquet")
-    return rows
+    return sum(rows for _, rows in write_allocations(engine, periods, folder).values())
 
 
 def measure_costcouncil(data: Path, out: Path) -> dict[str, Any]:
@@ -610,6 +609,40 @@ def measure_costcouncil(data: Path, out: Path) -> dict[str, Any]:
         "allocations": allocations,
         "engine": "DuckDBEngine",
     }
+
+
+def measure_spark(data: Path, out: Path) -> dict[str, Any]:
+    """The same plan on ``SparkEngine("local[2]")``, as ``allocate --engine spark`` runs it."""
+    from costcouncil.attribution import build_plan, parse_rules, run_plan
+    from costcouncil.engine.spark import SparkEngine, stop_spark
+
+    stages: list[tuple[str, float]] = []
+    engine = SparkEngine("local[2]")
+    t0 = time.perf_counter()
+    cost_files = sorted((data / "costs").glob("*.parquet"))
+    cost_schema = pq.read_schema(cost_files[0])
+    engine.load_parquet("costs", cost_files, cost_schema)
+    engine.load_parquet("jobs", sorted((data / "jobs").glob("*.parquet")), JOBS_SCHEMA)
+    engine.load_arrow("llm", LLM_SCHEMA.empty_table())
+    engine.load_arrow("prices", PRICES_SCHEMA.empty_table())
+    plan = build_plan(parse_rules(RULES_YAML, "rules.yaml"), {}, cost_schema.names)
+    last = [time.perf_counter(), "duplicates check"]
+
+    def progress(view: str, i: int, total: int) -> None:
+        now = time.perf_counter()
+        stages.append((str(last[1]), now - float(last[0])))
+        last[:] = [now, view]
+        print(f"  [{now - t0:7.1f} s] {i + 1}/{total} {view}", file=sys.stderr, flush=True)
+
+    run_plan(engine, plan, progress)
+    now = time.perf_counter()
+    stages.append((str(last[1]), now - float(last[0])))
+    allocations = _write_allocations(engine, out, "spark_allocations")
+    stages.append(("write allocations (per period)", time.perf_counter() - now))
+    seconds = time.perf_counter() - t0
+    engine.close()
+    stop_spark()
+    return {"seconds": seconds, "stages": stages, "allocations": allocations, "engine": "Spark"}
 
 
 # ---- the pandas baseline --------------------------------------------------------------------
@@ -898,6 +931,8 @@ def _measure(name: str, data: Path, out: Path) -> None:
         result = measure_floor(name, data, out)
     elif name == "costcouncil":
         result = measure_costcouncil(data, out)
+    elif name == "spark":
+        result = measure_spark(data, out)
     else:
         result = pandas_attribution(data, out)
     print("RESULT " + json.dumps(result), flush=True)
@@ -973,6 +1008,9 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp"), help="where data goes")
     parser.add_argument("--reuse", action="store_true", help="reuse data generated before")
     parser.add_argument("--skip-pandas", action="store_true", help="leave out the pandas baseline")
+    parser.add_argument(
+        "--spark", action="store_true", help="also run the same plan on Spark local[2]"
+    )
     parser.add_argument("--clean", action="store_true", help="delete the generated data at the end")
     parser.add_argument("--keep-output", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--measure", help=argparse.SUPPRESS)
@@ -1003,6 +1041,8 @@ def main() -> None:
         ("floor: copy", "copy", lambda: run_measurement("copy", data, out / "copy")),
         ("CostCouncil", "costcouncil", lambda: run_measurement("costcouncil", data, out)),
     ]
+    if args.spark:
+        steps.append(("Spark", "spark", lambda: run_measurement("spark", data, out)))
     if not args.skip_pandas:
         steps.append(("pandas", "pandas", lambda: run_measurement("pandas", data, out)))
     results: dict[str, dict[str, Any]] = {}

@@ -147,12 +147,20 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--dir", type=Path, default=None, help="scratch folder (default: temp)")
     parser.add_argument("--demo-rows", type=int, default=200_000, help="rows of the demo's exports")
+    parser.add_argument("--reuse", action="store_true", help="reuse demo.csv/.parquet in --dir")
     args = parser.parse_args()
     folder = Path(args.dir or tempfile.mkdtemp(prefix="cc-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(folder / "demo", ignore_errors=True)
+    for done in ("ws-csv", "ws-parquet"):
+        shutil.rmtree(folder / done, ignore_errors=True)
     demo_figures(folder / "demo", args.demo_rows, args.seed)
     t = time.perf_counter()
-    csv_path, parquet_path, rows = generate(args.rows, args.seed, folder)
+    csv_path, parquet_path = folder / "demo.csv", folder / "demo.parquet"
+    if args.reuse and csv_path.exists() and parquet_path.exists():
+        rows = pq.read_metadata(parquet_path).num_rows
+    else:
+        csv_path, parquet_path, rows = generate(args.rows, args.seed, folder)
     print(
         f"generated {rows:,} rows in {time.perf_counter() - t:.1f} s "
         f"(CSV {csv_path.stat().st_size / 1e9:.2f} GB, Parquet {parquet_path.stat().st_size / 1e9:.2f} GB)"

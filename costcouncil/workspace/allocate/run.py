@@ -203,16 +203,17 @@ def _commit(
     with lake.writer() as tx:
         manifest = lake.read()
         old = mf.load(lake.manifest_path)
+        written = inputs.write_allocations(engine, periods, tx.staging)
         for period in periods:
             for dataset, sql in inputs.period_outputs(period):
                 relative = f"{dataset}/period={period}/{run_id}.parquet"
-                rows = inputs.write_parquet(engine, sql, tx.staging / f"{dataset}-{period}.parquet")
                 if dataset == "allocations":
-                    rollups.place_period(
-                        workspace, tx, manifest, period, run_id,
-                        tx.staging / f"{dataset}-{period}.parquet",
-                    )  # fmt: skip
-                tx.place(tx.staging / f"{dataset}-{period}.parquet", relative)
+                    staged, rows = written[period]
+                    rollups.place_period(workspace, tx, manifest, period, run_id, staged)
+                else:
+                    staged = tx.staging / f"{dataset}-{period}.parquet"
+                    rows = inputs.write_parquet(engine, sql, staged)
+                tx.place(staged, relative)
                 manifest.slices[f"{dataset}/{period}"] = _slice(
                     dataset, period, run_id, relative, rows
                 )
