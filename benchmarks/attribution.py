@@ -14,8 +14,7 @@ subprocess so that every line's peak memory (peak RSS of that process) is its ow
 * ``CostCouncil`` — ``build_plan`` + ``run_plan`` for the rules in :data:`RULES_YAML` (tags with a
   values map, a GPU-seconds usage split with capacity and ``idle: keep``, a support pool by direct
   cost), conservation check included, then the allocations written as ``allocate`` writes them
-  (one partitioned ``COPY`` writes a file per billing period, directly owned rows streamed from
-  the cost files);
+  (one streaming query per billing period, directly owned rows streamed from the cost files);
 * ``Spark`` (with ``--spark``) — the same plan on ``SparkEngine("local[2]")``, as
   ``allocate --engine spark`` runs it, allocations written the same way;
 * ``pandas`` — the same rules written plainly in pandas (floats, not exact decimals), reading the

@@ -58,6 +58,12 @@ class Engine(Protocol):
     def scalar(self, sql: str) -> Any:
         """The first column of the first row of ``sql`` as a Python value (None if no rows)."""
 
+    def write_parquet(self, sql: str, target: Path) -> int:
+        """Write ``sql``'s rows, in canonical types, to the one Parquet file ``target``; the rows.
+
+        The rows never gather in this process's memory: they stream from the engine to the file.
+        """
+
     def close(self) -> None:
         """Release the engine's views and caches."""
 

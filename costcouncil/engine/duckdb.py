@@ -134,6 +134,15 @@ class DuckDBEngine:
         """The first value of ``sql``'s result (None when it has no rows)."""
         return first_value(self.fetch(sql))
 
+    def write_parquet(self, sql: str, target: Path) -> int:
+        """``COPY (sql) TO target``: DuckDB streams the rows into the file."""
+        self._check("write", sql)
+        with self._stage("write", sql):
+            self.con.execute(
+                f"COPY ({sql}) TO '{_quoted(str(target))}' (FORMAT parquet, ROW_GROUP_SIZE 122880)"
+            )
+        return int(pq.read_metadata(target).num_rows)
+
     def close(self) -> None:
         """Close the connection this engine opened, or drop what it created on a lent one."""
         if self._owned:
@@ -196,3 +205,7 @@ def _ident(name: str) -> str:
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def _quoted(text: str) -> str:
+    return text.replace("'", "''")

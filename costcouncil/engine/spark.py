@@ -46,6 +46,8 @@ SQL_CONF: dict[str, str] = {
     "spark.sql.ansi.enabled": "true",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.execution.arrow.pyspark.fallback.enabled": "false",
+    # Parquet timestamps as UTC microseconds (not INT96), as the lake and DuckDB keep them.
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
 }
 
 _STATIC_CONF: dict[str, str] = {
@@ -131,6 +133,37 @@ class SparkEngine:
     def scalar(self, sql: str) -> Any:
         """The first value of ``sql``'s result (None when it has no rows)."""
         return first_value(self.fetch(sql))
+
+    def write_parquet(self, sql: str, target: Path) -> int:
+        """The executors write ``sql``'s rows as part files; they are streamed into ``target``.
+
+        Nothing is collected on the driver (``toArrow`` of a large result outgrows its memory):
+        the part files are read back one row group at a time, cast to the canonical types, and
+        appended to the one file the lake keeps.
+        """
+        import pyarrow.parquet as pq
+
+        df = self._sql("write", sql)
+        parts = target.with_name(target.name + ".parts")
+        writer = df.write.mode("overwrite").option("compression", "snappy")
+        self._guard("write", sql, lambda: writer.parquet(str(parts)))
+        rows = 0
+        out: pq.ParquetWriter | None = None
+        try:
+            for part in sorted(parts.glob("part-*.parquet")):
+                source = pq.ParquetFile(part)
+                for group in range(source.num_row_groups):
+                    table = normalise(source.read_row_group(group))
+                    out = out or pq.ParquetWriter(target, table.schema)
+                    out.write_table(table)
+                    rows += table.num_rows
+            if out is None:  # no rows: the file still carries the columns
+                pq.write_table(normalise(self._guard("write", sql, df.limit(0).toArrow)), target)
+        finally:
+            if out is not None:
+                out.close()
+            shutil.rmtree(parts, ignore_errors=True)
+        return rows
 
     def close(self) -> None:
         """Drop this engine's views and caches; the process's SparkContext stays up."""

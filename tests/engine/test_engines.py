@@ -450,3 +450,34 @@ def test_sql_outside_the_portable_subset_is_refused_on_both_engines(engine: Engi
     assert caught.value.stage == "tidy"
     with pytest.raises(EngineError, match="view name"):
         engine.create("bad name", "SELECT 1 AS x")
+
+
+_WRITTEN = (
+    "SELECT CAST(i AS BIGINT) AS id, CAST(i AS DECIMAL(38, 12)) AS money, "
+    "TIMESTAMPTZ '2026-10-01 00:00:00+00' + INTERVAL 1 HOUR AS hour, "
+    "CAST(i AS DOUBLE) / 3 AS share, 'row ' || CAST(i AS VARCHAR) AS label, "
+    "DATE '2026-10-01' AS day FROM many"
+)
+
+
+def _read(path: Path) -> pa.Table:
+    return normalise(pq.read_table(path)).sort_by("id")
+
+
+def test_write_parquet_streams_every_row_in_canonical_types(pair: Pair, tmp_path: Path) -> None:
+    pair.load_arrow("many", pa.table({"i": pa.array(range(50_000), pa.int64())}))
+    mine, theirs = tmp_path / "engine.parquet", tmp_path / "reference.parquet"
+    assert pair.engine.write_parquet(_WRITTEN, mine) == 50_000
+    assert pair.reference.write_parquet(_WRITTEN, theirs) == 50_000
+    assert_same(_read(mine), _read(theirs))
+    assert pq.read_schema(mine).field("money").type == MONEY
+    assert pq.read_schema(mine).field("hour").type == TS
+    assert [p.name for p in tmp_path.iterdir()] != [] and not list(tmp_path.glob("*.parts"))
+
+
+def test_write_parquet_of_no_rows_keeps_the_columns(pair: Pair, tmp_path: Path) -> None:
+    pair.load_arrow("many", pa.table({"i": pa.array([], pa.int64())}))
+    mine, theirs = tmp_path / "engine.parquet", tmp_path / "reference.parquet"
+    assert pair.engine.write_parquet(_WRITTEN, mine) == 0
+    assert pair.reference.write_parquet(_WRITTEN, theirs) == 0
+    assert _read(mine).schema.equals(_read(theirs).schema)
