@@ -1,7 +1,8 @@
 """The SQL that turns one source file into typed, validated FOCUS rows (pure: it only builds SQL).
 
-Ingest reads a file once, streaming in bounded memory: read it (every CSV column as VARCHAR),
-number its data rows (``x_source_row``, 1-based, in file order), apply the converter's
+Ingest types a file in one pass, streaming in bounded memory: read it (a CSV first copied as text
+to Parquet in file order, see :func:`text_copy_sql`), number its data rows (``x_source_row``,
+1-based, in file order), apply the converter's
 expressions, type every FOCUS column, and write the rows straight to Parquet partitioned by
 slice (provider, billing account, billing period: ``x_slice``) and by state (``x_state``):
 ``ok``, ``warned`` (stored, with a FOCUS breach that does not touch the money) or ``rejected``
@@ -80,20 +81,38 @@ def _csv_columns(sniffed: Sniffed) -> str:
     return f"columns={{{listed}}}, auto_detect=false"
 
 
-def converted_sql(converter: Converter, sniffed: Sniffed, source: str) -> str:
-    """``SELECT`` of every lake FOCUS column from the source, as the converter maps it."""
+def text_copy_sql(sniffed: Sniffed, options: Options, target: Path) -> str:
+    """A CSV file's rows, every column as text, copied in file order to a Parquet file.
+
+    DuckDB parses a CSV in parallel but cannot number its rows in parallel (``row_number() OVER
+    ()`` runs on one thread), so a CSV is first copied as text -- the parse, nothing more -- and
+    the typing pass reads that copy with Parquet's own row numbers, on every core.
+    """
+    return (
+        f"COPY (SELECT * FROM {source_sql(sniffed, options)}) TO {lit(str(target))} "
+        "(FORMAT parquet)"
+    )
+
+
+def text_copy_source(target: Path) -> str:
+    """The text copy of :func:`text_copy_sql`, read back with its row numbers."""
+    return f"read_parquet({lit(str(target))}, file_row_number = true)"
+
+
+def converted_sql(
+    converter: Converter, sniffed: Sniffed, source: str, numbered: bool | None = None
+) -> str:
+    """``SELECT`` of every lake FOCUS column from the source, as the converter maps it.
+
+    ``numbered``: the source has Parquet's ``file_row_number`` (default: a Parquet file does).
+    """
     chosen, missing = converter.resolve(sniffed.header)
     _refuse_missing(converter, sniffed, missing)
     items = [f"{chosen.get(c.name, 'NULL::VARCHAR')} AS {q(c.name)}" for c in lake_columns()]
-    items.append(f"{_row_number(sniffed)} AS x_source_row")
+    parquet = sniffed.container == "parquet" if numbered is None else numbered
+    rows = "file_row_number + 1" if parquet else "row_number() OVER ()"
+    items.append(f"{rows} AS x_source_row")
     return "SELECT " + ",\n  ".join(items) + f"\nFROM {source}"
-
-
-def _row_number(sniffed: Sniffed) -> str:
-    """The 1-based data row: Parquet's own row number, a CSV's counted in file order."""
-    if sniffed.container == "parquet":
-        return "file_row_number + 1"
-    return "row_number() OVER ()"
 
 
 def _refuse_missing(

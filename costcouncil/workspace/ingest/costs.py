@@ -177,9 +177,14 @@ def _stage_one(
         naive_timezone="UTC" if options.assume_utc else None,
         max_line_bytes=get_settings().max_line_bytes,
     )
-    converted = plan.converted_sql(converter, sniffed, plan.source_sql(sniffed, read))
     work = tx.staging / fingerprint
     work.mkdir()
+    if sniffed.container == "csv":
+        text = work / "text.parquet"
+        _run(con, plan.text_copy_sql(sniffed, read, text), path, "parse", progress)
+        converted = plan.converted_sql(converter, sniffed, plan.text_copy_source(text), True)
+    else:
+        converted = plan.converted_sql(converter, sniffed, plan.source_sql(sniffed, read))
     staged = plan.staged_sql(converted, _types(con, converted, path), converter, read)
     split = work / "split"
     split_sql = plan.split_sql(staged, converter.name, fingerprint)
