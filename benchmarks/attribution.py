@@ -565,58 +565,11 @@ def _write_allocations(engine: Any, out: Path, name: str = "cc_allocations") -> 
     return sum(rows for _, rows in write_allocations(engine, periods, folder).values())
 
 
-def measure_costcouncil(data: Path, out: Path) -> dict[str, Any]:
+def _run_product(engine: Any, data: Path, out: Path, folder: str) -> dict[str, Any]:
+    """Load the data, run the plan and write the allocations on ``engine``, timing each stage."""
     from costcouncil.attribution import build_plan, parse_rules, run_plan
-    from costcouncil.engine.duckdb import DuckDBEngine, connect
-    from costcouncil.settings import get_settings
 
     stages: list[tuple[str, float]] = []
-    settings = get_settings()
-    limited = settings.model_copy(update={"memory_limit": settings.allocate_memory_limit})
-    con = connect(temp_dir=out / "spill", settings=limited)  # as `allocate` opens it
-    engine = DuckDBEngine(con)
-    with _DuckDBPeak(con) as peak:
-        t0 = time.perf_counter()
-        cost_files = sorted((data / "costs").glob("*.parquet"))
-        cost_schema = pq.read_schema(cost_files[0])
-        engine.load_parquet("costs", cost_files, cost_schema)
-        engine.load_parquet("jobs", sorted((data / "jobs").glob("*.parquet")), JOBS_SCHEMA)
-        engine.load_arrow("llm", LLM_SCHEMA.empty_table())
-        engine.load_arrow("prices", PRICES_SCHEMA.empty_table())
-        cost_columns = cost_schema.names
-        rules = parse_rules(RULES_YAML, "rules.yaml")
-        plan = build_plan(rules, {}, cost_columns)
-        last = [time.perf_counter(), "duplicates check"]
-
-        def progress(view: str, i: int, total: int) -> None:
-            now = time.perf_counter()
-            stages.append((str(last[1]), now - float(last[0])))
-            last[:] = [now, view]
-            print(f"  [{now - t0:7.1f} s] {i + 1}/{total} {view}", file=sys.stderr, flush=True)
-
-        run_plan(engine, plan, progress)
-        now = time.perf_counter()
-        stages.append((str(last[1]), now - float(last[0])))
-        allocations = _write_allocations(engine, out)
-        stages.append(("write allocations (per period)", time.perf_counter() - now))
-        seconds = time.perf_counter() - t0
-    return {
-        "seconds": seconds,
-        "duckdb_peak": peak.memory,
-        "duckdb_spill": peak.spill,
-        "stages": stages,
-        "allocations": allocations,
-        "engine": "DuckDBEngine",
-    }
-
-
-def measure_spark(data: Path, out: Path) -> dict[str, Any]:
-    """The same plan on ``SparkEngine("local[2]")``, as ``allocate --engine spark`` runs it."""
-    from costcouncil.attribution import build_plan, parse_rules, run_plan
-    from costcouncil.engine.spark import SparkEngine, stop_spark
-
-    stages: list[tuple[str, float]] = []
-    engine = SparkEngine("local[2]")
     t0 = time.perf_counter()
     cost_files = sorted((data / "costs").glob("*.parquet"))
     cost_schema = pq.read_schema(cost_files[0])
@@ -636,12 +589,38 @@ def measure_spark(data: Path, out: Path) -> dict[str, Any]:
     run_plan(engine, plan, progress)
     now = time.perf_counter()
     stages.append((str(last[1]), now - float(last[0])))
-    allocations = _write_allocations(engine, out, "spark_allocations")
+    allocations = _write_allocations(engine, out, folder)
     stages.append(("write allocations (per period)", time.perf_counter() - now))
     seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "stages": stages, "allocations": allocations}
+
+
+def measure_costcouncil(data: Path, out: Path) -> dict[str, Any]:
+    from costcouncil.engine.duckdb import DuckDBEngine, connect
+    from costcouncil.settings import get_settings
+
+    settings = get_settings()
+    limited = settings.model_copy(update={"memory_limit": settings.allocate_memory_limit})
+    con = connect(temp_dir=out / "spill", settings=limited)  # as `allocate` opens it
+    with _DuckDBPeak(con) as peak:
+        result = _run_product(DuckDBEngine(con), data, out, "cc_allocations")
+    return {
+        **result,
+        "duckdb_peak": peak.memory,
+        "duckdb_spill": peak.spill,
+        "engine": "DuckDBEngine",
+    }
+
+
+def measure_spark(data: Path, out: Path) -> dict[str, Any]:
+    """The same plan on ``SparkEngine("local[2]")``, as ``allocate --engine spark`` runs it."""
+    from costcouncil.engine.spark import SparkEngine, stop_spark
+
+    engine = SparkEngine("local[2]")
+    result = _run_product(engine, data, out, "spark_allocations")
     engine.close()
     stop_spark()
-    return {"seconds": seconds, "stages": stages, "allocations": allocations, "engine": "Spark"}
+    return {**result, "engine": "Spark"}
 
 
 # ---- the pandas baseline --------------------------------------------------------------------
