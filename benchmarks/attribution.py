@@ -549,50 +549,55 @@ def measure_floor(kind: str, data: Path, out: Path) -> dict[str, Any]:
     return {"seconds": seconds, "duckdb_peak": peak.memory, "duckdb_spill": peak.spill}
 
 
-def _write_allocations(engine: Any, out: Path, name: str = "cc_allocations") -> int:
-    """The product's write path: one Parquet file per billing period, as ``allocate`` stores it."""
-    from costcouncil.workspace.common.inputs import write_allocations
-
-    folder = out / name
-    folder.mkdir(parents=True, exist_ok=True)
-    periods = (
-        engine.fetch(
-            "SELECT DISTINCT strftime(BillingPeriodStart, '%Y-%m') AS p FROM costs ORDER BY 1"
-        )
-        .column("p")
-        .to_pylist()
-    )
-    return sum(rows for _, rows in write_allocations(engine, periods, folder).values())
-
-
 def _run_product(engine: Any, data: Path, out: Path, folder: str) -> dict[str, Any]:
-    """Load the data, run the plan and write the allocations on ``engine``, timing each stage."""
-    from costcouncil.attribution import build_plan, parse_rules, run_plan
+    """Attribute and write as ``allocate`` does on ``engine``, timing each stage: the billing
+    periods in groups of at most ``allocate_chunk_rows`` cost rows, each group's plan run, its
+    allocations (and reconciliation) written one file per period, and its views dropped."""
+    from costcouncil.attribution import build_plan, parse_rules, release_plan, run_plan
+    from costcouncil.settings import get_settings
+    from costcouncil.workspace.common.inputs import period_bounds, period_chunks, write_outputs
 
-    stages: list[tuple[str, float]] = []
+    stages: dict[str, float] = {}
     t0 = time.perf_counter()
     cost_files = sorted((data / "costs").glob("*.parquet"))
     cost_schema = pq.read_schema(cost_files[0])
-    engine.load_parquet("costs", cost_files, cost_schema)
+    engine.load_parquet("costs_all", cost_files, cost_schema)
     engine.load_parquet("jobs", sorted((data / "jobs").glob("*.parquet")), JOBS_SCHEMA)
     engine.load_arrow("llm", LLM_SCHEMA.empty_table())
     engine.load_arrow("prices", PRICES_SCHEMA.empty_table())
-    plan = build_plan(parse_rules(RULES_YAML, "rules.yaml"), {}, cost_schema.names)
-    last = [time.perf_counter(), "duplicates check"]
+    counts = engine.fetch(
+        "SELECT strftime(BillingPeriodStart, '%Y-%m') AS p, COUNT(*) AS n FROM costs_all GROUP BY 1"
+    ).to_pylist()
+    chunks = period_chunks({r["p"]: r["n"] for r in counts}, get_settings().allocate_chunk_rows)
+    rules = parse_rules(RULES_YAML, "rules.yaml")
+    target = out / folder
+    target.mkdir(parents=True, exist_ok=True)
+    allocations = 0
+    last = [time.perf_counter(), "period counts"]
 
     def progress(view: str, i: int, total: int) -> None:
         now = time.perf_counter()
-        stages.append((str(last[1]), now - float(last[0])))
+        stages[str(last[1])] = stages.get(str(last[1]), 0.0) + now - float(last[0])
         last[:] = [now, view]
         print(f"  [{now - t0:7.1f} s] {i + 1}/{total} {view}", file=sys.stderr, flush=True)
 
-    run_plan(engine, plan, progress)
-    now = time.perf_counter()
-    stages.append((str(last[1]), now - float(last[0])))
-    allocations = _write_allocations(engine, out, folder)
-    stages.append(("write allocations (per period)", time.perf_counter() - now))
+    for chunk in chunks:
+        start, end = period_bounds(chunk[0])[0], period_bounds(chunk[-1])[1]
+        engine.create(
+            "costs",
+            f"SELECT * FROM costs_all WHERE BillingPeriodStart >= {start} AND BillingPeriodStart < {end}",
+        )
+        progress("duplicates check", -1, 0)
+        plan = build_plan(rules, {}, cost_schema.names)
+        run_plan(engine, plan, progress)
+        progress("write allocations (per period)", -1, 0)
+        written = write_outputs(engine, chunk, target)
+        allocations += sum(o["allocations"][1] for o in written.values())
+        release_plan(engine, plan)
+    progress("done", -1, 0)
+    print(f"  {len(chunks)} group(s) of periods: {chunks}", file=sys.stderr, flush=True)
     seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "stages": stages, "allocations": allocations}
+    return {"seconds": seconds, "stages": list(stages.items()), "allocations": allocations}
 
 
 def measure_costcouncil(data: Path, out: Path) -> dict[str, Any]:
@@ -956,7 +961,7 @@ def _cross_check(out: Path) -> list[str]:
     sql = (
         "SELECT count(*) FILTER (c.x_weight IS NULL OR p.x_weight IS NULL), "
         "max(abs(c.x_weight - p.x_weight)), count(*) FROM "
-        f"(SELECT {cols}, x_weight FROM '{out / 'cc_allocations'}/*.parquet') AS c FULL JOIN "
+        f"(SELECT {cols}, x_weight FROM '{out / 'cc_allocations'}/allocations-*.parquet') AS c FULL JOIN "
         f"(SELECT {cols}, x_weight FROM '{out / 'pandas_allocations.parquet'}') AS p USING ({using})"
     )
     unmatched, worst, n = con.execute(sql).fetchone()
@@ -966,7 +971,7 @@ def _cross_check(out: Path) -> list[str]:
     )
     sql = (
         "SELECT max(abs(c.v - p.v) / c.n), max(abs(c.v - p.v) / abs(c.v)) FROM "
-        f"(SELECT x_team, sum(EffectiveCost)::DOUBLE AS v, count(*) AS n FROM '{out / 'cc_allocations'}/*.parquet' GROUP BY 1) c "
+        f"(SELECT x_team, sum(EffectiveCost)::DOUBLE AS v, count(*) AS n FROM '{out / 'cc_allocations'}/allocations-*.parquet' GROUP BY 1) c "
         f"JOIN (SELECT x_team, sum(EffectiveCost) AS v FROM '{out / 'pandas_allocations.parquet'}' GROUP BY 1) p "
         "ON c.x_team IS NOT DISTINCT FROM p.x_team"
     )

@@ -19,6 +19,10 @@ class Settings(BaseSettings):
     #: DuckDB memory limit for attribution runs (``allocate``): below the 3 GB a run may take in
     #: all, the rest being the interpreter, Arrow and the engine's own state; it spills past it.
     allocate_memory_limit: str = "2GB"
+    #: Cost rows an attribution run takes at once: consecutive billing periods are attributed
+    #: together up to this many rows (a larger period on its own), each group's working set
+    #: freed before the next, so memory follows the largest period rather than the lake.
+    allocate_chunk_rows: int = 4_000_000
     #: DuckDB worker threads; 0 means one per core.
     threads: int = 0
     #: Longest CSV line accepted, in bytes; a longer one is a format error, not an out-of-memory.

@@ -5,7 +5,13 @@ the workspace decides what to load and where the results go. Specified in docs/a
 """
 
 from costcouncil.attribution.owners import KEY, METRICS
-from costcouncil.attribution.pipeline import Plan, build_plan, check_conservation, run_plan
+from costcouncil.attribution.pipeline import (
+    Plan,
+    build_plan,
+    check_conservation,
+    release_plan,
+    run_plan,
+)
 from costcouncil.attribution.rules import SENTINELS, Rules, default_rules_text, parse_rules
 
 __all__ = [
@@ -18,5 +24,6 @@ __all__ = [
     "check_conservation",
     "default_rules_text",
     "parse_rules",
+    "release_plan",
     "run_plan",
 ]

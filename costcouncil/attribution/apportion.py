@@ -5,10 +5,12 @@ Per metric and row (see docs/attribution.md, "Apportioning, exactly"): whole uni
 the largest remainders, the sub-unit dust to the share ranked first. The floor is computed in
 double and corrected by one step with exact arithmetic, so it is exact for any ``U < 2^52``.
 
-A row with one share keeps its amounts as they are (that is what the arithmetic gives). Rows with
-several shares are ranked on a narrow projection keyed by ``x_id``: one string-ordered tie rank
-(``sid``) per share, reused by the four metrics' remainder ranks (windows over ``x_id``, ``sid``
-and the remainders only), the leftover units by ``GROUP BY``, and the owners joined back after.
+A row with one share keeps its amounts as they are (that is what the arithmetic gives). Every
+share gets its row's share count, weight total and string-ordered tie rank (``sid``) in one
+materialised stage; the rows with several shares are then apportioned on a narrow projection
+keyed by ``x_id``: the four metrics' remainder ranks reuse ``sid`` (windows over ``x_id``, ``sid``
+and the remainders only), the leftover units come from a ``GROUP BY``, and the owners are joined
+back after.
 """
 
 from __future__ import annotations
@@ -31,9 +33,9 @@ def allocation_columns(owner_keys: list[str]) -> list[str]:
 
 def apportion_stages(
     owner_keys: list[str], shares: str, view: str, rows: str = "cc_claimed"
-) -> list[tuple[str, str, bool]]:
-    """(view, SQL, materialise) stages ending in ``view``: allocation rows (``x_id``, the
-    allocation columns, :data:`PERIOD`) for every share of ``shares``.
+) -> list[tuple[str, str, bool, bool]]:
+    """(view, SQL, materialise, streamed) stages ending in ``view``: allocation rows (``x_id``,
+    the allocation columns, :data:`PERIOD`) for every share of ``shares``.
 
     ``shares`` has ``x_id``, the owner keys, ``x_rule``, ``x_method``, ``w``, ``x_usage_count``;
     ``rows`` holds the cost rows by ``x_id``. The tie rank is materialised once so every engine
@@ -47,11 +49,11 @@ def apportion_stages(
         f"CASE WHEN t.wtot = 0 THEN CAST(t.n AS {D0}) ELSE t.wtot END AS wsum "
         f"FROM {shares} AS s JOIN ({totals}) AS t ON t.{ID} = s.{ID}"
     )
-    ranked = f"SELECT *, ROW_NUMBER() OVER ({ROW} ORDER BY {ties}) AS sid FROM {view}_w WHERE n > 1"
+    ranked = f"SELECT *, ROW_NUMBER() OVER ({ROW} ORDER BY {ties}) AS sid FROM ({weighted}) AS ww"
     narrow = (
         f"SELECT m.{ID}, m.sid, m.wi, m.wsum, r.pow, r.unit, "
         + ", ".join(f"r.{x} AS {x}" for x in METRICS)
-        + f" FROM {view}_m AS m JOIN {rows} AS r ON r.{ID} = m.{ID}"
+        + f" FROM {view}_m AS m JOIN {rows} AS r ON r.{ID} = m.{ID} WHERE m.n > 1"
     )
     units = f"SELECT *, {', '.join(_units(x) for x in METRICS)} FROM ({narrow}) AS nr"
     kept = [ID, "sid", "unit", *METRICS, *(f"units_{x}, quot_{x}, rem_{x}" for x in METRICS)]
@@ -74,7 +76,7 @@ def apportion_stages(
     single = (
         f"SELECT {head}, "
         + ", ".join(f"CAST(r.{m} AS DECIMAL(38,12)) AS {m}" for m in METRICS)
-        + f", {period} FROM {view}_w AS b JOIN {rows} AS r ON r.{ID} = b.{ID} WHERE b.n = 1"
+        + f", {period} FROM {view}_m AS b JOIN {rows} AS r ON r.{ID} = b.{ID} WHERE b.n = 1"
     )
     multi = (
         f"SELECT {head}, {', '.join(f'a.{m}' for m in METRICS)}, {period} FROM {view}_m AS b "
@@ -82,12 +84,11 @@ def apportion_stages(
         f"JOIN {rows} AS r ON r.{ID} = b.{ID}"
     )
     return [
-        (f"{view}_w", weighted, True),
-        (f"{view}_m", ranked, True),
-        (f"{view}_x", fixed, True),
-        (f"{view}_k", ranks, True),
-        (f"{view}_amounts", amounts, False),
-        (view, f"{single} UNION ALL {multi}", True),
+        (f"{view}_m", ranked, True, False),
+        (f"{view}_x", fixed, True, False),
+        (f"{view}_k", ranks, True, False),
+        (f"{view}_amounts", amounts, False, False),
+        (view, f"{single} UNION ALL {multi}", True, False),
     ]
 
 

@@ -62,8 +62,8 @@ class Plan:
         return view
 
     def apportion(self, owner_keys: list[str], shares: str, view: str) -> str:
-        for name, sql, materialize in apportion_stages(owner_keys, shares, view):
-            self.add(name, sql, materialize)
+        for name, sql, materialize, streamed in apportion_stages(owner_keys, shares, view):
+            self.add(name, sql, materialize, streamed)
         return view
 
 
@@ -78,12 +78,12 @@ def build_plan(rules: Rules, aliases: dict[str, list[str]], cost_columns: list[s
     plan.add("cc_claimed", "SELECT * FROM cc_rows WHERE split_rule IS NOT NULL", materialize=True)
     plan.add("cc_direct", _direct_sql(rules))
     split_views = _splits(plan, rules, cost_columns)
-    plan.add("cc_shares_a", _union(split_views, rules), materialize=True)
+    plan.add("cc_shares_a", _union(split_views, rules), streamed=True)
     plan.apportion(rules.owner_keys, "cc_shares_a", "cc_alloc_split")
     out = _output_columns(rules)
     plan.add("cc_alloc_a", _union_all(["cc_direct", "cc_alloc_split"], out))
     pool_views = _pools(plan, rules)
-    plan.add("cc_shares_b", _union(pool_views, rules), materialize=True)
+    plan.add("cc_shares_b", _union(pool_views, rules), streamed=True)
     plan.apportion(rules.owner_keys, "cc_shares_b", "cc_alloc_pool")
     plan.add("cc_output", _union_all(["cc_direct", "cc_alloc_split", "cc_alloc_pool"], out))
     columns = ", ".join(allocation_columns(rules.owner_keys))
@@ -258,6 +258,12 @@ def run_plan(engine: Engine, plan: Plan, progress: Progress | None = None) -> No
     if progress:
         progress("conservation check", total - 1, total)
     check_conservation(engine)
+
+
+def release_plan(engine: Engine, plan: Plan) -> None:
+    """Drop every stage's view, last first, freeing what the materialised ones hold."""
+    for stage in reversed(plan.stages):
+        engine.drop(stage.view)
 
 
 def _no_duplicates(engine: Engine) -> None:

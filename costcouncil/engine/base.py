@@ -64,6 +64,9 @@ class Engine(Protocol):
         The rows never gather in this process's memory: they stream from the engine to the file.
         """
 
+    def drop(self, view: str) -> None:
+        """Forget ``view`` and free what it holds (nothing happens when there is no such view)."""
+
     def close(self) -> None:
         """Release the engine's views and caches."""
 

@@ -143,6 +143,12 @@ class DuckDBEngine:
             )
         return int(pq.read_metadata(target).num_rows)
 
+    def drop(self, view: str) -> None:
+        """``DROP`` the temp table or view ``view`` if this engine created it."""
+        kind = self._kinds.pop(view, None)
+        if kind is not None:
+            self.con.execute(f"DROP {kind} IF EXISTS {_ident(view)}")
+
     def close(self) -> None:
         """Close the connection this engine opened, or drop what it created on a lent one."""
         if self._owned:

@@ -165,6 +165,13 @@ class SparkEngine:
             shutil.rmtree(parts, ignore_errors=True)
         return rows
 
+    def drop(self, view: str) -> None:
+        """Unpersist ``view``'s cached rows and drop the temp view (if there is one)."""
+        cached = self._cached.pop(view.lower(), None)
+        if cached is not None:
+            cached.unpersist()
+        self.spark.catalog.dropTempView(view)
+
     def close(self) -> None:
         """Drop this engine's views and caches; the process's SparkContext stays up."""
         for df in self._cached.values():

@@ -1,14 +1,17 @@
 """Allocate: run ``rules.yaml`` over the lake's costs and usage, check, diff, and commit.
 
-One run covers whole billing periods. It loads the periods' cost rows, all usage and the price
-catalog into an engine, runs the attribution pipeline (which proves conservation or raises),
-compares the result per owner with what the lake holds for those periods (the restatement diff,
-or the dry-run diff of a proposed rules file), and — unless it is a dry run — replaces the
-periods' ``allocations`` and ``reconciliation`` slices in one atomic manifest commit.
+One run covers whole billing periods, attributed a group of periods at a time (at most
+``allocate_chunk_rows`` cost rows, or one larger period): it loads the group's cost rows, all usage
+and the price catalog into an engine, runs the attribution pipeline (which proves conservation or
+raises) and writes the group's allocations and reconciliation to a scratch folder before the next
+group. Then it compares the result per owner with what the lake holds for those periods (the
+restatement diff, or the dry-run diff of a proposed rules file) and — unless it is a dry run —
+replaces the periods' ``allocations`` and ``reconciliation`` slices in one atomic manifest commit.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 import uuid
 from collections.abc import Callable
@@ -16,13 +19,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from costcouncil.attribution import SENTINELS, Rules, build_plan, parse_rules, run_plan
-from costcouncil.engine.base import Engine
+import duckdb
+
+from costcouncil.attribution import (
+    SENTINELS,
+    Rules,
+    build_plan,
+    parse_rules,
+    release_plan,
+    run_plan,
+)
+from costcouncil.engine.duckdb import connect
 from costcouncil.errors import ConfigError
 from costcouncil.lake import manifest as mf
 from costcouncil.schema.sql import lit, q
+from costcouncil.settings import get_settings
 from costcouncil.workspace.allocate import rollups
 from costcouncil.workspace.common import inputs
 from costcouncil.workspace.core import Workspace
@@ -98,20 +111,64 @@ def allocate(
     manifest = workspace.lake.read()
     periods = choose_periods(manifest, options.periods)
     outcome = AllocationOutcome(periods, options.engine)
-    engine = inputs.open_engine(workspace, options.engine, options.spark_master)
+    scratch = inputs.scratch_folder(workspace)
     try:
-        loaded = inputs.load(engine, workspace, manifest, periods)
-        outcome.unpriced = loaded.unpriced
-        plan = build_plan(rules, workspace.config.tags.aliases, loaded.cost_columns)
-        run_plan(engine, plan, progress)
-        _summarise(engine, rules, outcome)
-        outcome.diff = _diff(workspace, manifest, engine, rules, periods)
+        staged = _attribute(workspace, manifest, rules, options, outcome, scratch, progress)
+        _summarise(staged, rules, outcome)
+        outcome.diff = _diff(workspace, manifest, staged, rules, periods)
         if not options.dry_run and periods:
-            _commit(workspace, engine, periods, rules, outcome)
+            _commit(workspace, periods, staged, rules, outcome)
     finally:
-        engine.close()
+        shutil.rmtree(scratch, ignore_errors=True)
     outcome.seconds = time.monotonic() - started
     return outcome
+
+
+def _attribute(
+    workspace: Workspace,
+    manifest: mf.Manifest,
+    rules: Rules,
+    options: AllocateOptions,
+    outcome: AllocationOutcome,
+    scratch: Path,
+    progress: Progress | None,
+) -> dict[str, inputs.Outputs]:
+    """Attribute the periods a group at a time (:func:`inputs.period_chunks`), each group's
+    allocations and reconciliation written to ``scratch`` before the next group is loaded."""
+    rows = {p: manifest_rows(manifest, p) for p in outcome.periods}
+    staged: dict[str, inputs.Outputs] = {}
+    engine = inputs.open_engine(workspace, options.engine, options.spark_master)
+    try:
+        for chunk in inputs.period_chunks(rows, get_settings().allocate_chunk_rows):
+            loaded = inputs.load(engine, workspace, manifest, chunk)
+            outcome.unpriced = loaded.unpriced
+            outcome.cost_rows += int(engine.scalar("SELECT COUNT(*) AS n FROM costs") or 0)
+            plan = build_plan(rules, workspace.config.tags.aliases, loaded.cost_columns)
+            run_plan(engine, plan, _chunked(progress, chunk, len(rows)))
+            staged.update(inputs.write_outputs(engine, chunk, scratch))
+            release_plan(engine, plan)
+    finally:
+        engine.close()
+    return staged
+
+
+def manifest_rows(manifest: mf.Manifest, period: str) -> int:
+    """The cost rows the lake holds for ``period``."""
+    return sum(
+        s.rows for s in manifest.slices.values() if s.dataset == "costs" and s.period == period
+    )
+
+
+def _chunked(progress: Progress | None, chunk: list[str], periods: int) -> Progress | None:
+    """Stage progress labelled with the group's periods when the run has several groups."""
+    if progress is None or len(chunk) == periods:
+        return progress
+    label = chunk[0] if len(chunk) == 1 else f"{chunk[0]}..{chunk[-1]}"
+
+    def report(view: str, index: int, total: int) -> None:
+        progress(f"{label} {view}", index, total)
+
+    return report
 
 
 def choose_periods(manifest: mf.Manifest, wanted: tuple[str, ...]) -> list[str]:
@@ -126,20 +183,32 @@ def choose_periods(manifest: mf.Manifest, wanted: tuple[str, ...]) -> list[str]:
     return list(wanted) or have
 
 
-def _summarise(engine: Engine, rules: Rules, outcome: AllocationOutcome) -> None:
-    """Totals, the owned share and the per-rule table, from one pass over the allocations."""
+def _summarise(staged: dict[str, inputs.Outputs], rules: Rules, outcome: AllocationOutcome) -> None:
+    """Rows, totals, the owned share, the per-rule table and the reconciliation, read back from
+    the files the run wrote (one pass each, whichever engine attributed)."""
     first = q("x_" + rules.require[0])
     sentinels = ", ".join(lit(s) for s in SENTINELS)
     owned = f"{first} NOT IN ({sentinels})"
-    rows = engine.fetch(
-        "SELECT x_rule, x_method, COUNT(*) AS rows, SUM(BilledCost) AS BilledCost, "
-        f"SUM(EffectiveCost) AS EffectiveCost, SUM(CASE WHEN {owned} THEN BilledCost END) AS ob, "
-        f"SUM(CASE WHEN {owned} THEN EffectiveCost END) AS oe FROM cc_allocations "
-        "GROUP BY x_rule, x_method"
-    ).to_pylist()
+    con = connect()
+    try:
+        rows = _records(
+            con,
+            "SELECT x_rule, x_method, COUNT(*) AS rows, SUM(BilledCost) AS BilledCost, "
+            f"SUM(EffectiveCost) AS EffectiveCost, SUM(CASE WHEN {owned} THEN BilledCost END) AS ob, "
+            f"SUM(CASE WHEN {owned} THEN EffectiveCost END) AS oe FROM {_files(staged, 'allocations')} "
+            "GROUP BY x_rule, x_method",
+        )
+        outcome.reconciliation = _records(
+            con,
+            "SELECT x_rule, ProviderName, model, BillingCurrency, SUM(invoiced) AS invoiced, "
+            "SUM(priced) AS priced, SUM(gap) AS gap, CAST(SUM(requests) AS BIGINT) AS requests "
+            f"FROM {_files(staged, 'reconciliation')} "
+            "GROUP BY x_rule, ProviderName, model, BillingCurrency ORDER BY x_rule, ProviderName, model",
+        )
+    finally:
+        con.close()
     zero = Decimal(0)
     outcome.allocation_rows = sum(int(r["rows"]) for r in rows)
-    outcome.cost_rows = int(engine.fetch("SELECT COUNT(*) AS n FROM costs").to_pylist()[0]["n"])
     outcome.totals = {
         "BilledCost": sum((r["BilledCost"] or zero for r in rows), zero),
         "EffectiveCost": sum((r["EffectiveCost"] or zero for r in rows), zero),
@@ -151,26 +220,26 @@ def _summarise(engine: Engine, rules: Rules, outcome: AllocationOutcome) -> None
     ordered = sorted(rows, key=lambda r: (r["x_rule"], r["x_method"]))
     ordered.sort(key=lambda r: r["EffectiveCost"] or zero, reverse=True)
     outcome.by_rule = [{k: v for k, v in r.items() if k not in ("ob", "oe")} for r in ordered]
-    outcome.reconciliation = engine.fetch(
-        "SELECT x_rule, ProviderName, model, BillingCurrency, SUM(invoiced) AS invoiced, "
-        "SUM(priced) AS priced, SUM(gap) AS gap, SUM(requests) AS requests FROM cc_reconciliation "
-        "GROUP BY x_rule, ProviderName, model, BillingCurrency ORDER BY x_rule, ProviderName, model"
-    ).to_pylist()
 
 
-def _owner_sql(rules: Rules, source: str, period_expr: str) -> str:
-    keys = ", ".join(q("x_" + k) for k in rules.owner_keys)
-    return (
-        f"SELECT {period_expr} AS period, {keys}, SUM(EffectiveCost) AS cost FROM {source} "
-        f"GROUP BY {period_expr}, {keys}"
-    )
+def _files(staged: dict[str, inputs.Outputs], dataset: str) -> str:
+    listed = ", ".join(lit(str(out[dataset][0])) for out in staged.values())
+    return f"read_parquet([{listed}], union_by_name = true, hive_partitioning = false)"
+
+
+def _records(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
+    return cast(list[dict[str, Any]], con.sql(sql).to_arrow_table().to_pylist())
 
 
 def _diff(
-    workspace: Workspace, manifest: mf.Manifest, engine: Engine, rules: Rules, periods: list[str]
+    workspace: Workspace,
+    manifest: mf.Manifest,
+    staged: dict[str, inputs.Outputs],
+    rules: Rules,
+    periods: list[str],
 ) -> list[OwnerDelta]:
-    new_sql = _owner_sql(rules, inputs.ALLOCATED_WITH_PERIOD, "period")
-    after = _totals(engine.fetch(new_sql).to_pylist(), rules)
+    files = [str(out["allocations"][0]) for out in staged.values()]
+    after = _totals(inputs.owner_totals(files, rules.owner_keys), rules)
     before = _totals(
         inputs.stored_owner_totals(workspace, manifest, periods, rules.owner_keys), rules
     )
@@ -193,8 +262,8 @@ def _totals(rows: list[dict[str, Any]], rules: Rules) -> dict[tuple[Any, ...], D
 
 def _commit(
     workspace: Workspace,
-    engine: Engine,
     periods: list[str],
+    staged: dict[str, inputs.Outputs],
     rules: Rules,
     outcome: AllocationOutcome,
 ) -> None:
@@ -203,17 +272,12 @@ def _commit(
     with lake.writer() as tx:
         manifest = lake.read()
         old = mf.load(lake.manifest_path)
-        written = inputs.write_allocations(engine, periods, tx.staging)
         for period in periods:
-            for dataset, sql in inputs.period_outputs(period):
+            for dataset, (path, rows) in staged[period].items():
                 relative = f"{dataset}/period={period}/{run_id}.parquet"
                 if dataset == "allocations":
-                    staged, rows = written[period]
-                    rollups.place_period(workspace, tx, manifest, period, run_id, staged)
-                else:
-                    staged = tx.staging / f"{dataset}-{period}.parquet"
-                    rows = inputs.write_parquet(engine, sql, staged)
-                tx.place(staged, relative)
+                    rollups.place_period(workspace, tx, manifest, period, run_id, path)
+                tx.place(path, relative)
                 manifest.slices[f"{dataset}/{period}"] = _slice(
                     dataset, period, run_id, relative, rows
                 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -24,11 +25,6 @@ from costcouncil.workspace.core import Workspace
 PRICES_FILE = "prices.yaml"
 ENGINES = ("duckdb", "spark")
 
-#: Allocation rows with the columns a stored allocation file has, and their period.
-ALLOCATED_WITH_PERIOD = (
-    "(SELECT *, strftime(BillingPeriodStart, '%Y-%m') AS period FROM cc_output) AS ap"
-)
-
 
 @dataclass
 class Loaded:
@@ -49,6 +45,14 @@ def open_engine(workspace: Workspace, name: str, spark_master: str = "local[2]")
 
         return SparkEngine(spark_master)
     raise ConfigError(f"unknown engine {name!r} (choose one of {', '.join(ENGINES)})")
+
+
+def scratch_folder(workspace: Workspace) -> Path:
+    """A new folder in the lake (same file system, so staged files move in atomically) for one
+    run's outputs before they are committed; the caller removes it."""
+    folder = workspace.lake.root / ".allocate" / uuid.uuid4().hex
+    folder.mkdir(parents=True)
+    return folder
 
 
 def load(engine: Engine, workspace: Workspace, manifest: mf.Manifest, periods: list[str]) -> Loaded:
@@ -120,12 +124,7 @@ def load_overrides(workspace: Workspace) -> Any:
 
 def period_outputs(period: str) -> list[tuple[str, str]]:
     """(dataset, SQL) of what a run stores for one period."""
-    year, month = (int(x) for x in period.split("-"))
-    nxt = f"{year + month // 12:04d}-{month % 12 + 1:02d}"
-    start, end = (
-        f"CAST('{period}-01 00:00:00+00' AS TIMESTAMPTZ)",
-        f"CAST('{nxt}-01 00:00:00+00' AS TIMESTAMPTZ)",
-    )
+    start, end = period_bounds(period)
     allocations = (
         "SELECT * EXCLUDE (BillingPeriodEnd) FROM cc_output "
         f"WHERE BillingPeriodStart >= {start} AND BillingPeriodStart < {end}"
@@ -134,19 +133,53 @@ def period_outputs(period: str) -> list[tuple[str, str]]:
     return [("allocations", allocations), ("reconciliation", reconciliation)]
 
 
-def write_allocations(
-    engine: Engine, periods: list[str], folder: Path
-) -> dict[str, tuple[Path, int]]:
-    """Each period's allocation file in ``folder`` (``allocations-<period>.parquet``) and its rows.
+def period_chunks(rows: dict[str, int], limit: int) -> list[list[str]]:
+    """Consecutive periods ('YYYY-MM', in order) grouped so a group holds at most ``limit`` cost
+    rows; a period larger than ``limit`` is a group of its own.
 
-    One streaming query per period. (One ``COPY … PARTITION_BY`` for all periods was measured
-    slower on DuckDB: it buffers the partitions and spilled 0.8 GB at 2M rows.)
+    Attribution never crosses a billing period (a row's shares, its pool's owners and the
+    reconciliation all stay in the row's period), so each group is attributed on its own and
+    the result is the same as one run over all of them, with a working set bounded by the group.
     """
-    out: dict[str, tuple[Path, int]] = {}
+    chunks: list[list[str]] = []
+    held = 0
+    for period in sorted(rows):
+        if chunks and held + rows[period] <= limit:
+            chunks[-1].append(period)
+            held += rows[period]
+        else:
+            chunks.append([period])
+            held = rows[period]
+    return chunks
+
+
+def period_bounds(period: str) -> tuple[str, str]:
+    """SQL ``TIMESTAMPTZ`` literals of the first instant of ``period`` and of the next one."""
+    year, month = (int(x) for x in period.split("-"))
+    nxt = f"{year + month // 12:04d}-{month % 12 + 1:02d}"
+    return (
+        f"CAST('{period}-01 00:00:00+00' AS TIMESTAMPTZ)",
+        f"CAST('{nxt}-01 00:00:00+00' AS TIMESTAMPTZ)",
+    )
+
+
+#: What a run stores per period: {dataset: (staged file, rows)}.
+Outputs = dict[str, tuple[Path, int]]
+
+
+def write_outputs(engine: Engine, periods: list[str], folder: Path) -> dict[str, Outputs]:
+    """Each period's allocation and reconciliation files in ``folder``
+    (``<dataset>-<period>.parquet``) and their rows.
+
+    One streaming query per period and dataset. (One ``COPY … PARTITION_BY`` for all periods was
+    measured slower on DuckDB: it buffers the partitions and spilled 0.8 GB at 2M rows.)
+    """
+    out: dict[str, Outputs] = {}
     for period in periods:
-        target = folder / f"allocations-{period}.parquet"
-        sql = dict(period_outputs(period))["allocations"]
-        out[period] = (target, write_parquet(engine, sql, target))
+        out[period] = {}
+        for dataset, sql in period_outputs(period):
+            target = folder / f"{dataset}-{period}.parquet"
+            out[period][dataset] = (target, write_parquet(engine, sql, target))
     return out
 
 
@@ -167,7 +200,11 @@ def stored_owner_totals(
     workspace: Workspace, manifest: mf.Manifest, periods: list[str], owner_keys: list[str]
 ) -> list[dict[str, Any]]:
     """Per period and owner tuple, the EffectiveCost the lake's current allocation holds."""
-    files = allocation_files(workspace, manifest, periods)
+    return owner_totals(allocation_files(workspace, manifest, periods), owner_keys)
+
+
+def owner_totals(files: list[str], owner_keys: list[str]) -> list[dict[str, Any]]:
+    """Per period and owner tuple, the EffectiveCost in the allocation ``files``."""
     if not files:
         return []
     con = connect()

@@ -1,0 +1,70 @@
+"""Attribution a group of periods at a time gives what one run over every period gives."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from costcouncil.lake import manifest as mf
+from costcouncil.workspace.allocate.run import AllocateOptions, AllocationOutcome, allocate
+from costcouncil.workspace.common.inputs import period_chunks
+from costcouncil.workspace.core import Workspace
+from costcouncil.workspace.demo.run import build as build_demo
+
+
+def test_period_chunks_group_consecutive_periods_up_to_the_limit() -> None:
+    rows = {"2026-03": 5, "2026-01": 4, "2026-02": 3, "2026-04": 20, "2026-05": 1}
+    assert period_chunks(rows, 8) == [["2026-01", "2026-02"], ["2026-03"], ["2026-04"], ["2026-05"]]
+    assert period_chunks(rows, 100) == [["2026-01", "2026-02", "2026-03", "2026-04", "2026-05"]]
+    assert period_chunks(rows, 0) == [[p] for p in sorted(rows)]
+    assert period_chunks({}, 10) == []
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo organisation (GPU splits with idle, LLM invoices by tokens, shared pools), ingested."""
+    folder = tmp_path_factory.mktemp("demo") / "org"
+    build_demo(folder, rows=6_000, say=lambda _: None)
+    return folder
+
+
+def _allocations(ws: Workspace) -> list[tuple[object, ...]]:
+    manifest = ws.lake.read()
+    files = [str(ws.lake.root / f) for f in manifest.data_files("allocations")]
+    con = duckdb.connect()
+    rows = con.execute(
+        "SELECT * FROM read_parquet(?, union_by_name = true) ORDER BY ALL",
+        [files],
+    ).fetchall()
+    con.close()
+    return rows
+
+
+def _run(
+    demo: Path, target: Path, chunk_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Workspace, AllocationOutcome]:
+    shutil.copytree(demo, target)
+    ws = Workspace.open(target)
+    monkeypatch.setenv("COSTCOUNCIL_ALLOCATE_CHUNK_ROWS", str(chunk_rows))
+    return ws, allocate(ws, AllocateOptions())
+
+
+def test_one_period_at_a_time_equals_one_run(
+    demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole_ws, whole = _run(demo, tmp_path / "whole", 10**9, monkeypatch)
+    split_ws, split = _run(demo, tmp_path / "split", 1, monkeypatch)
+    periods = whole_ws.lake.read().periods("costs")
+    assert len(periods) >= 3
+    assert _allocations(split_ws) == _allocations(whole_ws)
+    for field in ("cost_rows", "allocation_rows", "totals", "owned", "by_rule", "reconciliation"):
+        assert getattr(split, field) == getattr(whole, field), field
+    assert any(r["x_method"].startswith("usage_split") for r in whole.by_rule)
+    assert any(r["x_method"].startswith("shared_pool") for r in whole.by_rule)
+    assert whole.reconciliation
+    manifest: mf.Manifest = split_ws.lake.read()
+    assert manifest.periods("allocations") == periods
+    assert not any((split_ws.lake.root / ".allocate").iterdir())
