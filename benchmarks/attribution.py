@@ -601,12 +601,10 @@ def _run_product(engine: Any, data: Path, out: Path, folder: str) -> dict[str, A
 
 
 def measure_costcouncil(data: Path, out: Path) -> dict[str, Any]:
-    from costcouncil.engine.duckdb import DuckDBEngine, connect
-    from costcouncil.settings import get_settings
+    from costcouncil.engine.duckdb import DuckDBEngine
+    from costcouncil.workspace.common.inputs import attribution_connection
 
-    settings = get_settings()
-    limited = settings.model_copy(update={"memory_limit": settings.allocate_memory_limit})
-    con = connect(temp_dir=out / "spill", settings=limited)  # as `allocate` opens it
+    con = attribution_connection(out / "spill")  # as `allocate` opens it
     with _DuckDBPeak(con) as peak:
         result = _run_product(DuckDBEngine(con), data, out, "cc_allocations")
     return {

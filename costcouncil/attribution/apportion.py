@@ -87,8 +87,8 @@ def apportion_stages(
         (f"{view}_m", ranked, True, False),
         (f"{view}_x", fixed, True, False),
         (f"{view}_k", ranks, True, False),
-        (f"{view}_amounts", amounts, False, False),
-        (view, f"{single} UNION ALL {multi}", True, False),
+        (f"{view}_amounts", amounts, True, False),
+        (view, f"{single} UNION ALL {multi}", False, True),
     ]
 
 

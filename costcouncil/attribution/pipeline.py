@@ -12,6 +12,7 @@ straight into the output (``cc_direct``), conserved by construction.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -240,24 +241,81 @@ WHERE a.n IS NULL
 ORDER BY 1, 2 LIMIT 5
 """
 
+#: Cost rows seen more than once, grouped on the integer row id (``cc_files`` must exist).
 DUPLICATES_SQL = """
-SELECT x_source_file, x_source_row, COUNT(*) AS n FROM costs
-GROUP BY x_source_file, x_source_row HAVING COUNT(*) > 1 ORDER BY 1, 2 LIMIT 5
+SELECT f.x_source_file, d.x_source_row, d.n FROM (
+  SELECT f.fx, c.x_source_row, COUNT(*) AS n FROM costs AS c
+  JOIN cc_files AS f ON f.x_source_file = c.x_source_file
+  GROUP BY f.fx, c.x_source_row HAVING COUNT(*) > 1
+) AS d JOIN cc_files AS f ON f.fx = d.fx ORDER BY 1, 2 LIMIT 5
 """
 
 
+#: What a run reads after the plan: the outputs, and what the conservation check reads.
+OUTPUTS = (
+    "cc_output",
+    "cc_allocations",
+    "cc_reconciliation",
+    "cc_claimed",
+    "cc_alloc_split",
+    "cc_alloc_pool",
+)
+
+
 def run_plan(engine: Engine, plan: Plan, progress: Progress | None = None) -> None:
-    """Create every stage's view in order, then prove conservation (or raise)."""
-    _no_duplicates(engine)
+    """Create every stage's view in order (refusing cost rows seen twice once ``cc_files`` is
+    there), then prove conservation (or raise).
+
+    A materialised stage nothing later reads (no later stage, output or the check, directly or
+    through views) is dropped as soon as its last reader is built, so the working set holds only
+    what is still to be read.
+    """
     total = len(plan.stages) + 1
+    drops = _drops_after(plan, engine.name)
     for i, stage in enumerate(plan.stages):
         if progress:
             progress(stage.view, i, total)
-        materialize = stage.materialize or (stage.streamed and engine.name != "duckdb")
-        engine.create(stage.view, stage.sql, materialize=materialize)
+        engine.create(stage.view, stage.sql, materialize=_materialized(stage, engine.name))
+        if stage.view == "cc_files":
+            _no_duplicates(engine)
+        for view in drops.get(i, []):
+            engine.drop(view)
     if progress:
         progress("conservation check", total - 1, total)
     check_conservation(engine)
+
+
+def _materialized(stage: Stage, engine: str) -> bool:
+    return stage.materialize or (stage.streamed and engine != "duckdb")
+
+
+def _drops_after(plan: Plan, engine: str) -> dict[int, list[str]]:
+    """Stage index → the materialised stages whose last reader that stage is."""
+    names = sorted((s.view for s in plan.stages), key=len, reverse=True)
+    pattern = re.compile(r"\b(" + "|".join(re.escape(n) for n in names) + r")\b")
+    by_view = {s.view: s for s in plan.stages}
+    reads = {s.view: set(pattern.findall(s.sql)) - {s.view} for s in plan.stages}
+
+    def tables(view: str, seen: set[str]) -> set[str]:
+        """The materialised stages ``view`` reads when it is evaluated (itself if it is one)."""
+        if view in seen:
+            return set()
+        seen.add(view)
+        if _materialized(by_view[view], engine):
+            return {view}
+        return set().union(*(tables(r, seen) for r in reads[view]))
+
+    kept = set().union(*(tables(v, set()) for v in OUTPUTS if v in by_view))
+    last: dict[str, int] = {}
+    for i, stage in enumerate(plan.stages):
+        for view in reads[stage.view]:
+            for table in tables(view, set()):
+                last[table] = i
+    drops: dict[int, list[str]] = {}
+    for table, i in last.items():
+        if table not in kept:
+            drops.setdefault(i, []).append(table)
+    return drops
 
 
 def release_plan(engine: Engine, plan: Plan) -> None:

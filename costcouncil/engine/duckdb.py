@@ -71,7 +71,7 @@ class DuckDBEngine:
     """The :class:`~costcouncil.engine.base.Engine` on DuckDB: views are TEMP views / tables.
 
     Uses ``con`` when given (the engine then leaves it open on :meth:`close`, dropping only what
-    it created) and otherwise opens one with :func:`connect`. The session runs in UTC. With
+    it created, unless ``owned``) and otherwise opens one with :func:`connect`. The session runs in UTC. With
     ``portable`` (the default) SQL outside the portable subset is refused here too, so that a
     pipeline tested on DuckDB alone also runs on Spark.
     """
@@ -85,9 +85,10 @@ class DuckDBEngine:
         temp_dir: Path | None = None,
         settings: Settings | None = None,
         portable: bool = True,
+        owned: bool = False,
     ) -> None:
         self.con = con if con is not None else connect(temp_dir, settings)
-        self._owned = con is None
+        self._owned = con is None or owned
         self.portable = portable
         self._kinds: dict[str, str] = {}
         self.con.execute("SET TimeZone = 'UTC'")

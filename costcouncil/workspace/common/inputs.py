@@ -37,9 +37,7 @@ class Loaded:
 def open_engine(workspace: Workspace, name: str, spark_master: str = "local[2]") -> Engine:
     """DuckDB (embedded, spilling under the lake) or Spark (``spark_master``)."""
     if name == "duckdb":
-        settings = get_settings()
-        limited = settings.model_copy(update={"memory_limit": settings.allocate_memory_limit})
-        return DuckDBEngine(temp_dir=workspace.lake.root / ".spill", settings=limited)
+        return DuckDBEngine(attribution_connection(workspace.lake.root / ".spill"), owned=True)
     if name == "spark":
         from costcouncil.engine.spark import SparkEngine
 
@@ -53,6 +51,18 @@ def scratch_folder(workspace: Workspace) -> Path:
     folder = workspace.lake.root / ".allocate" / uuid.uuid4().hex
     folder.mkdir(parents=True)
     return folder
+
+
+def attribution_connection(temp_dir: Path) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection as attribution runs use it: under ``allocate_memory_limit``, spilling
+    to ``temp_dir``, and free to store and write rows in any order (``preserve_insertion_order``
+    off: tables and files are built on every core; every result the pipeline orders it orders
+    explicitly, and allocation files are sets of rows)."""
+    settings = get_settings()
+    limited = settings.model_copy(update={"memory_limit": settings.allocate_memory_limit})
+    con = connect(temp_dir, settings=limited)
+    con.execute("SET preserve_insertion_order = false")
+    return con
 
 
 def load(engine: Engine, workspace: Workspace, manifest: mf.Manifest, periods: list[str]) -> Loaded:
