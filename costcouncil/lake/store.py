@@ -7,6 +7,7 @@
       costs/provider=<p>/period=<YYYY-MM>/<slice>-<export>.parquet
       rejects/<file stem>-<fingerprint>.csv
       .staging/<transaction>/             a writer's scratch space; gone after commit or crash
+      .allocate/<run>/                    an allocate run's outputs before it takes the lock
       .lock                               held by the one writer at a time
 """
 
