@@ -223,23 +223,46 @@ def _recon_one(rules: Rules, rule: UsageSplitRule, raw: str) -> str:
     )
 
 
-#: Claimed rows whose split and pool allocations do not add up to them (directly owned rows
-#: are copied, one allocation each, so they conserve by construction).
-CONSERVATION_SQL = f"""
-SELECT c.x_source_file, c.x_source_row FROM cc_claimed AS c LEFT JOIN (
-  SELECT {ID}, COUNT(*) AS n, COUNT(ContractedCost) AS nk,
-         {", ".join(f"SUM({m}) AS {m}" for m in METRICS)}
-  FROM (SELECT {ID}, {", ".join(METRICS)} FROM cc_alloc_split
-        UNION ALL SELECT {ID}, {", ".join(METRICS)} FROM cc_alloc_pool) AS s GROUP BY {ID}
-) AS a ON a.{ID} = c.{ID}
-WHERE a.n IS NULL
+#: The apportioned allocation views whose parts the conservation check reads.
+APPORTIONED = ("cc_alloc_split", "cc_alloc_pool")
+
+
+def _conservation_sql() -> str:
+    """Claimed rows whose allocations do not add up to them: rows with no share at all, and
+    rows with several shares whose apportioned amounts (``<view>_amounts``) do not sum to the
+    row. A row with one share carries its own amounts, and a directly owned row is copied, so
+    both conserve by construction; reading the narrow parts keeps the check off the wide rows."""
+    shares = " UNION ALL ".join(f"SELECT {ID}, n FROM {v}_m" for v in APPORTIONED)
+    amounts = " UNION ALL ".join(
+        f"SELECT {ID}, {', '.join(METRICS)} FROM {v}_amounts" for v in APPORTIONED
+    )
+    sums = ", ".join(f"SUM({m}) AS {m}" for m in METRICS)
+    return f"""
+SELECT c.x_source_file, c.x_source_row FROM cc_claimed AS c
+LEFT JOIN (SELECT {ID}, MAX(n) AS n FROM ({shares}) AS s GROUP BY {ID}) AS s ON s.{ID} = c.{ID}
+LEFT JOIN (SELECT {ID}, COUNT(ContractedCost) AS nk, {sums} FROM ({amounts}) AS a GROUP BY {ID}) AS a
+  ON a.{ID} = c.{ID}
+WHERE s.n IS NULL
+   OR (s.n > 1 AND (a.{ID} IS NULL
    OR a.BilledCost IS DISTINCT FROM c.BilledCost
    OR a.EffectiveCost IS DISTINCT FROM c.EffectiveCost
    OR a.ListCost IS DISTINCT FROM c.ListCost
    OR (c.ContractedCost IS NULL AND a.nk > 0)
-   OR (c.ContractedCost IS NOT NULL AND a.ContractedCost IS DISTINCT FROM c.ContractedCost)
+   OR (c.ContractedCost IS NOT NULL AND a.ContractedCost IS DISTINCT FROM c.ContractedCost)))
 ORDER BY 1, 2 LIMIT 5
 """
+
+
+CONSERVATION_SQL = _conservation_sql()
+
+#: What a run reads after the plan: the outputs, and what the conservation check reads.
+OUTPUTS = (
+    "cc_output",
+    "cc_allocations",
+    "cc_reconciliation",
+    "cc_claimed",
+    *(f"{v}_{part}" for v in APPORTIONED for part in ("m", "amounts")),
+)
 
 #: Cost rows seen more than once, grouped on the integer row id (``cc_files`` must exist).
 DUPLICATES_SQL = """
@@ -249,17 +272,6 @@ SELECT f.x_source_file, d.x_source_row, d.n FROM (
   GROUP BY f.fx, c.x_source_row HAVING COUNT(*) > 1
 ) AS d JOIN cc_files AS f ON f.fx = d.fx ORDER BY 1, 2 LIMIT 5
 """
-
-
-#: What a run reads after the plan: the outputs, and what the conservation check reads.
-OUTPUTS = (
-    "cc_output",
-    "cc_allocations",
-    "cc_reconciliation",
-    "cc_claimed",
-    "cc_alloc_split",
-    "cc_alloc_pool",
-)
 
 
 def run_plan(engine: Engine, plan: Plan, progress: Progress | None = None) -> None:

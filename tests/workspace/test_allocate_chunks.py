@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -44,19 +45,24 @@ def _allocations(ws: Workspace) -> list[tuple[object, ...]]:
 
 
 def _run(
-    demo: Path, target: Path, chunk_rows: int, monkeypatch: pytest.MonkeyPatch
+    demo: Path,
+    target: Path,
+    chunk_rows: int,
+    monkeypatch: pytest.MonkeyPatch,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> tuple[Workspace, AllocationOutcome]:
     shutil.copytree(demo, target)
     ws = Workspace.open(target)
     monkeypatch.setenv("COSTCOUNCIL_ALLOCATE_CHUNK_ROWS", str(chunk_rows))
-    return ws, allocate(ws, AllocateOptions())
+    return ws, allocate(ws, AllocateOptions(), progress)
 
 
 def test_one_period_at_a_time_equals_one_run(
     demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     whole_ws, whole = _run(demo, tmp_path / "whole", 10**9, monkeypatch)
-    split_ws, split = _run(demo, tmp_path / "split", 1, monkeypatch)
+    seen: list[tuple[str, int, int]] = []
+    split_ws, split = _run(demo, tmp_path / "split", 1, monkeypatch, lambda *a: seen.append(a))
     periods = whole_ws.lake.read().periods("costs")
     assert len(periods) >= 3
     assert _allocations(split_ws) == _allocations(whole_ws)
@@ -68,3 +74,8 @@ def test_one_period_at_a_time_equals_one_run(
     manifest: mf.Manifest = split_ws.lake.read()
     assert manifest.periods("allocations") == periods
     assert not any((split_ws.lake.root / ".allocate").iterdir())
+    # one progress bar over the whole run: each period's stages, labelled, in order
+    assert {total for _, _, total in seen} == {len(seen)}
+    assert [index for _, index, _ in seen] == list(range(len(seen)))
+    labels = [view.split(" ")[0] for view, _, _ in seen]
+    assert sorted(set(labels)) == periods and labels == sorted(labels)

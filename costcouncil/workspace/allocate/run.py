@@ -139,12 +139,13 @@ def _attribute(
     staged: dict[str, inputs.Outputs] = {}
     engine = inputs.open_engine(workspace, options.engine, options.spark_master)
     try:
-        for chunk in inputs.period_chunks(rows, get_settings().allocate_chunk_rows):
+        chunks = inputs.period_chunks(rows, get_settings().allocate_chunk_rows)
+        for k, chunk in enumerate(chunks):
             loaded = inputs.load(engine, workspace, manifest, chunk)
             outcome.unpriced = loaded.unpriced
             outcome.cost_rows += int(engine.scalar("SELECT COUNT(*) AS n FROM costs") or 0)
             plan = build_plan(rules, workspace.config.tags.aliases, loaded.cost_columns)
-            run_plan(engine, plan, _chunked(progress, chunk, len(rows)))
+            run_plan(engine, plan, _chunked(progress, chunk, k, len(chunks)))
             staged.update(inputs.write_outputs(engine, chunk, scratch))
             release_plan(engine, plan)
     finally:
@@ -159,14 +160,15 @@ def manifest_rows(manifest: mf.Manifest, period: str) -> int:
     )
 
 
-def _chunked(progress: Progress | None, chunk: list[str], periods: int) -> Progress | None:
-    """Stage progress labelled with the group's periods when the run has several groups."""
-    if progress is None or len(chunk) == periods:
+def _chunked(progress: Progress | None, chunk: list[str], k: int, chunks: int) -> Progress | None:
+    """Stage progress over the whole run: group ``k`` of ``chunks`` covers its share of the bar,
+    its stages labelled with its periods."""
+    if progress is None or chunks == 1:
         return progress
     label = chunk[0] if len(chunk) == 1 else f"{chunk[0]}..{chunk[-1]}"
 
     def report(view: str, index: int, total: int) -> None:
-        progress(f"{label} {view}", index, total)
+        progress(f"{label} {view}", k * total + index, chunks * total)
 
     return report
 
@@ -186,6 +188,8 @@ def choose_periods(manifest: mf.Manifest, wanted: tuple[str, ...]) -> list[str]:
 def _summarise(staged: dict[str, inputs.Outputs], rules: Rules, outcome: AllocationOutcome) -> None:
     """Rows, totals, the owned share, the per-rule table and the reconciliation, read back from
     the files the run wrote (one pass each, whichever engine attributed)."""
+    if not staged:
+        return
     first = q("x_" + rules.require[0])
     sentinels = ", ".join(lit(s) for s in SENTINELS)
     owned = f"{first} NOT IN ({sentinels})"
