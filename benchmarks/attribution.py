@@ -555,7 +555,12 @@ def _run_product(engine: Any, data: Path, out: Path, folder: str) -> dict[str, A
     allocations (and reconciliation) written one file per period, and its views dropped."""
     from costcouncil.attribution import build_plan, parse_rules, release_plan, run_plan
     from costcouncil.settings import get_settings
-    from costcouncil.workspace.common.inputs import period_bounds, period_chunks, write_outputs
+    from costcouncil.workspace.common.inputs import (
+        period_bounds,
+        period_chunks,
+        split_parts,
+        write_outputs,
+    )
 
     stages: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -568,7 +573,9 @@ def _run_product(engine: Any, data: Path, out: Path, folder: str) -> dict[str, A
     counts = engine.fetch(
         "SELECT strftime(BillingPeriodStart, '%Y-%m') AS p, COUNT(*) AS n FROM costs_all GROUP BY 1"
     ).to_pylist()
-    chunks = period_chunks({r["p"]: r["n"] for r in counts}, get_settings().allocate_chunk_rows)
+    rows = {r["p"]: r["n"] for r in counts}
+    limit = get_settings().allocate_chunk_rows
+    chunks = period_chunks(rows, limit)
     rules = parse_rules(RULES_YAML, "rules.yaml")
     target = out / folder
     target.mkdir(parents=True, exist_ok=True)
@@ -588,7 +595,9 @@ def _run_product(engine: Any, data: Path, out: Path, folder: str) -> dict[str, A
             f"SELECT * FROM costs_all WHERE BillingPeriodStart >= {start} AND BillingPeriodStart < {end}",
         )
         progress("duplicates check", -1, 0)
-        plan = build_plan(rules, {}, cost_schema.names)
+        plan = build_plan(
+            rules, {}, cost_schema.names, split_parts(sum(rows[p] for p in chunk), limit)
+        )
         run_plan(engine, plan, progress)
         progress("write allocations (per period)", -1, 0)
         written = write_outputs(engine, chunk, target)

@@ -68,8 +68,14 @@ class Plan:
         return view
 
 
-def build_plan(rules: Rules, aliases: dict[str, list[str]], cost_columns: list[str]) -> Plan:
-    """Every stage's SQL (DuckDB dialect) for these rules over costs with ``cost_columns``."""
+def build_plan(
+    rules: Rules, aliases: dict[str, list[str]], cost_columns: list[str], split_parts: int = 1
+) -> Plan:
+    """Every stage's SQL (DuckDB dialect) for these rules over costs with ``cost_columns``.
+
+    ``split_parts`` > 1 runs each jobs split's join in that many parts by time (each materialised
+    on its own, so each join holds a part of the rows): the same shares, in bounded memory.
+    """
     plan = Plan()
     has_tags = "Tags" in cost_columns and any(isinstance(r, TagRule) for r in rules.rules)
     plan.add("cc_files", files_sql(), materialize=True)
@@ -78,7 +84,7 @@ def build_plan(rules: Rules, aliases: dict[str, list[str]], cost_columns: list[s
     plan.add("cc_rows", rows_sql(rules, aliases, cost_columns, has_tags), streamed=True)
     plan.add("cc_claimed", "SELECT * FROM cc_rows WHERE split_rule IS NOT NULL", materialize=True)
     plan.add("cc_direct", _direct_sql(rules))
-    split_views = _splits(plan, rules, cost_columns)
+    split_views = _splits(plan, rules, cost_columns, max(1, split_parts))
     plan.add("cc_shares_a", _union(split_views, rules), streamed=True)
     plan.apportion(rules.owner_keys, "cc_shares_a", "cc_alloc_split")
     out = _output_columns(rules)
@@ -111,7 +117,7 @@ def _direct_sql(rules: Rules) -> str:
     return f"SELECT {', '.join(parts)} FROM cc_rows WHERE split_rule IS NULL"
 
 
-def _splits(plan: Plan, rules: Rules, cost_columns: list[str]) -> list[str]:
+def _splits(plan: Plan, rules: Rules, cost_columns: list[str], parts: int) -> list[str]:
     views: list[str] = []
     llm = [r for r in rules.rules if isinstance(r, UsageSplitRule) and r.usage == "llm"]
     if llm:
@@ -121,7 +127,17 @@ def _splits(plan: Plan, rules: Rules, cost_columns: list[str]) -> list[str]:
             continue
         where = f"{rules.path}: rules[{i}] ({rule.name})"
         view = f"cc_split_{i}"
-        if rule.usage == "jobs":
+        if rule.usage == "jobs" and parts > 1:
+            pieces = [
+                plan.add(
+                    f"{view}_p{k}",
+                    jobs_shares_sql(rules, rule, cost_columns, where, (k, parts)),
+                    materialize=True,
+                )
+                for k in range(parts)
+            ]
+            plan.add(view, " UNION ALL ".join(f"SELECT * FROM {p}" for p in pieces), streamed=True)
+        elif rule.usage == "jobs":
             plan.add(view, jobs_shares_sql(rules, rule, cost_columns, where), materialize=True)
         else:
             plan.add(

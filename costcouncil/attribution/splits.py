@@ -60,6 +60,7 @@ def _on_sql(rule: UsageSplitRule, costs: Scope, usage: Scope, where: str) -> lis
     ]
 
 
+ID_COLUMN = "x_id"
 #: Width of the time buckets the jobs join meets cost rows in (microseconds: one hour).
 BUCKET_US = 3_600_000_000
 
@@ -70,28 +71,52 @@ def _buckets(start: str, end: str) -> tuple[str, str]:
     return first, f"GREATEST({first}, (epoch_us({end}) - 1) // {BUCKET_US})"
 
 
-def jobs_shares_sql(rules: Rules, rule: UsageSplitRule, cost_columns: list[str], where: str) -> str:
+def jobs_shares_sql(
+    rules: Rules,
+    rule: UsageSplitRule,
+    cost_columns: list[str],
+    where: str,
+    part: tuple[int, int] = (0, 1),
+) -> str:
     """Shares per (cost row, owner) of a jobs split: Σ job weights, number of jobs.
 
     Jobs meet cost rows on the rule's join columns and the hour bucket: each side is expanded
     into the buckets it touches (running jobs end at the last claimed row's end), the exact
     overlap is the filter, and a pair counts only in its first common bucket, so a cost row or
     job longer than a bucket is counted once.
+
+    ``part`` = (k, K): only the claimed rows of the k-th of K equal spans of first buckets, met
+    by the jobs of their own time span. A row's shares depend on that row alone, so the K parts
+    together are exactly the whole, while each join holds about 1/K of the rows.
     """
     costs, usage = Scope("c", cost_columns, "the cost data"), Scope("j", JOBS_SCHEMA.names, "jobs")
-    claimed = f"SELECT * FROM cc_claimed WHERE split_rule = {lit(rule.name)}"
+    # both sides narrowed to what the join, the weight and the owners read: they are expanded
+    # into hour buckets, so their width is what the join holds in memory
+    periods = ["ChargePeriodStart", "ChargePeriodEnd"]
+    cost_cols = [ID_COLUMN, *periods, *sorted(costs.base_columns(rule.joins) - set(periods))]
+    factor = _JOB_FACTOR.get(rule.weight_kind)
+    job_cols = {
+        "start",
+        "end",
+        *usage.base_columns(rule.joins.values()),
+        *([factor] if factor else []),
+    }
+    job_cols |= {k for k in rules.owner_keys if k in JOBS_SCHEMA.names}
     c0, c1 = _buckets("ChargePeriodStart", "ChargePeriodEnd")
+    bounds, index = _part_filter(rule, c0, part)
+    claimed = (
+        f"SELECT {', '.join(q(c) for c in cost_cols)} FROM cc_claimed{bounds} "
+        f"WHERE split_rule = {lit(rule.name)}{index}"
+    )
     cost_side = (
         f"SELECT *, unnest(generate_series(cb0, cb1)) AS bk FROM (SELECT *, {c0} AS cb0, {c1} AS cb1 "
         f"FROM ({claimed}) AS r) AS e"
     )
-    span = (
-        "SELECT MIN(ChargePeriodStart) AS lo, MAX(ChargePeriodEnd) AS hi FROM cc_claimed "
-        f"WHERE split_rule = {lit(rule.name)}"
-    )
+    span = f"SELECT MIN(ChargePeriodStart) AS lo, MAX(ChargePeriodEnd) AS hi FROM ({claimed}) AS p"
     j0, j1 = _buckets("GREATEST(j.start, s.lo)", 'LEAST(COALESCE(j."end", s.hi), s.hi)')
+    picked = ", ".join(f"j.{q(c)}" for c in sorted(job_cols))
     job_side = (
-        f"SELECT *, unnest(generate_series(jb0, jb1)) AS bk FROM (SELECT j.*, {j0} AS jb0, "
+        f"SELECT *, unnest(generate_series(jb0, jb1)) AS bk FROM (SELECT {picked}, {j0} AS jb0, "
         f"{j1} AS jb1 FROM jobs AS j CROSS JOIN ({span}) AS s WHERE j.start < s.hi "
         '  AND (j."end" IS NULL OR j."end" > s.lo)) AS e'
     )
@@ -105,6 +130,19 @@ def jobs_shares_sql(rules: Rules, rule: UsageSplitRule, cost_columns: list[str],
     owners = usage_owner(rules, "jobs", "j")
     source = f"({cost_side}) AS c JOIN ({job_side}) AS j ON " + " AND ".join(on)
     return _grouped(rules, owners, job_weight(rule), source, rule)
+
+
+def _part_filter(rule: UsageSplitRule, first_bucket: str, part: tuple[int, int]) -> tuple[str, str]:
+    """(``CROSS JOIN`` of the rule's first-bucket range, `` AND`` the row's first bucket in the
+    k-th of K equal spans of it); nothing for one part."""
+    k, parts = part
+    if parts == 1:
+        return "", ""
+    bounds = (
+        f" CROSS JOIN (SELECT MIN({first_bucket}) AS b0, MAX({first_bucket}) AS b1 FROM cc_claimed "
+        f"WHERE split_rule = {lit(rule.name)}) AS b"
+    )
+    return bounds, f" AND (({first_bucket} - b.b0) * {parts}) // (b.b1 - b.b0 + 1) = {k}"
 
 
 def _grouped(

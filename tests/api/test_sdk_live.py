@@ -14,7 +14,9 @@ from tests.api.test_live_server import _lake, _wait_compacted
 
 
 def _requests(server: Server) -> int:
-    body = httpx.get(f"{server.url}/v1/live/costs", params={"from": "2000-01-01", "to": "2100-01-01"})
+    body = httpx.get(
+        f"{server.url}/v1/live/costs", params={"from": "2000-01-01", "to": "2100-01-01"}
+    )
     return int(body.json()["totals"]["requests"])
 
 

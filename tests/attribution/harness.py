@@ -21,12 +21,13 @@ def run(
     rules: dict[str, Any],
     owner_keys: list[str],
     aliases: dict[str, list[str]],
+    split_parts: int = 1,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Allocation and reconciliation rows of ``rules`` over ``tables`` on ``engine``."""
     for name, table in tables.items():
         engine.load_arrow(name, table)
     parsed = parse_rules(yaml.safe_dump(rules, sort_keys=False), "rules.yaml", owner_keys)
-    plan = build_plan(parsed, aliases, tables["costs"].column_names)
+    plan = build_plan(parsed, aliases, tables["costs"].column_names, split_parts)
     run_plan(engine, plan)
     allocations = engine.fetch("SELECT * FROM cc_allocations").to_pylist()
     reconciliation = engine.fetch("SELECT * FROM cc_reconciliation").to_pylist()

@@ -31,7 +31,9 @@ def test_a_cent_too_many_is_caught(engine: Engine) -> None:
         "ELSE BilledCost END AS BilledCost, EffectiveCost, ListCost, ContractedCost FROM kept",
         materialize=True,
     )
-    with pytest.raises(AttributionError, match=r"cost not conserved .*: shared_pool_direct_cost\.yaml row 9"):
+    with pytest.raises(
+        AttributionError, match=r"cost not conserved .*: shared_pool_direct_cost\.yaml row 9"
+    ):
         check_conservation(engine)
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from costcouncil.engine.duckdb import DuckDBEngine
 from tests.attribution import harness, reference
@@ -32,7 +33,7 @@ def duck() -> Iterator[DuckDBEngine]:
     engine.close()
 
 
-def _compare(engine: object, scenario: Scenario) -> None:
+def _compare(engine: object, scenario: Scenario, split_parts: int = 1) -> None:
     expected = reference.allocate(**scenario.reference_inputs())
     actual, _ = harness.run(
         engine,  # type: ignore[arg-type]
@@ -40,6 +41,7 @@ def _compare(engine: object, scenario: Scenario) -> None:
         scenario.rules,
         scenario.owner_keys,
         scenario.aliases,
+        split_parts,
     )
     keys = list(scenario.rules.get("owner_keys") or scenario.owner_keys)
     harness.assert_same(actual, expected.allocations, keys)
@@ -49,6 +51,15 @@ def _compare(engine: object, scenario: Scenario) -> None:
 @given(scenario=scenarios())
 def test_duckdb_equals_reference(duck: DuckDBEngine, scenario: Scenario) -> None:
     _compare(duck, scenario)
+
+
+@_settings(60)
+@given(scenario=scenarios(), parts=st.integers(min_value=2, max_value=5))
+def test_jobs_split_in_parts_equals_reference(
+    duck: DuckDBEngine, scenario: Scenario, parts: int
+) -> None:
+    """The jobs join run in parts by time (bounded memory) gives the same rows."""
+    _compare(duck, scenario, parts)
 
 
 @_settings(8)

@@ -11,7 +11,7 @@ import pytest
 
 from costcouncil.lake import manifest as mf
 from costcouncil.workspace.allocate.run import AllocateOptions, AllocationOutcome, allocate
-from costcouncil.workspace.common.inputs import period_chunks
+from costcouncil.workspace.common.inputs import MAX_SPLIT_PARTS, period_chunks, split_parts
 from costcouncil.workspace.core import Workspace
 from costcouncil.workspace.demo.run import build as build_demo
 
@@ -22,6 +22,12 @@ def test_period_chunks_group_consecutive_periods_up_to_the_limit() -> None:
     assert period_chunks(rows, 100) == [["2026-01", "2026-02", "2026-03", "2026-04", "2026-05"]]
     assert period_chunks(rows, 0) == [[p] for p in sorted(rows)]
     assert period_chunks({}, 10) == []
+
+
+def test_a_group_larger_than_the_limit_runs_its_jobs_join_in_parts() -> None:
+    assert split_parts(3, 8) == 1 and split_parts(8, 8) == 1
+    assert split_parts(9, 8) == 2 and split_parts(33_000_000, 4_000_000) == 9
+    assert split_parts(10**12, 1) == MAX_SPLIT_PARTS
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +68,8 @@ def test_one_period_at_a_time_equals_one_run(
 ) -> None:
     whole_ws, whole = _run(demo, tmp_path / "whole", 10**9, monkeypatch)
     seen: list[tuple[str, int, int]] = []
-    split_ws, split = _run(demo, tmp_path / "split", 1, monkeypatch, lambda *a: seen.append(a))
+    # each period alone (each has ~500 rows), its jobs join in two parts
+    split_ws, split = _run(demo, tmp_path / "split", 300, monkeypatch, lambda *a: seen.append(a))
     periods = whole_ws.lake.read().periods("costs")
     assert len(periods) >= 3
     assert _allocations(split_ws) == _allocations(whole_ws)
@@ -75,7 +82,10 @@ def test_one_period_at_a_time_equals_one_run(
     assert manifest.periods("allocations") == periods
     assert not any((split_ws.lake.root / ".allocate").iterdir())
     # one progress bar over the whole run: each period's stages, labelled, in order
-    assert {total for _, _, total in seen} == {len(seen)}
-    assert [index for _, index, _ in seen] == list(range(len(seen)))
+    [total] = {total for _, _, total in seen}
+    assert total % 1000 == 0 and total > 1000  # several groups, 1,000 steps each
+    steps = [index for _, index, _ in seen]
+    assert steps == sorted(steps) and steps[0] == 0 and steps[-1] < total
     labels = [view.split(" ")[0] for view, _, _ in seen]
-    assert sorted(set(labels)) == periods and labels == sorted(labels)
+    assert labels == sorted(labels) and len(set(labels)) == total // 1000
+    assert labels[0].startswith(periods[0]) and labels[-1].endswith(periods[-1])

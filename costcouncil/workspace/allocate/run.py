@@ -139,12 +139,14 @@ def _attribute(
     staged: dict[str, inputs.Outputs] = {}
     engine = inputs.open_engine(workspace, options.engine, options.spark_master)
     try:
-        chunks = inputs.period_chunks(rows, get_settings().allocate_chunk_rows)
+        limit = get_settings().allocate_chunk_rows
+        chunks = inputs.period_chunks(rows, limit)
         for k, chunk in enumerate(chunks):
             loaded = inputs.load(engine, workspace, manifest, chunk)
             outcome.unpriced = loaded.unpriced
             outcome.cost_rows += int(engine.scalar("SELECT COUNT(*) AS n FROM costs") or 0)
-            plan = build_plan(rules, workspace.config.tags.aliases, loaded.cost_columns)
+            parts = inputs.split_parts(sum(rows[p] for p in chunk), limit)
+            plan = build_plan(rules, workspace.config.tags.aliases, loaded.cost_columns, parts)
             run_plan(engine, plan, _chunked(progress, chunk, k, len(chunks)))
             staged.update(inputs.write_outputs(engine, chunk, scratch))
             release_plan(engine, plan)
@@ -168,7 +170,8 @@ def _chunked(progress: Progress | None, chunk: list[str], k: int, chunks: int) -
     label = chunk[0] if len(chunk) == 1 else f"{chunk[0]}..{chunk[-1]}"
 
     def report(view: str, index: int, total: int) -> None:
-        progress(f"{label} {view}", k * total + index, chunks * total)
+        # groups may have different numbers of stages: each group is 1,000 steps of the bar
+        progress(f"{label} {view}", k * 1000 + index * 1000 // total, chunks * 1000)
 
     return report
 

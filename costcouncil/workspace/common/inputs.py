@@ -163,6 +163,16 @@ def period_chunks(rows: dict[str, int], limit: int) -> list[list[str]]:
     return chunks
 
 
+#: The most parts a jobs join is cut into (each part is a stage of the plan).
+MAX_SPLIT_PARTS = 64
+
+
+def split_parts(rows: int, limit: int) -> int:
+    """Parts a group of ``rows`` cost rows runs its jobs joins in: one per ``limit`` rows (a
+    group larger than ``limit`` is one large period), at most :data:`MAX_SPLIT_PARTS`."""
+    return min(MAX_SPLIT_PARTS, max(1, -(-rows // max(1, limit))))
+
+
 def period_bounds(period: str) -> tuple[str, str]:
     """SQL ``TIMESTAMPTZ`` literals of the first instant of ``period`` and of the next one."""
     year, month = (int(x) for x in period.split("-"))
