@@ -32,18 +32,38 @@ def allocation_columns(owner_keys: list[str]) -> list[str]:
 
 
 def apportion_stages(
-    owner_keys: list[str], shares: str, view: str, rows: str = "cc_claimed"
+    owner_keys: list[str], shares: str, view: str, rows: str = "cc_claimed", parts: int = 1
 ) -> list[tuple[str, str, bool, bool]]:
     """(view, SQL, materialise, streamed) stages ending in ``view``: allocation rows (``x_id``,
     the allocation columns, :data:`PERIOD`) for every share of ``shares``.
 
     ``shares`` has ``x_id``, the owner keys, ``x_rule``, ``x_method``, ``w``, ``x_usage_count``;
     ``rows`` holds the cost rows by ``x_id``. The tie rank is materialised once so every engine
-    reads the same ``sid`` wherever it is used.
+    reads the same ``sid`` wherever it is used. With ``parts`` > 1 the rows are apportioned in
+    that many parts by ``x_id`` (every window is per row, so the parts are exactly the whole),
+    ``{view}_m`` and ``{view}_amounts`` being the union of the parts'.
     """
-    owners = [q("x_" + k) for k in owner_keys]
+    if parts == 1:
+        stages = _part_stages(owner_keys, shares, view, rows)
+    else:
+        stages = []
+        for k in range(parts):
+            source = f"(SELECT * FROM {shares} WHERE {ID} % {parts} = {k})"
+            stages += _part_stages(owner_keys, source, view, rows, f"_p{k}")
+        for part in ("m", "amounts"):
+            union = " UNION ALL ".join(f"SELECT * FROM {view}_{part}_p{k}" for k in range(parts))
+            stages.append((f"{view}_{part}", union, False, True))
+    return [*stages, (view, _joined_sql(owner_keys, view, rows), False, True)]
+
+
+def _part_stages(
+    owner_keys: list[str], shares: str, view: str, rows: str, suffix: str = ""
+) -> list[tuple[str, str, bool, bool]]:
+    """The materialised stages of one part: tie ranks, remainders, their ranks, amounts."""
+    m, x, k, amounts_view = (f"{view}_{n}{suffix}" for n in ("m", "x", "k", "amounts"))
+    owners = [q("x_" + key) for key in owner_keys]
     ties = ", ".join([*(f"COALESCE({o}, '')" for o in owners), "x_rule", "x_method"])
-    totals = f"SELECT {ID}, SUM(w) AS wtot, COUNT(*) AS n FROM {shares} GROUP BY {ID}"
+    totals = f"SELECT {ID}, SUM(w) AS wtot, COUNT(*) AS n FROM {shares} AS s0 GROUP BY {ID}"
     weighted = (
         f"SELECT s.*, t.n, CASE WHEN t.wtot = 0 THEN CAST(1 AS {D0}) ELSE s.w END AS wi, "
         f"CASE WHEN t.wtot = 0 THEN CAST(t.n AS {D0}) ELSE t.wtot END AS wsum "
@@ -52,19 +72,31 @@ def apportion_stages(
     ranked = f"SELECT *, ROW_NUMBER() OVER ({ROW} ORDER BY {ties}) AS sid FROM ({weighted}) AS ww"
     narrow = (
         f"SELECT m.{ID}, m.sid, m.wi, m.wsum, r.pow, r.unit, "
-        + ", ".join(f"r.{x} AS {x}" for x in METRICS)
-        + f" FROM {view}_m AS m JOIN {rows} AS r ON r.{ID} = m.{ID} WHERE m.n > 1"
+        + ", ".join(f"r.{c} AS {c}" for c in METRICS)
+        + f" FROM {m} AS m JOIN {rows} AS r ON r.{ID} = m.{ID} WHERE m.n > 1"
     )
-    units = f"SELECT *, {', '.join(_units(x) for x in METRICS)} FROM ({narrow}) AS nr"
-    kept = [ID, "sid", "unit", *METRICS, *(f"units_{x}, quot_{x}, rem_{x}" for x in METRICS)]
-    fixed = f"SELECT {', '.join(kept)} FROM (SELECT *, {', '.join(_fixed(x) for x in METRICS)} FROM ({units}) AS u) AS f"
-    ranks = f"SELECT {ID}, sid, {', '.join(_rank(x) for x in METRICS)} FROM {view}_x"
-    left = ", ".join(f"ANY_VALUE(units_{x}) - SUM(quot_{x}) AS left_{x}" for x in METRICS)
+    units = f"SELECT *, {', '.join(_units(c) for c in METRICS)} FROM ({narrow}) AS nr"
+    kept = [ID, "sid", "unit", *METRICS, *(f"units_{c}, quot_{c}, rem_{c}" for c in METRICS)]
+    fixed = f"SELECT {', '.join(kept)} FROM (SELECT *, {', '.join(_fixed(c) for c in METRICS)} FROM ({units}) AS u) AS f"
+    ranks = f"SELECT {ID}, sid, {', '.join(_rank(c) for c in METRICS)} FROM {x}"
+    left = ", ".join(f"ANY_VALUE(units_{c}) - SUM(quot_{c}) AS left_{c}" for c in METRICS)
     amounts = (
-        f"SELECT x.{ID}, x.sid, {', '.join(_amount(x) for x in METRICS)} FROM {view}_x AS x "
-        f"JOIN {view}_k AS k ON k.{ID} = x.{ID} AND k.sid = x.sid "
-        f"JOIN (SELECT {ID}, {left} FROM {view}_x GROUP BY {ID}) AS l ON l.{ID} = x.{ID}"
+        f"SELECT x.{ID}, x.sid, {', '.join(_amount(c) for c in METRICS)} FROM {x} AS x "
+        f"JOIN {k} AS k ON k.{ID} = x.{ID} AND k.sid = x.sid "
+        f"JOIN (SELECT {ID}, {left} FROM {x} GROUP BY {ID}) AS l ON l.{ID} = x.{ID}"
     )
+    return [
+        (m, ranked, True, False),
+        (x, fixed, True, False),
+        (k, ranks, True, False),
+        (amounts_view, amounts, True, False),
+    ]
+
+
+def _joined_sql(owner_keys: list[str], view: str, rows: str) -> str:
+    """Every share with its row's key and period and its amounts: the row's own for a row with
+    one share, the apportioned ones for a row with several."""
+    owners = [q("x_" + k) for k in owner_keys]
     share_cols = [*(f"b.{o}" for o in owners), "b.x_rule", "b.x_method"]
     weights = [
         "CAST(b.wi AS DOUBLE) / CAST(b.wsum AS DOUBLE) AS x_weight",
@@ -83,13 +115,7 @@ def apportion_stages(
         f"JOIN {view}_amounts AS a ON a.{ID} = b.{ID} AND a.sid = b.sid "
         f"JOIN {rows} AS r ON r.{ID} = b.{ID}"
     )
-    return [
-        (f"{view}_m", ranked, True, False),
-        (f"{view}_x", fixed, True, False),
-        (f"{view}_k", ranks, True, False),
-        (f"{view}_amounts", amounts, True, False),
-        (view, f"{single} UNION ALL {multi}", False, True),
-    ]
+    return f"{single} UNION ALL {multi}"
 
 
 def _units(m: str) -> str:

@@ -62,8 +62,9 @@ class Plan:
         self.stages.append(Stage(view, sql, materialize, streamed))
         return view
 
-    def apportion(self, owner_keys: list[str], shares: str, view: str) -> str:
-        for name, sql, materialize, streamed in apportion_stages(owner_keys, shares, view):
+    def apportion(self, owner_keys: list[str], shares: str, view: str, parts: int = 1) -> str:
+        stages = apportion_stages(owner_keys, shares, view, parts=parts)
+        for name, sql, materialize, streamed in stages:
             self.add(name, sql, materialize, streamed)
         return view
 
@@ -73,8 +74,9 @@ def build_plan(
 ) -> Plan:
     """Every stage's SQL (DuckDB dialect) for these rules over costs with ``cost_columns``.
 
-    ``split_parts`` > 1 runs each jobs split's join in that many parts by time (each materialised
-    on its own, so each join holds a part of the rows): the same shares, in bounded memory.
+    ``split_parts`` > 1 runs each jobs split's join in that many parts by time and apportions the
+    split rows in that many parts by row (each part materialised on its own, so each join and
+    window holds a part of the rows): the same allocations, in bounded memory.
     """
     plan = Plan()
     has_tags = "Tags" in cost_columns and any(isinstance(r, TagRule) for r in rules.rules)
@@ -86,7 +88,7 @@ def build_plan(
     plan.add("cc_direct", _direct_sql(rules))
     split_views = _splits(plan, rules, cost_columns, max(1, split_parts))
     plan.add("cc_shares_a", _union(split_views, rules), streamed=True)
-    plan.apportion(rules.owner_keys, "cc_shares_a", "cc_alloc_split")
+    plan.apportion(rules.owner_keys, "cc_shares_a", "cc_alloc_split", max(1, split_parts))
     out = _output_columns(rules)
     plan.add("cc_alloc_a", _union_all(["cc_direct", "cc_alloc_split"], out))
     pool_views = _pools(plan, rules)

@@ -8,7 +8,8 @@ its own session on it, so its temp views are its own. Settings that make Spark a
 * ``spark.sql.session.timeZone = UTC`` (and the JVM's ``user.timezone``): calendar fields in UTC;
 * ``spark.sql.decimalOperations.allowPrecisionLoss = false``: decimal products keep their scale;
 * ``spark.sql.ansi.enabled = true``: overflow, bad casts and division by zero raise, as on DuckDB;
-* Arrow transfers (``spark.sql.execution.arrow.pyspark.enabled``), no UI, few shuffle partitions.
+* Arrow transfers (``spark.sql.execution.arrow.pyspark.enabled``), no UI, few shuffle partitions;
+* ``spark.sql.constraintPropagation.enabled = false``: a union of local checkpoints works.
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ SQL_CONF: dict[str, str] = {
     "spark.sql.execution.arrow.pyspark.fallback.enabled": "false",
     # Parquet timestamps as UTC microseconds (not INT96), as the lake and DuckDB keep them.
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    # A local checkpoint keeps its source plan's constraints under attribute ids it no longer
+    # outputs; a UNION of checkpoints (a stage run in parts) then fails in constraint
+    # propagation ("key not found"). The filters it would infer are already written out.
+    "spark.sql.constraintPropagation.enabled": "false",
 }
 
 _STATIC_CONF: dict[str, str] = {
