@@ -87,8 +87,11 @@ def build_plan(
     plan.add("cc_claimed", "SELECT * FROM cc_rows WHERE split_rule IS NOT NULL", materialize=True)
     plan.add("cc_direct", _direct_sql(rules))
     split_views = _splits(plan, rules, cost_columns, max(1, split_parts))
-    plan.add("cc_shares_a", _union(split_views, rules), streamed=True)
-    plan.apportion(rules.owner_keys, "cc_shares_a", "cc_alloc_split", max(1, split_parts))
+    # read once by the apportioning, or once per part (then materialised: narrow, and the idle
+    # shares behind it are not recomputed by every part)
+    parts = max(1, split_parts)
+    plan.add("cc_shares_a", _union(split_views, rules), materialize=parts > 1, streamed=parts == 1)
+    plan.apportion(rules.owner_keys, "cc_shares_a", "cc_alloc_split", parts)
     out = _output_columns(rules)
     plan.add("cc_alloc_a", _union_all(["cc_direct", "cc_alloc_split"], out))
     pool_views = _pools(plan, rules)
