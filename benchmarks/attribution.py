@@ -594,7 +594,7 @@ def _run_product(engine: Any, data: Path, out: Path, folder: str) -> dict[str, A
             "costs",
             f"SELECT * FROM costs_all WHERE BillingPeriodStart >= {start} AND BillingPeriodStart < {end}",
         )
-        progress("duplicates check", -1, 0)
+        progress("build plan", -1, 0)
         plan = build_plan(
             rules, {}, cost_schema.names, split_parts(sum(rows[p] for p in chunk), limit)
         )

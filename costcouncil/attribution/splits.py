@@ -6,6 +6,7 @@ milli-units × milliseconds for jobs, nano-units of priced tokens for LLM reques
 
 from __future__ import annotations
 
+from costcouncil.attribution.owners import ID
 from costcouncil.attribution.refs import Scope
 from costcouncil.attribution.rules import Rules, UsageSplitRule
 from costcouncil.schema.sql import lit, q
@@ -60,7 +61,6 @@ def _on_sql(rule: UsageSplitRule, costs: Scope, usage: Scope, where: str) -> lis
     ]
 
 
-ID_COLUMN = "x_id"
 #: Width of the time buckets the jobs join meets cost rows in (microseconds: one hour).
 BUCKET_US = 3_600_000_000
 
@@ -93,7 +93,7 @@ def jobs_shares_sql(
     # both sides narrowed to what the join, the weight and the owners read: they are expanded
     # into hour buckets, so their width is what the join holds in memory
     periods = ["ChargePeriodStart", "ChargePeriodEnd"]
-    cost_cols = [ID_COLUMN, *periods, *sorted(costs.base_columns(rule.joins) - set(periods))]
+    cost_cols = [ID, *periods, *sorted(costs.base_columns(rule.joins) - set(periods))]
     factor = _JOB_FACTOR.get(rule.weight_kind)
     job_cols = {
         "start",

@@ -71,9 +71,9 @@ class DuckDBEngine:
     """The :class:`~costcouncil.engine.base.Engine` on DuckDB: views are TEMP views / tables.
 
     Uses ``con`` when given (the engine then leaves it open on :meth:`close`, dropping only what
-    it created, unless ``owned``) and otherwise opens one with :func:`connect`. The session runs in UTC. With
-    ``portable`` (the default) SQL outside the portable subset is refused here too, so that a
-    pipeline tested on DuckDB alone also runs on Spark.
+    it created, unless ``owned``) and otherwise opens one with :func:`connect`. The session runs
+    in UTC. With ``portable`` (the default) SQL outside the portable subset is refused here too,
+    so that a pipeline tested on DuckDB alone also runs on Spark.
     """
 
     name = "duckdb"

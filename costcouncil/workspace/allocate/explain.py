@@ -16,7 +16,7 @@ import duckdb
 
 from costcouncil.errors import ConfigError
 from costcouncil.schema.sql import lit, q
-from costcouncil.workspace.common.query import open_costs
+from costcouncil.workspace.common.query import open_costs, records
 from costcouncil.workspace.core import Workspace
 
 _ROW_COLUMNS = (
@@ -87,7 +87,7 @@ def explain(
         f"SELECT SUM({q(metric)}), COUNT(*) FROM allocated WHERE {where}"
     ).fetchall()[0]
     result.total, result.rows = total[0] or Decimal(0), int(total[1])
-    result.by_rule = _records(
+    result.by_rule = records(
         con,
         f"SELECT x_rule, x_method, COUNT(*) AS rows, SUM({q(metric)}) AS amount FROM allocated "
         f"WHERE {where} GROUP BY ALL ORDER BY abs(SUM({q(metric)})) DESC",
@@ -102,18 +102,13 @@ def _where(owner: dict[str, str], alias: str) -> str:
     return " AND ".join(f"{alias}{q('x_' + k)} = {lit(v)}" for k, v in owner.items())
 
 
-def _records(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
-    table = con.sql(sql).to_arrow_table()
-    return [dict(r) for r in table.to_pylist()]
-
-
 def _top(
     con: duckdb.DuckDBPyConnection, where: str, metric: str, limit: int
 ) -> list[dict[str, Any]]:
     cols = ", ".join(
         f"a.{c}" if c.startswith("x_") else f"CAST(a.{c} AS VARCHAR) AS {c}" for c in _ROW_COLUMNS
     )
-    return _records(
+    return records(
         con,
         f"SELECT {cols}, a.x_rule, a.x_method, a.x_weight, CAST(a.x_usage_weight AS VARCHAR) AS x_usage_weight, "
         f"a.x_usage_count, a.{q(metric)} AS amount, c.{q(metric)} AS row_cost FROM allocated AS a "
@@ -153,6 +148,6 @@ def _usage(
         r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet([{listed}])").fetchall()
     }
     mine = " AND ".join(f"{q(k)} = {lit(v)}" for k, v in owner.items() if k in names) or "TRUE"
-    return _records(
+    return records(
         con, f"SELECT {cols} FROM read_parquet([{listed}]) WHERE {ident}{when} AND {mine} LIMIT 20"
     )

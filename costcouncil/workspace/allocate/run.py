@@ -19,9 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, cast
-
-import duckdb
+from typing import Any
 
 from costcouncil.attribution import (
     SENTINELS,
@@ -38,6 +36,7 @@ from costcouncil.schema.sql import lit, q
 from costcouncil.settings import get_settings
 from costcouncil.workspace.allocate import rollups
 from costcouncil.workspace.common import inputs
+from costcouncil.workspace.common.query import records
 from costcouncil.workspace.core import Workspace
 
 Progress = Callable[[str, int, int], None]
@@ -198,14 +197,14 @@ def _summarise(staged: dict[str, inputs.Outputs], rules: Rules, outcome: Allocat
     owned = f"{first} NOT IN ({sentinels})"
     con = connect()
     try:
-        rows = _records(
+        rows = records(
             con,
             "SELECT x_rule, x_method, COUNT(*) AS rows, SUM(BilledCost) AS BilledCost, "
             f"SUM(EffectiveCost) AS EffectiveCost, SUM(CASE WHEN {owned} THEN BilledCost END) AS ob, "
             f"SUM(CASE WHEN {owned} THEN EffectiveCost END) AS oe FROM {_files(staged, 'allocations')} "
             "GROUP BY x_rule, x_method",
         )
-        outcome.reconciliation = _records(
+        outcome.reconciliation = records(
             con,
             "SELECT x_rule, ProviderName, model, BillingCurrency, SUM(invoiced) AS invoiced, "
             "SUM(priced) AS priced, SUM(gap) AS gap, CAST(SUM(requests) AS BIGINT) AS requests "
@@ -232,10 +231,6 @@ def _summarise(staged: dict[str, inputs.Outputs], rules: Rules, outcome: Allocat
 def _files(staged: dict[str, inputs.Outputs], dataset: str) -> str:
     listed = ", ".join(lit(str(out[dataset][0])) for out in staged.values())
     return f"read_parquet([{listed}], union_by_name = true, hive_partitioning = false)"
-
-
-def _records(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
-    return cast(list[dict[str, Any]], con.sql(sql).to_arrow_table().to_pylist())
 
 
 def _diff(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -20,6 +20,7 @@ from costcouncil.schema.arrow import focus_schema
 from costcouncil.schema.sql import lit, q
 from costcouncil.schema.usage import JOBS_SCHEMA, LLM_SCHEMA
 from costcouncil.settings import get_settings
+from costcouncil.workspace.common.query import records
 from costcouncil.workspace.core import Workspace
 
 PRICES_FILE = "prices.yaml"
@@ -237,16 +238,13 @@ def owner_totals(files: list[str], owner_keys: list[str]) -> list[dict[str, Any]
     }
     keys = [f"{q('x_' + k)}" if "x_" + k in have else f"NULL AS {q('x_' + k)}" for k in owner_keys]
     period = "strftime(BillingPeriodStart, '%Y-%m')"
-    rows = (
-        con.sql(
-            f"SELECT {period} AS period, {', '.join(keys)}, SUM(EffectiveCost) AS cost FROM "
-            f"read_parquet([{listed}], union_by_name = true, hive_partitioning = false) GROUP BY ALL"
-        )
-        .to_arrow_table()
-        .to_pylist()
+    rows = records(
+        con,
+        f"SELECT {period} AS period, {', '.join(keys)}, SUM(EffectiveCost) AS cost FROM "
+        f"read_parquet([{listed}], union_by_name = true, hive_partitioning = false) GROUP BY ALL",
     )
     con.close()
-    return cast(list[dict[str, Any]], rows)
+    return rows
 
 
 def write_parquet(engine: Engine, sql: str, target: Path) -> int:

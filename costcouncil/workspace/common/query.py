@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import duckdb
 
 from costcouncil.engine.duckdb import connect
@@ -11,6 +13,11 @@ from costcouncil.schema.sql import lit, q
 from costcouncil.workspace.core import Workspace
 
 _SOURCE_SQL = {"x_source_format": "VARCHAR", "x_source_file": "VARCHAR", "x_source_row": "BIGINT"}
+
+
+def records(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
+    """``sql``'s rows as dicts."""
+    return cast(list[dict[str, Any]], con.sql(sql).to_arrow_table().to_pylist())
 
 
 def open_costs(
