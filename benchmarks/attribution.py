@@ -598,11 +598,14 @@ def _run_product(engine: Any, data: Path, out: Path, folder: str) -> dict[str, A
         plan = build_plan(
             rules, {}, cost_schema.names, split_parts(sum(rows[p] for p in chunk), limit)
         )
-        run_plan(engine, plan, progress)
+        spool = out / f"{folder}-spool"
+        spool.mkdir(exist_ok=True)
+        run_plan(engine, plan, progress, spool)
         progress("write allocations (per period)", -1, 0)
         written = write_outputs(engine, chunk, target)
         allocations += sum(o["allocations"][1] for o in written.values())
         release_plan(engine, plan)
+        shutil.rmtree(spool, ignore_errors=True)
     progress("done", -1, 0)
     print(f"  {len(chunks)} group(s) of periods: {chunks}", file=sys.stderr, flush=True)
     seconds = time.perf_counter() - t0

@@ -16,6 +16,7 @@ back after.
 from __future__ import annotations
 
 from costcouncil.attribution.owners import ID, KEY, METRICS
+from costcouncil.attribution.stage import Stage
 from costcouncil.schema.sql import q
 
 D0 = "DECIMAL(38,0)"
@@ -33,32 +34,36 @@ def allocation_columns(owner_keys: list[str]) -> list[str]:
 
 def apportion_stages(
     owner_keys: list[str], shares: str, view: str, rows: str = "cc_claimed", parts: int = 1
-) -> list[tuple[str, str, bool, bool]]:
-    """(view, SQL, materialise, streamed) stages ending in ``view``: allocation rows (``x_id``,
-    the allocation columns, :data:`PERIOD`) for every share of ``shares``.
+) -> list[Stage]:
+    """The stages ending in ``view``: allocation rows (``x_id``, the allocation columns,
+    :data:`PERIOD`) for every share of ``shares``.
 
     ``shares`` has ``x_id``, the owner keys, ``x_rule``, ``x_method``, ``w``, ``x_usage_count``;
     ``rows`` holds the cost rows by ``x_id``. The tie rank is materialised once so every engine
     reads the same ``sid`` wherever it is used. With ``parts`` > 1 the rows are apportioned in
-    that many parts by ``x_id`` (every window is per row, so the parts are exactly the whole),
-    ``{view}_m`` and ``{view}_amounts`` being the union of the parts'.
+    that many parts by ``x_id`` (every window is per row, so the parts are exactly the whole):
+    each part's allocation rows ``{view}_p{k}`` are spooled (written to a file and read back),
+    so a part's working set is freed before the next part starts, and ``view`` is their union.
     """
     if parts == 1:
-        stages = _part_stages(owner_keys, shares, view, rows)
-    else:
-        stages = []
-        for k in range(parts):
-            source = f"(SELECT * FROM {shares} WHERE {ID} % {parts} = {k})"
-            stages += _part_stages(owner_keys, source, view, rows, f"_p{k}")
-        for part in ("m", "amounts"):
-            union = " UNION ALL ".join(f"SELECT * FROM {view}_{part}_p{k}" for k in range(parts))
-            stages.append((f"{view}_{part}", union, False, True))
-    return [*stages, (view, _joined_sql(owner_keys, view, rows), False, True)]
+        return [
+            *_part_stages(owner_keys, shares, view, rows),
+            Stage(view, _joined_sql(owner_keys, view, rows), streamed=True),
+        ]
+    stages: list[Stage] = []
+    for k in range(parts):
+        source = f"(SELECT * FROM {shares} WHERE {ID} % {parts} = {k})"
+        stages += _part_stages(owner_keys, source, view, rows, f"_p{k}")
+        stages.append(
+            Stage(f"{view}_p{k}", _joined_sql(owner_keys, view, rows, f"_p{k}"), spooled=True)
+        )
+    union = " UNION ALL ".join(f"SELECT * FROM {view}_p{k}" for k in range(parts))
+    return [*stages, Stage(view, union, streamed=True)]
 
 
 def _part_stages(
     owner_keys: list[str], shares: str, view: str, rows: str, suffix: str = ""
-) -> list[tuple[str, str, bool, bool]]:
+) -> list[Stage]:
     """The materialised stages of one part: tie ranks, remainders, their ranks, amounts."""
     m, x, k, amounts_view = (f"{view}_{n}{suffix}" for n in ("m", "x", "k", "amounts"))
     owners = [q("x_" + key) for key in owner_keys]
@@ -86,16 +91,16 @@ def _part_stages(
         f"JOIN (SELECT {ID}, {left} FROM {x} GROUP BY {ID}) AS l ON l.{ID} = x.{ID}"
     )
     return [
-        (m, ranked, True, False),
-        (x, fixed, True, False),
-        (k, ranks, True, False),
-        (amounts_view, amounts, True, False),
+        Stage(m, ranked, materialize=True),
+        Stage(x, fixed, materialize=True),
+        Stage(k, ranks, materialize=True),
+        Stage(amounts_view, amounts, materialize=True),
     ]
 
 
-def _joined_sql(owner_keys: list[str], view: str, rows: str) -> str:
+def _joined_sql(owner_keys: list[str], view: str, rows: str, suffix: str = "") -> str:
     """Every share with its row's key and period and its amounts: the row's own for a row with
-    one share, the apportioned ones for a row with several."""
+    one share, the apportioned ones for a row with several (of the part ``suffix``)."""
     owners = [q("x_" + k) for k in owner_keys]
     share_cols = [*(f"b.{o}" for o in owners), "b.x_rule", "b.x_method"]
     weights = [
@@ -108,11 +113,11 @@ def _joined_sql(owner_keys: list[str], view: str, rows: str) -> str:
     single = (
         f"SELECT {head}, "
         + ", ".join(f"CAST(r.{m} AS DECIMAL(38,12)) AS {m}" for m in METRICS)
-        + f", {period} FROM {view}_m AS b JOIN {rows} AS r ON r.{ID} = b.{ID} WHERE b.n = 1"
+        + f", {period} FROM {view}_m{suffix} AS b JOIN {rows} AS r ON r.{ID} = b.{ID} WHERE b.n = 1"
     )
     multi = (
-        f"SELECT {head}, {', '.join(f'a.{m}' for m in METRICS)}, {period} FROM {view}_m AS b "
-        f"JOIN {view}_amounts AS a ON a.{ID} = b.{ID} AND a.sid = b.sid "
+        f"SELECT {head}, {', '.join(f'a.{m}' for m in METRICS)}, {period} FROM {view}_m{suffix} AS b "
+        f"JOIN {view}_amounts{suffix} AS a ON a.{ID} = b.{ID} AND a.sid = b.sid "
         f"JOIN {rows} AS r ON r.{ID} = b.{ID}"
     )
     return f"{single} UNION ALL {multi}"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from costcouncil.attribution.apportion import PERIOD, allocation_columns, apportion_stages
@@ -30,6 +31,7 @@ from costcouncil.attribution.splits import (
     llm_shares_sql,
     priced_llm_sql,
 )
+from costcouncil.attribution.stage import Stage
 
 if TYPE_CHECKING:
     from costcouncil.engine.base import Engine
@@ -40,32 +42,33 @@ Progress = Callable[[str, int, int], None]
 
 
 @dataclass
-class Stage:
-    """One named view of the pipeline."""
-
-    view: str
-    sql: str
-    materialize: bool = False
-    #: A view on DuckDB, which streams it into each reader; materialised on other engines
-    #: (Spark inlines a view's expressions into every consumer and its plans grow with them).
-    streamed: bool = False
-
-
-@dataclass
 class Plan:
     """The stages in order, and what the run produces."""
 
     stages: list[Stage] = field(default_factory=list)
     llm_splits: list[tuple[UsageSplitRule, str]] = field(default_factory=list)
+    #: The conservation check run after the last stage (parts checked on the way are not in it).
+    conservation: str = ""
 
     def add(self, view: str, sql: str, materialize: bool = False, streamed: bool = False) -> str:
         self.stages.append(Stage(view, sql, materialize, streamed))
         return view
 
-    def apportion(self, owner_keys: list[str], shares: str, view: str, parts: int = 1) -> str:
-        stages = apportion_stages(owner_keys, shares, view, parts=parts)
-        for name, sql, materialize, streamed in stages:
-            self.add(name, sql, materialize, streamed)
+    def apportion(
+        self, owner_keys: list[str], shares: str, view: str, parts: int = 1, claimed: str = ""
+    ) -> str:
+        """The apportioning stages of ``view``; with ``parts`` > 1, each part's conservation is
+        checked (over the ``claimed`` rows of the part) as soon as its rows are spooled, while
+        its amounts are still there."""
+        for stage in apportion_stages(owner_keys, shares, view, parts=parts):
+            self.stages.append(stage)
+            if stage.spooled:
+                k = int(stage.view.rsplit("_p", 1)[1])
+                where = f"{claimed} AND {ID} % {parts} = {k}"
+                pair = (f"{view}_m_p{k}", f"{view}_amounts_p{k}")
+                self.stages.append(
+                    Stage(f"{view}_check_p{k}", conservation_sql([pair], where), check=True)
+                )
         return view
 
 
@@ -91,7 +94,9 @@ def build_plan(
     # shares behind it are not recomputed by every part)
     parts = max(1, split_parts)
     plan.add("cc_shares_a", _union(split_views, rules), materialize=parts > 1, streamed=parts == 1)
-    plan.apportion(rules.owner_keys, "cc_shares_a", "cc_alloc_split", parts)
+    names = [lit(r.name) for r in rules.rules if isinstance(r, UsageSplitRule)]
+    split_rows = f"split_rule IN ({', '.join(names)})" if names else "FALSE"
+    plan.apportion(rules.owner_keys, "cc_shares_a", "cc_alloc_split", parts, split_rows)
     out = _output_columns(rules)
     plan.add("cc_alloc_a", _union_all(["cc_direct", "cc_alloc_split"], out))
     pool_views = _pools(plan, rules)
@@ -101,6 +106,11 @@ def build_plan(
     columns = ", ".join(allocation_columns(rules.owner_keys))
     plan.add("cc_allocations", f"SELECT {columns} FROM cc_output")
     plan.add("cc_reconciliation", _reconciliation(plan, rules), materialize=True)
+    if parts == 1:
+        plan.conservation = CONSERVATION_SQL
+    else:  # the split rows were checked part by part
+        pool = ("cc_alloc_pool_m", "cc_alloc_pool_amounts")
+        plan.conservation = conservation_sql([pool], f"NOT ({split_rows})")
     return plan
 
 
@@ -248,18 +258,18 @@ def _recon_one(rules: Rules, rule: UsageSplitRule, raw: str) -> str:
 APPORTIONED = ("cc_alloc_split", "cc_alloc_pool")
 
 
-def _conservation_sql() -> str:
-    """Claimed rows whose allocations do not add up to them: rows with no share at all, and
-    rows with several shares whose apportioned amounts (``<view>_amounts``) do not sum to the
-    row. A row with one share carries its own amounts, and a directly owned row is copied, so
-    both conserve by construction; reading the narrow parts keeps the check off the wide rows."""
-    shares = " UNION ALL ".join(f"SELECT {ID}, n FROM {v}_m" for v in APPORTIONED)
-    amounts = " UNION ALL ".join(
-        f"SELECT {ID}, {', '.join(METRICS)} FROM {v}_amounts" for v in APPORTIONED
-    )
+def conservation_sql(pairs: list[tuple[str, str]], where: str = "") -> str:
+    """Claimed rows (those ``where`` keeps) whose allocations do not add up to them: rows with
+    no share at all in the ``(shares, amounts)`` pairs (``<view>_m``, ``<view>_amounts``), and
+    rows with several shares whose apportioned amounts do not sum to the row. A row with one
+    share carries its own amounts, and a directly owned row is copied, so both conserve by
+    construction; reading the narrow parts keeps the check off the wide rows."""
+    shares = " UNION ALL ".join(f"SELECT {ID}, n FROM {m}" for m, _ in pairs)
+    amounts = " UNION ALL ".join(f"SELECT {ID}, {', '.join(METRICS)} FROM {a}" for _, a in pairs)
     sums = ", ".join(f"SUM({m}) AS {m}" for m in METRICS)
+    claimed = f"(SELECT * FROM cc_claimed WHERE {where})" if where else "cc_claimed"
     return f"""
-SELECT c.x_source_file, c.x_source_row FROM cc_claimed AS c
+SELECT c.x_source_file, c.x_source_row FROM {claimed} AS c
 LEFT JOIN (SELECT {ID}, MAX(n) AS n FROM ({shares}) AS s GROUP BY {ID}) AS s ON s.{ID} = c.{ID}
 LEFT JOIN (SELECT {ID}, COUNT(ContractedCost) AS nk, {sums} FROM ({amounts}) AS a GROUP BY {ID}) AS a
   ON a.{ID} = c.{ID}
@@ -274,7 +284,8 @@ ORDER BY 1, 2 LIMIT 5
 """
 
 
-CONSERVATION_SQL = _conservation_sql()
+#: The check of a run apportioned in one part: every claimed row, split and pool.
+CONSERVATION_SQL = conservation_sql([(f"{v}_m", f"{v}_amounts") for v in APPORTIONED])
 
 #: What a run reads after the plan: the outputs, and what the conservation check reads.
 OUTPUTS = (
@@ -295,31 +306,40 @@ SELECT f.x_source_file, d.x_source_row, d.n FROM (
 """
 
 
-def run_plan(engine: Engine, plan: Plan, progress: Progress | None = None) -> None:
+def run_plan(
+    engine: Engine, plan: Plan, progress: Progress | None = None, spool: Path | None = None
+) -> None:
     """Create every stage's view in order (refusing cost rows seen twice once ``cc_files`` is
-    there), then prove conservation (or raise).
+    there, running each check stage where it stands), then prove conservation (or raise).
 
     A materialised stage nothing later reads (no later stage, output or the check, directly or
     through views) is dropped as soon as its last reader is built, so the working set holds only
-    what is still to be read.
+    what is still to be read. Spooled stages are written to Parquet files in ``spool`` (an empty
+    folder the caller removes after the run) and read back from there; without ``spool`` they
+    are materialised.
     """
     total = len(plan.stages) + 1
     drops = _drops_after(plan, engine.name)
     for i, stage in enumerate(plan.stages):
         if progress:
             progress(stage.view, i, total)
-        engine.create(stage.view, stage.sql, materialize=_materialized(stage, engine.name))
+        if stage.check:
+            check_conservation(engine, stage.sql)
+        elif stage.spooled and spool is not None:
+            engine.spool(stage.view, stage.sql, spool / f"{stage.view}.parquet")
+        else:
+            engine.create(stage.view, stage.sql, materialize=_materialized(stage, engine.name))
         if stage.view == "cc_files":
             _no_duplicates(engine)
         for view in drops.get(i, []):
             engine.drop(view)
     if progress:
         progress("conservation check", total - 1, total)
-    check_conservation(engine)
+    check_conservation(engine, plan.conservation or CONSERVATION_SQL)
 
 
 def _materialized(stage: Stage, engine: str) -> bool:
-    return stage.materialize or (stage.streamed and engine != "duckdb")
+    return stage.materialize or stage.spooled or (stage.streamed and engine != "duckdb")
 
 
 def _drops_after(plan: Plan, engine: str) -> dict[int, list[str]]:
@@ -366,9 +386,10 @@ def _no_duplicates(engine: Engine) -> None:
         raise AttributionError(f"cost rows are not unique by source file and row: {where}")
 
 
-def check_conservation(engine: Engine) -> None:
-    """Raise :class:`AttributionError` naming the first rows whose allocations do not sum to them."""
-    broken = engine.fetch(CONSERVATION_SQL).to_pylist()
+def check_conservation(engine: Engine, sql: str = CONSERVATION_SQL) -> None:
+    """Raise :class:`AttributionError` naming the first rows whose allocations do not sum to them
+    (the rows of :func:`conservation_sql`; by default every claimed row of a one-part run)."""
+    broken = engine.fetch(sql).to_pylist()
     if broken:
         rows = ", ".join(f"{b['x_source_file']} row {b['x_source_row']}" for b in broken)
         raise AttributionError(f"cost not conserved (nothing was written): {rows}")

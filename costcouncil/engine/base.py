@@ -64,6 +64,10 @@ class Engine(Protocol):
         The rows never gather in this process's memory: they stream from the engine to the file.
         """
 
+    def spool(self, view: str, sql: str, target: Path) -> None:
+        """Write ``sql``'s rows to the Parquet file ``target`` and define ``view`` as that file:
+        rows too many to keep in memory until they are read, which the engine reads back."""
+
     def drop(self, view: str) -> None:
         """Forget ``view`` and free what it holds (nothing happens when there is no such view)."""
 

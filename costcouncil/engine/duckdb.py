@@ -144,6 +144,16 @@ class DuckDBEngine:
             )
         return int(pq.read_metadata(target).num_rows)
 
+    def spool(self, view: str, sql: str, target: Path) -> None:
+        """``COPY (sql) TO target``, then a view over the file (its types as written)."""
+        self._check(view, sql)
+        with self._stage(view, sql):
+            self.con.execute(
+                f"COPY ({sql}) TO '{_quoted(str(target))}' (FORMAT parquet, ROW_GROUP_SIZE 122880)"
+            )
+        source = f"read_parquet({_literal(str(target))}, hive_partitioning = false)"
+        self._create(view, "VIEW", f"SELECT * FROM {source}")
+
     def drop(self, view: str) -> None:
         """``DROP`` the temp table or view ``view`` if this engine created it."""
         kind = self._kinds.pop(view, None)

@@ -170,6 +170,15 @@ class SparkEngine:
             shutil.rmtree(parts, ignore_errors=True)
         return rows
 
+    def spool(self, view: str, sql: str, target: Path) -> None:
+        """The executors write ``sql``'s rows as part files in the folder ``target`` (a path
+        they all reach, as the lake is on a cluster); the view reads them back."""
+        check_view_name(view, self.name)
+        df = self._sql(view, sql)
+        writer = df.write.mode("overwrite").option("compression", "snappy")
+        self._guard(view, sql, lambda: writer.parquet(str(target)))
+        self._register(view, self._guard(view, sql, lambda: self.spark.read.parquet(str(target))))
+
     def drop(self, view: str) -> None:
         """Unpersist ``view``'s cached rows and drop the temp view (if there is one)."""
         cached = self._cached.pop(view.lower(), None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -22,13 +23,15 @@ def run(
     owner_keys: list[str],
     aliases: dict[str, list[str]],
     split_parts: int = 1,
+    spool: Path | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Allocation and reconciliation rows of ``rules`` over ``tables`` on ``engine``."""
+    """Allocation and reconciliation rows of ``rules`` over ``tables`` on ``engine`` (parts
+    spooled to files in ``spool`` when given)."""
     for name, table in tables.items():
         engine.load_arrow(name, table)
     parsed = parse_rules(yaml.safe_dump(rules, sort_keys=False), "rules.yaml", owner_keys)
     plan = build_plan(parsed, aliases, tables["costs"].column_names, split_parts)
-    run_plan(engine, plan)
+    run_plan(engine, plan, spool=spool)
     allocations = engine.fetch("SELECT * FROM cc_allocations").to_pylist()
     reconciliation = engine.fetch("SELECT * FROM cc_reconciliation").to_pylist()
     return allocations, reconciliation

@@ -6,14 +6,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
-from costcouncil.attribution import check_conservation
+from costcouncil.attribution import build_plan, check_conservation, parse_rules, run_plan
 from costcouncil.engine.base import Engine
 from costcouncil.errors import AttributionError
 from tests.attribution import harness
 from tests.attribution.cases import load_case
 
 CASE = Path(__file__).parents[1] / "cases" / "attribution" / "shared_pool_direct_cost.yaml"
+TAMPERED = (
+    "SELECT x_id, sid, CASE WHEN sid = 1 THEN BilledCost + CAST('0.01' AS DECIMAL(38,12)) "
+    "ELSE BilledCost END AS BilledCost, EffectiveCost, ListCost, ContractedCost FROM {kept}"
+)
 
 
 def _run(engine: Engine) -> None:
@@ -25,12 +30,7 @@ def _run(engine: Engine) -> None:
 def test_a_cent_too_many_is_caught(engine: Engine) -> None:
     _run(engine)
     engine.create("kept", "SELECT * FROM cc_alloc_pool_amounts", materialize=True)
-    engine.create(
-        "cc_alloc_pool_amounts",
-        "SELECT x_id, sid, CASE WHEN sid = 1 THEN BilledCost + CAST('0.01' AS DECIMAL(38,12)) "
-        "ELSE BilledCost END AS BilledCost, EffectiveCost, ListCost, ContractedCost FROM kept",
-        materialize=True,
-    )
+    engine.create("cc_alloc_pool_amounts", TAMPERED.format(kept="kept"), materialize=True)
     with pytest.raises(
         AttributionError, match=r"cost not conserved .*: shared_pool_direct_cost\.yaml row 9"
     ):
@@ -43,3 +43,20 @@ def test_a_row_left_without_shares_is_caught(engine: Engine) -> None:
     engine.create("cc_alloc_pool_m", "SELECT * FROM kept WHERE FALSE", materialize=True)
     with pytest.raises(AttributionError, match=r"shared_pool_direct_cost\.yaml row 9"):
         check_conservation(engine)
+
+
+def test_a_part_is_checked_before_its_amounts_are_dropped(engine: Engine, tmp_path: Path) -> None:
+    """In a run apportioned in parts, each part's check runs as soon as the part is spooled: a
+    cent invented in a part's amounts stops the run there."""
+    case = load_case(CASE.with_name("largest_remainder_ties.yaml"))
+    for name, table in case.tables().items():
+        engine.load_arrow(name, table)
+    rules = parse_rules(yaml.safe_dump(case.rules, sort_keys=False), "rules.yaml", case.owner_keys)
+    plan = build_plan(rules, case.aliases, case.tables()["costs"].column_names, split_parts=2)
+    checks = [s.view for s in plan.stages if s.check]
+    assert checks == ["cc_alloc_split_check_p0", "cc_alloc_split_check_p1"]
+    for stage in plan.stages:
+        if stage.view.startswith("cc_alloc_split_amounts_p"):
+            stage.sql = TAMPERED.format(kept=f"({stage.sql}) AS t")
+    with pytest.raises(AttributionError, match=r"cost not conserved .*: largest_remainder_ties"):
+        run_plan(engine, plan, spool=tmp_path)

@@ -25,3 +25,25 @@ def test_jobs_split_in_parts_matches_the_golden_rows(engine: Engine, path: Path)
         engine, case.tables(), case.rules, case.owner_keys, case.aliases, split_parts=3
     )
     harness.assert_matches(allocations, case.expected, case.keys)
+
+
+@pytest.mark.parametrize("path", JOBS_CASES[:3], ids=[p.stem for p in JOBS_CASES[:3]])
+def test_parts_spooled_to_files_match_the_golden_rows(
+    engine: Engine, path: Path, tmp_path: Path
+) -> None:
+    """As ``allocate`` runs a large period: each part's allocation rows written to a file and
+    read back, its conservation checked while its amounts are still there."""
+    case = load_case(path)
+    allocations, _ = harness.run(
+        engine,
+        case.tables(),
+        case.rules,
+        case.owner_keys,
+        case.aliases,
+        split_parts=3,
+        spool=tmp_path,
+    )
+    harness.assert_matches(allocations, case.expected, case.keys)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        f"cc_alloc_split_p{k}.parquet" for k in range(3)
+    ]

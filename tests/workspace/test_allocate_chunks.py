@@ -81,6 +81,9 @@ def test_one_period_at_a_time_equals_one_run(
     manifest: mf.Manifest = split_ws.lake.read()
     assert manifest.periods("allocations") == periods
     assert not any((split_ws.lake.root / ".allocate").iterdir())
+    # the split rows apportioned in two parts, each spooled and checked on its own
+    views = {view.split(" ", 1)[-1] for view, _, _ in seen}
+    assert {"cc_alloc_split_p1", "cc_alloc_split_check_p1"} <= views, sorted(views)
     # one progress bar over the whole run: each period's stages, labelled, in order
     [total] = {total for _, _, total in seen}
     assert total % 1000 == 0 and total > 1000  # several groups, 1,000 steps each

@@ -133,7 +133,8 @@ def _attribute(
     progress: Progress | None,
 ) -> dict[str, inputs.Outputs]:
     """Attribute the periods a group at a time (:func:`inputs.period_chunks`), each group's
-    allocations and reconciliation written to ``scratch`` before the next group is loaded."""
+    allocations and reconciliation written to ``scratch`` before the next group is loaded (a
+    group run in parts spools each part's allocation rows to ``scratch/spool-<group>`` first)."""
     rows = {p: manifest_rows(manifest, p) for p in outcome.periods}
     staged: dict[str, inputs.Outputs] = {}
     engine = inputs.open_engine(workspace, options.engine, options.spark_master)
@@ -146,9 +147,12 @@ def _attribute(
             outcome.cost_rows += int(engine.scalar("SELECT COUNT(*) AS n FROM costs") or 0)
             parts = inputs.split_parts(sum(rows[p] for p in chunk), limit)
             plan = build_plan(rules, workspace.config.tags.aliases, loaded.cost_columns, parts)
-            run_plan(engine, plan, _chunked(progress, chunk, k, len(chunks)))
+            spool = scratch / f"spool-{k}"
+            spool.mkdir()
+            run_plan(engine, plan, _chunked(progress, chunk, k, len(chunks)), spool)
             staged.update(inputs.write_outputs(engine, chunk, scratch))
             release_plan(engine, plan)
+            shutil.rmtree(spool, ignore_errors=True)
     finally:
         engine.close()
     return staged

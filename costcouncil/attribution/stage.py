@@ -1,0 +1,22 @@
+"""One named step of the attribution plan, and how an engine keeps its rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Stage:
+    """One named view of the pipeline (or, with ``check``, a query that must return no rows)."""
+
+    view: str
+    sql: str
+    materialize: bool = False
+    #: A view on DuckDB, which streams it into each reader; materialised on other engines
+    #: (Spark inlines a view's expressions into every consumer and its plans grow with them).
+    streamed: bool = False
+    #: Written to a Parquet file and read back from it (when the run has a spool folder; else
+    #: materialised): a part's allocation rows, so nothing of the part stays in memory.
+    spooled: bool = False
+    #: Not a view: a conservation check run at this point; its rows name what does not conserve.
+    check: bool = False
