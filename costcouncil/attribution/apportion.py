@@ -33,7 +33,12 @@ def allocation_columns(owner_keys: list[str]) -> list[str]:
 
 
 def apportion_stages(
-    owner_keys: list[str], shares: str, view: str, rows: str = "cc_claimed", parts: int = 1
+    owner_keys: list[str],
+    shares: str,
+    view: str,
+    rows: str = "cc_claimed",
+    parts: int = 1,
+    claimed: str = "TRUE",
 ) -> list[Stage]:
     """The stages ending in ``view``: allocation rows (``x_id``, the allocation columns,
     :data:`PERIOD`) for every share of ``shares``.
@@ -44,6 +49,8 @@ def apportion_stages(
     that many parts by ``x_id`` (every window is per row, so the parts are exactly the whole):
     each part's allocation rows ``{view}_p{k}`` are spooled (written to a file and read back),
     so a part's working set is freed before the next part starts, and ``view`` is their union.
+    Each part's conservation is checked (over the part's ``rows`` that ``claimed`` keeps) as soon
+    as its rows are spooled, while its amounts are still there.
     """
     if parts == 1:
         return [
@@ -54,9 +61,13 @@ def apportion_stages(
     for k in range(parts):
         source = f"(SELECT * FROM {shares} WHERE {ID} % {parts} = {k})"
         stages += _part_stages(owner_keys, source, view, rows, f"_p{k}")
-        stages.append(
-            Stage(f"{view}_p{k}", _joined_sql(owner_keys, view, rows, f"_p{k}"), spooled=True)
-        )
+        joined = _joined_sql(owner_keys, view, rows, f"_p{k}")
+        pair = (f"{view}_m_p{k}", f"{view}_amounts_p{k}")
+        check = conservation_sql([pair], rows, f"{claimed} AND {ID} % {parts} = {k}")
+        stages += [
+            Stage(f"{view}_p{k}", joined, spooled=True),
+            Stage(f"{view}_check_p{k}", check, check=True),
+        ]
     union = " UNION ALL ".join(f"SELECT * FROM {view}_p{k}" for k in range(parts))
     return [*stages, Stage(view, union, streamed=True)]
 
@@ -121,6 +132,34 @@ def _joined_sql(owner_keys: list[str], view: str, rows: str, suffix: str = "") -
         f"JOIN {rows} AS r ON r.{ID} = b.{ID}"
     )
     return f"{single} UNION ALL {multi}"
+
+
+def conservation_sql(
+    pairs: list[tuple[str, str]], rows: str = "cc_claimed", where: str = ""
+) -> str:
+    """Claimed ``rows`` (those ``where`` keeps) whose allocations do not add up to them: rows with
+    no share at all in the ``(shares, amounts)`` pairs (``<view>_m``, ``<view>_amounts``), and
+    rows with several shares whose apportioned amounts do not sum to the row. A row with one
+    share carries its own amounts, and a directly owned row is copied, so both conserve by
+    construction; reading the narrow parts keeps the check off the wide rows."""
+    shares = " UNION ALL ".join(f"SELECT {ID}, n FROM {m}" for m, _ in pairs)
+    amounts = " UNION ALL ".join(f"SELECT {ID}, {', '.join(METRICS)} FROM {a}" for _, a in pairs)
+    sums = ", ".join(f"SUM({m}) AS {m}" for m in METRICS)
+    claimed = f"(SELECT * FROM {rows} WHERE {where})" if where else rows
+    return f"""
+SELECT c.x_source_file, c.x_source_row FROM {claimed} AS c
+LEFT JOIN (SELECT {ID}, MAX(n) AS n FROM ({shares}) AS s GROUP BY {ID}) AS s ON s.{ID} = c.{ID}
+LEFT JOIN (SELECT {ID}, COUNT(ContractedCost) AS nk, {sums} FROM ({amounts}) AS a GROUP BY {ID}) AS a
+  ON a.{ID} = c.{ID}
+WHERE s.n IS NULL
+   OR (s.n > 1 AND (a.{ID} IS NULL
+   OR a.BilledCost IS DISTINCT FROM c.BilledCost
+   OR a.EffectiveCost IS DISTINCT FROM c.EffectiveCost
+   OR a.ListCost IS DISTINCT FROM c.ListCost
+   OR (c.ContractedCost IS NULL AND a.nk > 0)
+   OR (c.ContractedCost IS NOT NULL AND a.ContractedCost IS DISTINCT FROM c.ContractedCost)))
+ORDER BY 1, 2 LIMIT 5
+"""
 
 
 def _units(m: str) -> str:

@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from costcouncil.attribution.apportion import PERIOD, allocation_columns, apportion_stages
+from costcouncil.attribution.apportion import (
+    PERIOD,
+    allocation_columns,
+    apportion_stages,
+    conservation_sql,
+)
 from costcouncil.attribution.owners import ID, KEY, METRICS, files_sql, rows_sql, tagmap_sql
 from costcouncil.attribution.pools import owners_sql, pool_shares_sql
 from costcouncil.attribution.rules import Rules, SharedPoolRule, TagRule, UsageSplitRule
@@ -41,6 +46,14 @@ from costcouncil.schema.sql import lit, q
 Progress = Callable[[str, int, int], None]
 
 
+#: The apportioned allocation views whose parts the conservation check reads.
+APPORTIONED = ("cc_alloc_split", "cc_alloc_pool")
+
+
+#: The check of a run apportioned in one part: every claimed row, split and pool.
+CONSERVATION_SQL = conservation_sql([(f"{v}_m", f"{v}_amounts") for v in APPORTIONED])
+
+
 @dataclass
 class Plan:
     """The stages in order, and what the run produces."""
@@ -48,27 +61,16 @@ class Plan:
     stages: list[Stage] = field(default_factory=list)
     llm_splits: list[tuple[UsageSplitRule, str]] = field(default_factory=list)
     #: The conservation check run after the last stage (parts checked on the way are not in it).
-    conservation: str = ""
+    conservation: str = CONSERVATION_SQL
 
     def add(self, view: str, sql: str, materialize: bool = False, streamed: bool = False) -> str:
         self.stages.append(Stage(view, sql, materialize, streamed))
         return view
 
     def apportion(
-        self, owner_keys: list[str], shares: str, view: str, parts: int = 1, claimed: str = ""
+        self, owner_keys: list[str], shares: str, view: str, parts: int = 1, claimed: str = "TRUE"
     ) -> str:
-        """The apportioning stages of ``view``; with ``parts`` > 1, each part's conservation is
-        checked (over the ``claimed`` rows of the part) as soon as its rows are spooled, while
-        its amounts are still there."""
-        for stage in apportion_stages(owner_keys, shares, view, parts=parts):
-            self.stages.append(stage)
-            if stage.spooled:
-                k = int(stage.view.rsplit("_p", 1)[1])
-                where = f"{claimed} AND {ID} % {parts} = {k}"
-                pair = (f"{view}_m_p{k}", f"{view}_amounts_p{k}")
-                self.stages.append(
-                    Stage(f"{view}_check_p{k}", conservation_sql([pair], where), check=True)
-                )
+        self.stages += apportion_stages(owner_keys, shares, view, parts=parts, claimed=claimed)
         return view
 
 
@@ -106,11 +108,9 @@ def build_plan(
     columns = ", ".join(allocation_columns(rules.owner_keys))
     plan.add("cc_allocations", f"SELECT {columns} FROM cc_output")
     plan.add("cc_reconciliation", _reconciliation(plan, rules), materialize=True)
-    if parts == 1:
-        plan.conservation = CONSERVATION_SQL
-    else:  # the split rows were checked part by part
+    if parts > 1:  # the split rows were checked part by part
         pool = ("cc_alloc_pool_m", "cc_alloc_pool_amounts")
-        plan.conservation = conservation_sql([pool], f"NOT ({split_rows})")
+        plan.conservation = conservation_sql([pool], where=f"NOT ({split_rows})")
     return plan
 
 
@@ -254,39 +254,6 @@ def _recon_one(rules: Rules, rule: UsageSplitRule, raw: str) -> str:
     )
 
 
-#: The apportioned allocation views whose parts the conservation check reads.
-APPORTIONED = ("cc_alloc_split", "cc_alloc_pool")
-
-
-def conservation_sql(pairs: list[tuple[str, str]], where: str = "") -> str:
-    """Claimed rows (those ``where`` keeps) whose allocations do not add up to them: rows with
-    no share at all in the ``(shares, amounts)`` pairs (``<view>_m``, ``<view>_amounts``), and
-    rows with several shares whose apportioned amounts do not sum to the row. A row with one
-    share carries its own amounts, and a directly owned row is copied, so both conserve by
-    construction; reading the narrow parts keeps the check off the wide rows."""
-    shares = " UNION ALL ".join(f"SELECT {ID}, n FROM {m}" for m, _ in pairs)
-    amounts = " UNION ALL ".join(f"SELECT {ID}, {', '.join(METRICS)} FROM {a}" for _, a in pairs)
-    sums = ", ".join(f"SUM({m}) AS {m}" for m in METRICS)
-    claimed = f"(SELECT * FROM cc_claimed WHERE {where})" if where else "cc_claimed"
-    return f"""
-SELECT c.x_source_file, c.x_source_row FROM {claimed} AS c
-LEFT JOIN (SELECT {ID}, MAX(n) AS n FROM ({shares}) AS s GROUP BY {ID}) AS s ON s.{ID} = c.{ID}
-LEFT JOIN (SELECT {ID}, COUNT(ContractedCost) AS nk, {sums} FROM ({amounts}) AS a GROUP BY {ID}) AS a
-  ON a.{ID} = c.{ID}
-WHERE s.n IS NULL
-   OR (s.n > 1 AND (a.{ID} IS NULL
-   OR a.BilledCost IS DISTINCT FROM c.BilledCost
-   OR a.EffectiveCost IS DISTINCT FROM c.EffectiveCost
-   OR a.ListCost IS DISTINCT FROM c.ListCost
-   OR (c.ContractedCost IS NULL AND a.nk > 0)
-   OR (c.ContractedCost IS NOT NULL AND a.ContractedCost IS DISTINCT FROM c.ContractedCost)))
-ORDER BY 1, 2 LIMIT 5
-"""
-
-
-#: The check of a run apportioned in one part: every claimed row, split and pool.
-CONSERVATION_SQL = conservation_sql([(f"{v}_m", f"{v}_amounts") for v in APPORTIONED])
-
 #: What a run reads after the plan: the outputs, and what the conservation check reads.
 OUTPUTS = (
     "cc_output",
@@ -335,7 +302,7 @@ def run_plan(
             engine.drop(view)
     if progress:
         progress("conservation check", total - 1, total)
-    check_conservation(engine, plan.conservation or CONSERVATION_SQL)
+    check_conservation(engine, plan.conservation)
 
 
 def _materialized(stage: Stage, engine: str) -> bool:
