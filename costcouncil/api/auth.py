@@ -22,6 +22,8 @@ from costcouncil.workspace.access.accounts import Access, Principal
 
 SESSION_COOKIE = "cc_session"
 SERVICE = "ingest-token"
+#: The scope of every route that answers with figures (pages, twins, downloads, ``/v1``).
+READ = "costs:read"
 OPEN = Principal("local", "admin", frozenset(), frozenset(SCOPES))
 _SAFE = ("GET", "HEAD", "OPTIONS")
 
@@ -74,9 +76,7 @@ class Guard:
     def _token(self, given: str) -> Principal:
         token = self.settings.ingest_token
         if token is not None and secrets.compare_digest(given, token):
-            return Principal(
-                SERVICE, "finance", frozenset(), frozenset(("events:write", "costs:read"))
-            )
+            return Principal(SERVICE, "finance", frozenset(), frozenset(("events:write", READ)))
         principal = self.access.authenticate_token(given) if self.access is not None else None
         if principal is None:
             raise HTTPException(
@@ -86,7 +86,14 @@ class Guard:
 
     async def api(self, request: Request, scope: str) -> Caller:
         """The caller of an API request holding ``scope`` (401/403 otherwise)."""
-        caller = self.resolve(request)
+        return self.require(request, scope)
+
+    def require(self, request: Request, scope: str, caller: Caller | None = None) -> Caller:
+        """The caller (``caller`` when already resolved) if it holds ``scope``; 401/403 otherwise.
+
+        State-changing requests made with a browser session must carry its CSRF token.
+        """
+        caller = caller or self.resolve(request)
         if caller is None:
             raise HTTPException(
                 401, "sign in or send Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"}

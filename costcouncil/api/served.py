@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from costcouncil.api.auth import Caller, Guard
+from fastapi import Request
+
+from costcouncil.api.auth import READ, Caller, Guard
 from costcouncil.api.ratelimit import LoginLimiter
 from costcouncil.settings import Settings
 from costcouncil.workspace.access.accounts import Access
@@ -28,6 +30,11 @@ class Served:
     @property
     def dims(self) -> Dimensions:
         return Dimensions.of(self.live.workspace.config.tags.owner_keys)
+
+    def reader(self, request: Request, caller: Caller | None = None) -> Caller:
+        """The caller of a route that answers with figures: every such route checks the
+        ``costs:read`` scope here (401 for nobody, 403 without the scope)."""
+        return self.guard.require(request, READ, caller)
 
     def last_day(self) -> date:
         """The last day with cost (today when the lake has none)."""
