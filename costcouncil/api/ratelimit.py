@@ -1,10 +1,16 @@
-"""Sign-in rate limiting: failed attempts per address and per account in a sliding window."""
+"""Sign-in rate limiting: failed attempts per address and per account in a sliding window.
+
+Accounts are keyed as :class:`~costcouncil.workspace.access.accounts.Access` spells them
+(:func:`account_key`), so ``" Vision@x "`` and ``"vision@x"`` share one allowance.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections import defaultdict, deque
+
+from costcouncil.workspace.access.accounts import account_key
 
 WINDOW_SECONDS = 900.0
 PER_ACCOUNT = 5
@@ -24,7 +30,7 @@ class LoginLimiter:
         now = time.monotonic()
         wait = 0.0
         with self._lock:
-            for kind, key in (("account", account.lower()), ("address", address)):
+            for kind, key in (("account", account_key(account)), ("address", address)):
                 seen = self._prune(self._failures[(kind, key)], now)
                 if len(seen) >= self.limits[kind]:
                     wait = max(wait, seen[0] + WINDOW_SECONDS - now)
@@ -33,12 +39,12 @@ class LoginLimiter:
     def failed(self, account: str, address: str) -> None:
         now = time.monotonic()
         with self._lock:
-            self._failures[("account", account.lower())].append(now)
+            self._failures[("account", account_key(account))].append(now)
             self._failures[("address", address)].append(now)
 
     def succeeded(self, account: str) -> None:
         with self._lock:
-            self._failures.pop(("account", account.lower()), None)
+            self._failures.pop(("account", account_key(account)), None)
 
     @staticmethod
     def _prune(seen: deque[float], now: float) -> deque[float]:

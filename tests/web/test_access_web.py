@@ -319,6 +319,24 @@ def test_failed_sign_ins_are_rate_limited(secure_server: Server, org: Workspace)
         assert _post_login(client, "viewer@example.com", PASSWORD).status_code == 303
 
 
+def test_spellings_of_one_account_share_its_sign_in_limit(
+    secure_server: Server, org: Workspace
+) -> None:
+    access = Access.open(org)
+    try:
+        access.add_user("spaced@example.com", "viewer", [], PASSWORD)
+    finally:
+        access.close()
+    spellings = ["spaced@example.com ", "  spaced@example.com", "SPACED@example.com",
+                 "\tspaced@example.com", " Spaced@Example.com "]  # fmt: skip
+    with _client(secure_server.url) as client:
+        for email in spellings:
+            assert _post_login(client, email, "wrong").status_code == 401
+        for email in ["spaced@example.com", "spaced@example.com  ", " SPACED@EXAMPLE.COM"]:
+            refused = _post_login(client, email, PASSWORD)
+            assert refused.status_code == 429, (email, refused.text)
+
+
 def test_sign_out_needs_the_csrf_token_and_ends_the_session(server: Server) -> None:
     client = sign_in(server.url, "finance@example.com")
     secret = client.cookies["cc_session"]

@@ -241,8 +241,13 @@ def _teams(user: User) -> frozenset[str]:
     return frozenset(t.team for t in user.teams)
 
 
+def account_key(email: str) -> str:
+    """The one spelling of an account name: what is stored, looked up and rate-limited."""
+    return email.strip().lower()
+
+
 def _email(email: str) -> str:
-    cleaned = email.strip().lower()
+    cleaned = account_key(email)
     if "@" not in cleaned or cleaned.startswith("@") or cleaned.endswith("@"):
         raise ConfigError(f"{email!r} is not an email address")
     return cleaned
