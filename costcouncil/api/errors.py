@@ -1,6 +1,7 @@
 """Errors as JSON with one stable shape: ``{"error": {"status", "code", "message"}}``.
 
-Pages of the dashboard get the same message as a small HTML page instead.
+Pages of the dashboard get the same message as a small HTML page instead. An unhandled exception
+answers 500 in the same shape (never a plain-text body); its traceback goes to the server's log.
 """
 
 from __future__ import annotations
@@ -64,6 +65,11 @@ def install(app: FastAPI) -> None:
             where = ".".join(str(p) for p in e.get("loc", ()))
             parts.append(f"{where}: {e.get('msg', 'invalid')}")
         return respond(request, 422, "; ".join(parts) or "invalid request")
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> Response:
+        # Starlette re-raises the exception after this answer, so the server logs its traceback.
+        return respond(request, 500, "the server failed on this request; the error is logged")
 
     @app.exception_handler(CostCouncilError)
     async def ours(request: Request, exc: CostCouncilError) -> Response:

@@ -2,8 +2,9 @@
 
 Two months of charges for teams vision and search (tags), a shared GPU node split over jobs with
 runs, model versions and kinds (a failed training run among them), an LLM invoice split over
-request logs, a support fee, an untagged charge — and a hostile tag value: the ``project`` of
-one vision charge is ``<script>alert(1)</script>``.
+request logs, a support fee, an untagged charge (the GPU node's only tag is ``cluster``, not an
+owner key) — and a hostile tag value: the ``project`` of one vision charge is
+``<script>alert(1)</script>``.
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ def _charges() -> list[Charge]:
                        service="Amazon Simple Storage Service", category="Storage",
                        tags={"team": "search", "project": "ranking"}),
                 Charge(cost="3.00", period=period, day=day, resource="i-untagged"),
-                Charge(cost="24.00", period=period, day=day, resource="i-gpu1"),
+                Charge(cost="24.00", period=period, day=day, resource="i-gpu1",
+                       tags={"cluster": "a100-east"}),
                 Charge(cost="12.00", period=period, day=day, resource="proj_1",
                        service="OpenAI API", category="AI and Machine Learning",
                        provider="OpenAI"),

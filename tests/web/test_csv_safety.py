@@ -86,6 +86,9 @@ def test_every_hostile_team_is_text_in_the_csv(client: httpx.Client) -> None:
 def test_the_drill_path_and_the_level_are_both_neutralised(client: httpx.Client) -> None:
     _, rows = _csv(client, team="@SUM(1+1)")  # (a value with a comma cannot be a URL filter)
     assert [(r["team"], r["project"]) for r in rows] == [("'@SUM(1+1)", "'@SUM(1+1)")]
+    # A value from the URL, echoed into every row of the drill path's column.
+    _, rows = _csv(client, team="vision", project=f"{RESOURCE},detector")
+    assert rows and {r["project"] for r in rows} == {f"'{RESOURCE},detector"}
     _, rows = _csv(client, team="vision", level="resource")
     assert {r["resource"] for r in rows} == {"'" + RESOURCE, "credit"}
 

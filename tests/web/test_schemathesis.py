@@ -26,6 +26,7 @@ from costcouncil.workspace.core import Workspace
 from tests.api.server import Server
 from tests.web.conftest import token_for
 from tests.web.org import build_org
+from tests.web.routes import figure_routes
 
 
 @schemathesis.check
@@ -106,6 +107,61 @@ def test_the_api_holds_to_its_description(
     @given(case=strategy)
     def call(case: Case[Any]) -> None:
         case.call_and_validate(base_url=fuzzed.url, headers=headers, checks=CHECKS, timeout=30)
+
+    call()
+
+
+# -- the dashboard's pages, twins and downloads ---------------------------------------------------
+
+#: The filter parameters every dashboard route takes, as a user's URL may carry them.
+_STRING = {"type": "string"}
+_FILTERS = [
+    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
+    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+    {"name": "metric", "in": "query",
+     "schema": {"type": "string", "enum": ["billed", "effective", "list", "contracted", "nope"]}},
+    {"name": "level", "in": "query",
+     "schema": {"type": "string", "enum": ["team", "project", "model", "model_version", "run",
+                                           "resource", "provider", "region", "tags", "nope"]}},
+    *({"name": key, "in": "query", "schema": {"type": "string", "enum": values}}
+      for key, values in (("team", ["vision", "search", "(none)", "vision,search", "__idle__"]),
+                          ("project", ["detector", "ranking", "(none)", "nope"]),
+                          ("model", ["detector-v3", "ranker", "gpt-4o"]),
+                          ("resource", ["i-gpu1", "i-web"]), ("provider", ["AWS", "OpenAI"]))),
+    *({"name": f"tag.{key}", "in": "query", "schema": _STRING}
+      for key in ("team", "project", "cluster", "x/y~z")),
+    {"name": "currency", "in": "query", "schema": _STRING},
+]  # fmt: skip
+DASHBOARD_PATHS = ["/", "/overview.json", "/explorer", "/explorer.json", "/explorer.csv",
+                   "/explorer.parquet", "/models", "/models.json", "/gpu", "/gpu.json",
+                   "/ingest", "/ingest.json"]  # fmt: skip
+#: The dashboard's routes described for the fuzzer (they are not part of the API's description).
+DASHBOARD = {
+    "openapi": "3.0.3",
+    "info": {"title": "CostCouncil dashboard", "version": "1"},
+    "paths": {
+        path: {"get": {"parameters": _FILTERS, "responses": {"default": {"description": "any"}}}}
+        for path in DASHBOARD_PATHS
+    },
+}
+
+
+def test_every_dashboard_route_is_fuzzed(fuzzed_org: Workspace) -> None:
+    walked = {p for p in figure_routes(fuzzed_org) if not p.startswith("/v1/")}
+    assert walked == set(DASHBOARD_PATHS), walked ^ set(DASHBOARD_PATHS)
+
+
+@pytest.mark.parametrize("path", DASHBOARD_PATHS)
+def test_the_dashboard_never_fails_on_a_filter(
+    fuzzed: Server, headers: dict[str, str], path: str
+) -> None:
+    strategy = schemathesis.openapi.from_dict(DASHBOARD)[path]["GET"].as_strategy()
+
+    @FUZZ
+    @given(case=strategy)
+    def call(case: Case[Any]) -> None:
+        checks = [not_a_server_error, error_shape]
+        case.call_and_validate(base_url=fuzzed.url, headers=headers, checks=checks, timeout=30)
 
     call()
 

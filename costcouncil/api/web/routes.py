@@ -90,9 +90,7 @@ def install(app: FastAPI, served: Served) -> None:
         if caller is None:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse("/login?" + urlencode({"next": target}), 303)
-        if not caller.principal.may("costs:read"):
-            raise HTTPException(403, "this account may not read costs")
-        return caller
+        return served.reader(request, caller)
 
     def page(name: str, build: Callable[[Request, Caller], dict[str, Any]]) -> None:
         path = "/" if name == "overview" else f"/{name}"
@@ -113,12 +111,7 @@ def install(app: FastAPI, served: Served) -> None:
 
         @app.get(f"/{name}.json", include_in_schema=False, name=f"{name}_json")
         def json_twin(request: Request) -> Response:
-            caller = served.guard.resolve(request)
-            if caller is None:
-                raise HTTPException(401, "sign in or send Authorization: Bearer <token>")
-            if not caller.principal.may("costs:read"):
-                raise HTTPException(403, "this account may not read costs")
-            return json(build(request, caller))
+            return json(build(request, served.reader(request)))
 
     def build_overview(request: Request, caller: Caller) -> dict[str, Any]:
         flt = served.filter({"metric": request.query_params.get("metric", "effective")}, caller)
@@ -150,10 +143,7 @@ def install(app: FastAPI, served: Served) -> None:
     def download(request: Request, kind: str) -> Response:
         if kind not in ("csv", "parquet"):
             raise HTTPException(404, f"no download as {kind!r} (csv or parquet)")
-        caller = served.guard.resolve(request)
-        if caller is None:
-            raise HTTPException(401, "sign in or send Authorization: Bearer <token>")
-        data = build_explorer(request, caller)
+        data = build_explorer(request, served.reader(request))
         table = _table(data)
         sink = io.BytesIO()
         if kind == "csv":
@@ -173,7 +163,8 @@ def install(app: FastAPI, served: Served) -> None:
 def _table(data: dict[str, Any]) -> pa.Table:
     """The explorer's rows as on screen, with the drill path as leading columns."""
     level = data["level"]
-    path = {p["key"]: p["value"] for p in data["path"]}
+    # A level already in the drill path (``?team=vision&level=team``) is one column: the row's.
+    path = {p["key"]: p["value"] for p in data["path"] if p["key"] != level}
     columns: dict[str, list[Any]] = {k: [] for k in path}
     columns.update({level: [], "cost": [], "share": [], "currency": []})
     for row in data["rows"]:
@@ -230,10 +221,13 @@ def _install_login(app: FastAPI, served: Served) -> None:
 
     @app.post("/logout", include_in_schema=False)
     def logout(request: Request, csrf: str = Form("")) -> Response:
-        caller = served.guard.resolve(request)
+        # The session the cookie names ends, whatever else the request carries (a bearer
+        # token beside the cookie must not leave it alive).
         secret = request.cookies.get(SESSION_COOKIE, "")
-        if caller is not None and caller.via == "session" and served.access is not None:
-            if not caller.csrf or not secrets.compare_digest(csrf, caller.csrf):
+        found = web_sessions.find(served.access, secret) if secret and served.access else None
+        if found is not None and served.access is not None:
+            sent = csrf or request.headers.get("x-csrf-token", "")
+            if not found.csrf or not secrets.compare_digest(sent, found.csrf):
                 return respond(request, 403, "missing or wrong CSRF token")
             web_sessions.end(served.access, secret)
         response = RedirectResponse("/login", 303)

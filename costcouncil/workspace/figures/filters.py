@@ -165,7 +165,7 @@ def where_sql(flt: Filter, time_col: str) -> str:
         f"currency = {lit(flt.currency)}",
     ]
     for key, values in flt.where:
-        parts.append(_match(q(key), values))
+        parts.append(match_sql(q(key), values))
     for key, value in flt.tags:
         # A JSON Pointer names one top-level key exactly: no wildcards, never a syntax error.
         pointer = lit("/" + key.replace("~", "~0").replace("/", "~1"))
@@ -175,9 +175,31 @@ def where_sql(flt: Filter, time_col: str) -> str:
     return " AND ".join(parts)
 
 
+def usage_where(flt: Filter, columns: set[str]) -> str | None:
+    """The condition of ``flt`` over a usage rollup whose dimension columns are ``columns``
+    (its time column is ``day``), or None when the filter narrows by something the table
+    cannot tell (a tag, or a dimension it lacks): its figures are then unknown, never the
+    unfiltered ones passed off as the filter's.
+    """
+    if flt.tags or any(key not in columns for key, _ in flt.where):
+        return None
+    start, end = lit(flt.start.isoformat()), lit(flt.end.isoformat())
+    parts = [f"day >= CAST({start} AS DATE)", f"day < CAST({end} AS DATE)"]
+    parts += [match_sql(q(key), values) for key, values in flt.where]
+    if flt.teams is not None:
+        parts.append(team_scope(flt.teams))
+    return " AND ".join(parts)
+
+
+def unknown_keys(flt: Filter, columns: set[str]) -> list[str]:
+    """The filter's keys a table with ``columns`` cannot apply (tags as ``tag.<key>``)."""
+    keys = [key for key, _ in flt.where if key not in columns]
+    return keys + [f"tag.{key}" for key, _ in flt.tags]
+
+
 def team_scope(teams: frozenset[str]) -> str:
     """The SQL condition "the row's team is one of ``teams``" (none: no row)."""
-    return _match("team", tuple(sorted(teams))) if teams else "FALSE"
+    return match_sql("team", tuple(sorted(teams))) if teams else "FALSE"
 
 
 def scope(flt: Filter) -> dict[str, Any]:
@@ -194,7 +216,8 @@ def scope(flt: Filter) -> dict[str, Any]:
     return {"teams": teams, "hidden": hidden, "filtered": bool(flt.where or flt.tags)}
 
 
-def _match(column: str, values: tuple[str, ...]) -> str:
+def match_sql(column: str, values: tuple[str, ...]) -> str:
+    """``column`` is one of ``values`` (``(none)``: a missing value)."""
     named = [v for v in values if v != NONE]
     parts = [f"{column} IN ({', '.join(lit(v) for v in named)})"] if named else []
     if NONE in values:

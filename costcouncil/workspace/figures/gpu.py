@@ -11,12 +11,21 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from costcouncil.schema.sql import lit
 from costcouncil.workspace.allocate import rollups
-from costcouncil.workspace.figures.filters import NONE, Filter, scope, team_scope, where_sql
+from costcouncil.workspace.figures.filters import (
+    NONE,
+    Dimensions,
+    Filter,
+    scope,
+    tier_for,
+    usage_where,
+    where_sql,
+)
 from costcouncil.workspace.figures.rollup_store import RollupStore
 
 GPU_METHODS = "(method = 'idle' OR method LIKE 'usage_split:gpu%')"
+#: The dimensions the GPU-hours rollup (``usage_gpu``) holds.
+USAGE_KEYS = {"team", "project", "model", "resource"}
 
 
 def gpu(store: RollupStore, flt: Filter) -> dict[str, Any]:
@@ -44,8 +53,10 @@ def gpu(store: RollupStore, flt: Filter) -> dict[str, Any]:
         into["idle"] += node["idle"]
     for cluster in clusters.values():
         _utilisation(cluster)
+    dims = Dimensions.of(store.workspace.config.tags.owner_keys)
+    tier = tier_for(dims, flt.keys() | {"method"}, None)  # a tag filter needs the resources
     daily = store.query(
-        f"SELECT day AS period, {split} FROM daily WHERE {where} GROUP BY ALL ORDER BY 1",
+        f"SELECT day AS period, {split} FROM {tier} WHERE {where} GROUP BY ALL ORDER BY 1",
     )
     return {
         "from": flt.start,
@@ -70,15 +81,19 @@ def _utilisation(row: dict[str, Any]) -> None:
 
 
 def _usage(store: RollupStore, flt: Filter) -> list[dict[str, Any]]:
-    """GPU-hours per node and team (the heatmap)."""
+    """GPU-hours per node and team (the heatmap).
+
+    The jobs record team, project, model and node; a filter on anything else (a tag, the
+    provider, the region) keeps the GPU-hours of the nodes whose cost it matches.
+    """
     if "usage_gpu" not in store.current().tables:
         return []
-    span = f"day >= {lit(flt.start.isoformat())} AND day < {lit(flt.end.isoformat())}"
-    if flt.teams is not None:
-        span += f" AND {team_scope(flt.teams)}"
-    for key, values in flt.where:
-        if key in ("team", "project", "model", "resource"):
-            span += f" AND {key} IN ({', '.join(lit(v) for v in values)})"
+    span = usage_where(flt, USAGE_KEYS)
+    if span is None:
+        own = tuple((k, v) for k, v in flt.where if k in USAGE_KEYS)
+        narrowed = usage_where(flt.narrowed(where=own, tags=()), USAGE_KEYS)
+        nodes = f"SELECT DISTINCT resource FROM resources WHERE {where_sql(flt, 'day')}"
+        span = f"{narrowed} AND resource IN ({nodes} AND {GPU_METHODS})"
     rows = store.query(
         "SELECT resource, accelerator_type, team, SUM(gpu_hours) AS gpu_hours FROM usage_gpu "
         f"WHERE {span} GROUP BY ALL ORDER BY resource, team",

@@ -4,7 +4,9 @@ Training cost is the cost allocated to runs of a training kind (``training``, ``
 ``pretraining``), failed and killed runs included — they were paid for. Serving cost is what the
 model cost outside runs (LLM API invoices, endpoints) and in inference runs; evaluation and batch
 runs are ``other``. Requests and tokens come from the LLM usage, GPU-hours from the jobs: the
-usage rollups written with the last allocation run.
+usage rollups written with the last allocation run. They are recorded per owner, so a filter on
+anything else (a tag, the provider, the region) leaves them — and the unit costs divided by
+them — unknown rather than divides the filter's cost by everyone's usage.
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ from costcouncil.schema.sql import lit
 from costcouncil.workspace.allocate import rollups
 from costcouncil.workspace.figures.filters import (
     NONE,
+    Dimensions,
     Filter,
     cost_rows,
     scope,
-    team_scope,
+    tier_for,
+    unknown_keys,
+    usage_where,
     where_sql,
 )
 from costcouncil.workspace.figures.rollup_store import RollupStore
@@ -40,8 +45,10 @@ def unit_rows(store: RollupStore, flt: Filter, by: list[str]) -> list[dict[str, 
     metric = rollups.METRICS[flt.metric]
     training, serving = _in(TRAINING), _in(SERVING)
     runs = "usage_runs" if "usage_runs" in loaded.tables else _EMPTY_RUNS
+    dims = Dimensions.of(store.workspace.config.tags.owner_keys)
+    tier = tier_for(dims, set(by) | {"run"} | flt.keys(), None)  # tags need the resources
     cost_sql = (
-        f"SELECT {', '.join(by)}, run, SUM({metric}) AS cost FROM daily "
+        f"SELECT {', '.join(by)}, run, SUM({metric}) AS cost FROM {tier} "
         f"WHERE {where_sql(flt, 'day')} GROUP BY ALL"
     )
     sql = (
@@ -57,10 +64,11 @@ def unit_rows(store: RollupStore, flt: Filter, by: list[str]) -> list[dict[str, 
     )
     rows = store.query(sql)
     usage = _usage(store, flt, by, loaded.tables)
+    known = {name: _known(flt, name, by) for name in _USAGE}
     for row in rows:
         key = tuple(row[k] for k in by)
         found = usage.get(key, {})
-        row.update({name: found.get(name, 0) for name in _USAGE})
+        row.update({name: found.get(name, 0) if known[name] else None for name in _USAGE})
         row["other"] = row["cost"] - row["training"] - row["serving"]
         _ratios(row)
         for k in by:
@@ -72,38 +80,52 @@ _USAGE = ("requests", "input_tokens", "output_tokens", "gpu_hours")
 _EMPTY_RUNS = (
     "(SELECT NULL::VARCHAR AS run, NULL::VARCHAR AS kind, NULL::VARCHAR AS status WHERE false)"
 )
+#: The dimensions of the usage rollups: LLM usage per owner, GPU-hours per owner and node.
+LLM_KEYS = {"team", "project", "model", "model_version", "environment", "feature", "customer"}
+GPU_KEYS = {"team", "project", "model", "resource"}
 
 
 def _in(values: tuple[str, ...]) -> str:
     return "(" + ", ".join(lit(v) for v in values) + ")"
 
 
+def _known(flt: Filter, name: str, by: list[str]) -> bool:
+    """Whether the usage ``name`` can be counted for ``flt`` grouped by ``by``."""
+    columns = GPU_KEYS if name == "gpu_hours" else LLM_KEYS
+    return all(k in columns for k in by) and usage_where(flt, columns) is not None
+
+
+def usage_note(flt: Filter) -> str | None:
+    """Why some usage is unknown for ``flt`` (None: all of it is known)."""
+    parts = []
+    if llm := unknown_keys(flt, LLM_KEYS):
+        parts.append(f"requests and tokens cannot be narrowed by {', '.join(llm)}")
+    if gpu := unknown_keys(flt, GPU_KEYS):
+        parts.append(f"GPU-hours cannot be narrowed by {', '.join(gpu)}")
+    if not parts:
+        return None
+    return f"Usage is recorded per owner: {'; '.join(parts)}, so their unit costs are left out."
+
+
 def _usage(
     store: RollupStore, flt: Filter, by: list[str], tables: frozenset[str]
 ) -> dict[tuple[Any, ...], dict[str, Any]]:
     out: dict[tuple[Any, ...], dict[str, Any]] = {}
-    scope = _scope(flt)
-    span = f"day >= {lit(flt.start.isoformat())} AND day < {lit(flt.end.isoformat())}"
-    owners = [(k, tuple(v)) for k, v in flt.where if k in ("team", "project", "model")]
-    extra = "".join(f" AND {k} IN ({', '.join(lit(x) for x in v)})" for k, v in owners)
     keys = ", ".join(by)
-    if "usage_llm" in tables:
+    llm = usage_where(flt, LLM_KEYS)
+    if "usage_llm" in tables and llm is not None:
         sql = (
             f"SELECT {keys}, SUM(requests) AS requests, SUM(input_tokens) AS input_tokens, "
-            f"SUM(output_tokens) AS output_tokens FROM usage_llm WHERE {span}{scope}{extra} "
-            "GROUP BY ALL"
+            f"SUM(output_tokens) AS output_tokens FROM usage_llm WHERE {llm} GROUP BY ALL"
         )
         for r in store.query(sql):
             out.setdefault(tuple(r[k] for k in by), {}).update(r)
-    if "usage_gpu" in tables and "model_version" not in by:
-        sql = f"SELECT {keys}, SUM(gpu_hours) AS gpu_hours FROM usage_gpu WHERE {span}{scope}{extra} GROUP BY ALL"
+    gpu = usage_where(flt, GPU_KEYS)
+    if "usage_gpu" in tables and gpu is not None and set(by) <= GPU_KEYS:
+        sql = f"SELECT {keys}, SUM(gpu_hours) AS gpu_hours FROM usage_gpu WHERE {gpu} GROUP BY ALL"
         for r in store.query(sql):
             out.setdefault(tuple(r[k] for k in by), {}).update(r)
     return out
-
-
-def _scope(flt: Filter) -> str:
-    return "" if flt.teams is None else f" AND {team_scope(flt.teams)}"
 
 
 def _ratios(row: dict[str, Any]) -> None:
@@ -132,6 +154,7 @@ def models(store: RollupStore, flt: Filter) -> dict[str, Any]:
         "currency": flt.currency,
         "rows": rows,
         "trend": [r for r in trend if r["model"] in top],
+        "usage_note": usage_note(flt),
         "params": flt.params(),
         "scope": scope(flt),
     }
