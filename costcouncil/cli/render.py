@@ -102,17 +102,50 @@ def demo_steps(console: Console, steps: Mapping[str, float], install: float | No
 
 
 def status(console: Console, result: Status) -> None:
-    table = Table("period", "provider", "accounts", "rows", "billed", "as of", title="Lake status")
-    for ln in result.lines:
-        billed = ", ".join(f"{_money(v)} {k}" for k, v in sorted(ln.billed.items()))
-        table.add_row(
-            ln.period, ln.provider, str(ln.accounts), f"{ln.rows:,}", billed, ln.as_of[:19]
+    """Three sections: cost periods, usage, allocations; an empty one says so."""
+    _cost_periods(console, result)
+    _usage(console, result)
+    _allocations(console, result)
+
+
+def _cost_periods(console: Console, result: Status) -> None:
+    if result.lines:
+        table = Table(
+            "period", "provider", "accounts", "rows", "billed", "as of", title="Costs by period"
         )
-    console.print(table)
+        for ln in result.lines:
+            billed = ", ".join(f"{_money(v)} {k}" for k, v in sorted(ln.billed.items()))
+            table.add_row(
+                ln.period, ln.provider, str(ln.accounts), f"{ln.rows:,}", billed, ln.as_of[:19]
+            )
+        console.print(table)
+    else:
+        console.print("Costs: none ingested yet (costcouncil ingest DIR FILE…)")
     console.print(
-        f"{result.files} file(s) ingested, {result.rejected_rows:,} row(s) rejected, "
+        f"{result.files} cost file(s) ingested, {result.rejected_rows:,} row(s) rejected, "
         f"{result.superseded_files} file(s) superseded by newer exports"
     )
+
+
+def _usage(console: Console, result: Status) -> None:
+    if not result.usage:
+        console.print("Usage: none ingested (costcouncil ingest DIR --usage KIND / --source NAME)")
+        return
+    table = Table("kind", "source", "files", "rows", "from", "to", title="Usage")
+    for u in result.usage:
+        span = (_minute(u.start), _minute(u.end))
+        table.add_row(u.kind, u.source, str(u.files), f"{u.rows:,}", *span)
+    console.print(table)
+
+
+def _allocations(console: Console, result: Status) -> None:
+    if not result.allocations:
+        console.print("Allocations: none (costcouncil allocate DIR)")
+        return
+    table = Table("period", "run", "allocated at", "rows", title="Allocations")
+    for a in result.allocations:
+        table.add_row(a.period, a.run, _minute(a.at), f"{a.rows:,}")
+    console.print(table)
 
 
 def report(console: Console, result: Report, period: str | None) -> None:
@@ -131,6 +164,11 @@ def formats(console: Console, registry: Mapping[str, Converter]) -> None:
     for name, c in sorted(registry.items()):
         table.add_row(name, c.title, c.provider or "(ProviderName)", ", ".join(sorted(c.signature)))
     console.print(table)
+
+
+def _minute(iso: str) -> str:
+    """An ISO 8601 UTC time to the minute, as ``2026-10-01 13:05``."""
+    return iso[:16].replace("T", " ")
 
 
 def _money(value: Decimal) -> str:
