@@ -2,7 +2,8 @@
 
 For each pair and tier the rows are one timeline, built in three layers:
 
-1. the package's price history (:mod:`costcouncil.catalog.history`);
+1. the package's price history (:mod:`costcouncil.catalog.history`), its part before the model's
+   first price date (:mod:`costcouncil.catalog.firsts`) marked ``before_first_price``;
 2. discounts, cut into it where they hold — the most specific discount wins where several do
    (model over provider, one tier over every tier, then the later entry in the file);
 3. explicit prices and GPU-hour prices, laid over it in file order: inside their range they
@@ -12,18 +13,19 @@ For each pair and tier the rows are one timeline, built in three layers:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import partial
 
 import genai_prices
 import pyarrow as pa
 
+from costcouncil.catalog.firsts import first_price
 from costcouncil.catalog.history import package_spans
 from costcouncil.catalog.overrides import Discount, Overrides, PriceOverride
 from costcouncil.catalog.prices import KINDS, Prices
 from costcouncil.catalog.resolve import PROVIDER_IDS, Resolved, resolve_model
-from costcouncil.catalog.spans import Span, bound, merge, overlay, remap
+from costcouncil.catalog.spans import EARLIEST, Span, bound, merge, overlay, remap
 from costcouncil.schema.arrow import DECIMAL, TIMESTAMP
 from costcouncil.schema.usage import SERVICE_TIERS
 
@@ -41,6 +43,7 @@ PRICES_SCHEMA = pa.schema(
         pa.field("currency", pa.string(), nullable=False),
         pa.field("source", pa.string(), nullable=False),
         pa.field("catalog_model", pa.string()),
+        pa.field("before_first_price", pa.bool_(), nullable=False),
     ]
 )
 
@@ -72,6 +75,8 @@ class Priced:
 
     prices: Prices
     source: str
+    before_first_price: bool = False
+    """True for a package price stretched back before the model's first price date."""
 
 
 def build_price_table(
@@ -105,8 +110,7 @@ def tier_timeline(
     provider: str, model: str, tier: str, found: Resolved | None, overrides: Overrides
 ) -> list[Span[Priced]]:
     """One pair's prices in one tier: package history, then discounts, then explicit prices."""
-    history = package_spans(found, tier) if found else []
-    spans = [Span(s.start, s.end, Priced(s.value, PACKAGE_SOURCE)) for s in history]
+    spans = _package(found, tier)
     for discount in _discounts(overrides, provider, model, tier):
         spans = remap(spans, discount.start, discount.end, partial(_discounted, discount.value))
     for entry in overrides.prices:
@@ -115,6 +119,20 @@ def tier_timeline(
                 spans, Span.of(entry.start, entry.end, Priced(entry.prices, entry.source))
             )
     return merge(spans)
+
+
+def _package(found: Resolved | None, tier: str) -> list[Span[Priced]]:
+    """The package's history; what of it lies before the model's first price date is flagged."""
+    if found is None:
+        return []
+    history = package_spans(found, tier)
+    spans = [Span(s.start, s.end, Priced(s.value, PACKAGE_SOURCE)) for s in history]
+    first = first_price(found)
+    return spans if first is None else remap(spans, EARLIEST, first, _before_first)
+
+
+def _before_first(priced: Priced) -> Priced:
+    return replace(priced, before_first_price=True)
 
 
 def _discounts(overrides: Overrides, provider: str, model: str, tier: str) -> list[Span[Discount]]:
@@ -127,7 +145,8 @@ def _discounts(overrides: Overrides, provider: str, model: str, tier: str) -> li
 
 
 def _discounted(discount: Discount, priced: Priced) -> Priced:
-    return Priced(priced.prices.scaled(Decimal(1) - discount.rate), discount.source)
+    scaled = priced.prices.scaled(Decimal(1) - discount.rate)
+    return replace(priced, prices=scaled, source=discount.source)
 
 
 def _row(
@@ -138,6 +157,7 @@ def _row(
         **{"provider": provider, "model": model, "service_tier": tier},
         **{"valid_from": bound(span.start), "valid_to": bound(span.end), **prices},
         **{"currency": CURRENCY, "source": span.value.source, "catalog_model": catalog_model},
+        "before_first_price": span.value.before_first_price,
     }
 
 

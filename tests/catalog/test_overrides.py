@@ -47,7 +47,8 @@ overrides:
 
 def test_a_discount_applies_only_inside_its_range() -> None:
     table = _table(DISCOUNT, ("openai", "gpt-4o")).table
-    before, during, after = rows(table, "openai", "gpt-4o")
+    early, before, during, after = rows(table, "openai", "gpt-4o")
+    assert early["before_first_price"] and early["valid_to"] == before["valid_from"]
     assert (before["valid_to"], during["valid_from"]) == (_at(2025, 1, 1), _at(2025, 1, 1))
     assert (during["valid_to"], after["valid_from"], after["valid_to"]) == (
         _at(2025, 7, 1),
@@ -57,7 +58,7 @@ def test_a_discount_applies_only_inside_its_range() -> None:
     assert [price(r, "input") for r in (before, during, after)] == [D("2.5"), D("2.125"), D("2.5")]
     assert price(during, "cached_input") == D("1.0625") and price(during, "output") == D("8.5")
     assert during["source"] == "override:prices.yaml:3" and before["source"] == PACKAGE_SOURCE
-    discounted_batch = rows(table, "openai", "gpt-4o", "batch")[1]
+    discounted_batch = rows(table, "openai", "gpt-4o", "batch")[2]
     assert price(discounted_batch, "input") == D("1.0625")
 
 
@@ -65,10 +66,12 @@ def test_the_most_specific_discount_wins_without_compounding() -> None:
     text = DISCOUNT + "  - {provider: openai, model: gpt-4o, discount: 0.2, from: 2025-03-01}\n"
     table = _table(text, ("openai", "gpt-4o"), ("openai", "o3")).table
     gpt = rows(table, "openai", "gpt-4o")
-    assert [price(r, "input") for r in gpt] == [D("2.5"), D("2.125"), D("2")]
-    assert gpt[2]["valid_from"] == _at(2025, 3, 1) and gpt[2]["valid_to"] is None
+    assert [price(r, "input") for r in gpt] == [D("2.5"), D("2.5"), D("2.125"), D("2")]
+    assert gpt[3]["valid_from"] == _at(2025, 3, 1) and gpt[3]["valid_to"] is None
     o3 = rows(table, "openai", "o3")
-    assert [price(r, "input") for r in o3] == [D("10"), D("8.5"), D("1.7"), D("2")]
+    # o3's first price is from 2025-04-16: the discount is cut there, flagged before it
+    assert [price(r, "input") for r in o3] == [D("10"), D("8.5"), D("8.5"), D("1.7"), D("2")]
+    assert [r["before_first_price"] for r in o3] == [True, True, False, False, False]
 
 
 def test_a_glob_and_a_tier_narrow_a_discount() -> None:
@@ -100,25 +103,28 @@ def test_explicit_prices_win_in_their_range_and_split_the_package_row() -> None:
     spans = rows(table, "openai", "gpt-4o")
     assert [r["valid_from"] for r in spans] == [
         None,
+        _at(2024, 5, 13),
         _at(2025, 1, 1),
         _at(2025, 3, 1),
         _at(2025, 4, 1),
         _at(2025, 7, 1),
     ]
-    explicit = spans[2]
+    explicit = spans[3]
     assert (price(explicit, "input"), price(explicit, "output")) == (D("2"), D("8"))
     assert price(explicit, "cached_input") is None  # kinds not listed are not priced
     assert explicit["source"] == "override:prices.yaml:7"
     assert explicit["catalog_model"] == "openai/gpt-4o"
     assert [price(r, "input") for r in spans] == [
         D("2.5"),
+        D("2.5"),
         D("2.125"),
         D("2"),
         D("2.125"),
         D("2.5"),
     ]
-    # explicit prices are per tier: batch is the discount's three rows, then the package's variant
-    assert len(rows(table, "openai", "gpt-4o", "batch")) == 4
+    # explicit prices are per tier: batch is the flagged row, the discount's three rows, then the
+    # package's variant
+    assert len(rows(table, "openai", "gpt-4o", "batch")) == 5
 
 
 def test_a_past_price_change_is_an_entry_with_a_past_from() -> None:
@@ -129,6 +135,8 @@ def test_a_past_price_change_is_an_entry_with_a_past_from() -> None:
         (_at(2024, 8, 6), None),
     ]
     assert [price(r, "input") for r in spans] == [D("5"), D("2.5")]
+    # the user's price covers the time before gpt-4o's first package price: nothing is flagged
+    assert [r["before_first_price"] for r in spans] == [False, False]
 
 
 GPU_HOUR = """\
@@ -179,7 +187,7 @@ overrides:
         None,
         D("2"),
     )
-    assert len(rows(table, "azure-openai", "gpt-4o")) == 1
+    assert len(rows(table, "azure-openai", "gpt-4o")) == 2  # before and from gpt-4o's first price
 
 
 def test_unused_overrides_are_reported() -> None:

@@ -14,11 +14,12 @@ from costcouncil.schema.usage import SERVICE_TIERS
 from tests.catalog.helpers import assert_chained, price, rows
 
 D = Decimal
+RANGE = ("valid_from", "valid_to")
 
 
 def test_public_api_is_exactly_all() -> None:
     public = {n for n in dir(catalog) if not n.startswith("_")} - {"annotations"}
-    modules = {"history", "overrides", "prices", "resolve", "spans", "table", "yamldoc"}
+    modules = {"firsts", "history", "overrides", "prices", "resolve", "spans", "table", "yamldoc"}
     assert public - modules == set(catalog.__all__)
 
 
@@ -37,6 +38,7 @@ def test_schema_columns_and_types() -> None:
         "currency",
         "source",
         "catalog_model",
+        "before_first_price",
     ]
     assert PRICES_SCHEMA.field("valid_from").type == pa.timestamp("us", tz="UTC")
     money = [f for f in PRICES_SCHEMA if f.name.endswith("_per_mtok")]
@@ -44,20 +46,28 @@ def test_schema_columns_and_types() -> None:
     assert not any(pa.types.is_floating(f.type) for f in PRICES_SCHEMA)
 
 
-def test_gpt_4o_standard_row() -> None:
+def test_gpt_4o_standard_rows() -> None:
     table = build_price_table([("openai", "gpt-4o")]).table
     assert table.schema == PRICES_SCHEMA
-    [row] = rows(table, "openai", "gpt-4o")
-    assert (row["valid_from"], row["valid_to"]) == (None, None)
+    early, row = rows(table, "openai", "gpt-4o")
+    assert (row["valid_from"], row["valid_to"]) == (datetime(2024, 5, 13, tzinfo=UTC), None)
     assert [price(row, k) for k in catalog.KINDS] == [D("2.5"), D("1.25"), None, D("10"), None]
     assert row["currency"] == "USD"
     assert row["source"] == PACKAGE_SOURCE and PACKAGE_SOURCE.startswith("genai-prices 0.")
-    assert row["catalog_model"] == "openai/gpt-4o"
+    assert row["catalog_model"] == "openai/gpt-4o" and row["before_first_price"] is False
+    # before gpt-4o's first price (2024-05-13) the same price holds, flagged
+    assert (early["valid_from"], early["valid_to"]) == (None, row["valid_from"])
+    assert early["before_first_price"] is True
+    assert {k: v for k, v in early.items() if k not in RANGE} == {
+        **{k: v for k, v in row.items() if k not in RANGE},
+        "before_first_price": True,
+    }
 
 
 def test_gpt_4o_batch_is_half_until_the_package_has_a_batch_variant() -> None:
     table = build_price_table([("openai", "gpt-4o")]).table
-    half, variant = rows(table, "openai", "gpt-4o", "batch")
+    early, half, variant = rows(table, "openai", "gpt-4o", "batch")
+    assert early["before_first_price"] and price(early, "input") == D("1.25")
     assert (price(half, "input"), price(half, "cached_input"), price(half, "output")) == (
         D("1.25"),
         D("0.625"),
@@ -80,14 +90,15 @@ def test_priority_and_flex_fall_back_to_standard_and_provisioned_has_no_rows() -
             for r in rows(table, "anthropic", "claude-sonnet-4", tier)
         ] == strip
     assert rows(table, "anthropic", "claude-sonnet-4", "provisioned") == []
-    [batch] = rows(table, "anthropic", "claude-sonnet-4", "batch")
+    [_, batch] = rows(table, "anthropic", "claude-sonnet-4", "batch")
     assert price(batch, "cache_write") == D("1.875")
 
 
 def test_price_history_gives_chained_rows() -> None:
     table = build_price_table([("openai", "o3")]).table
-    before, after = rows(table, "openai", "o3")
-    assert_chained([(before["valid_from"], before["valid_to"]), (after["valid_from"], None)])
+    early, before, after = rows(table, "openai", "o3")
+    assert_chained([(r["valid_from"], r["valid_to"]) for r in (early, before, after)])
+    assert before["valid_from"] == datetime(2025, 4, 16, tzinfo=UTC)
     assert before["valid_to"] == datetime(2025, 6, 10, tzinfo=UTC)
     assert (price(before, "input"), price(before, "output")) == (D("10"), D("40"))
     assert (price(after, "input"), price(after, "output")) == (D("2"), D("8"))
@@ -97,6 +108,7 @@ def test_package_priority_variant_starts_its_own_row() -> None:
     table = build_price_table([("openai", "o3")]).table
     priority = rows(table, "openai", "o3", "priority")
     assert [r["valid_from"] for r in priority][1:] == [
+        datetime(2025, 4, 16, tzinfo=UTC),
         datetime(2025, 6, 10, tzinfo=UTC),
         datetime(2026, 10, 12, tzinfo=UTC),
     ]
@@ -132,9 +144,10 @@ def test_usage_spellings_resolve(provider: str, model: str, catalog_model: str) 
 
 def test_azure_borrowing_openai_prices_ignores_openai_variants() -> None:
     table = build_price_table([("azure-openai", "gpt-4o")]).table
-    [batch] = rows(table, "azure-openai", "gpt-4o", "batch")
+    [early, batch] = rows(table, "azure-openai", "gpt-4o", "batch")
     assert (price(batch, "input"), price(batch, "cached_input")) == (D("1.25"), D("0.625"))
-    assert len(rows(table, "azure-openai", "gpt-4o", "priority")) == 1
+    assert early["before_first_price"] and early["valid_to"] == batch["valid_from"]
+    assert len(rows(table, "azure-openai", "gpt-4o", "priority")) == 2
 
 
 def test_an_embedding_model_prices_input_only() -> None:
@@ -166,7 +179,9 @@ def test_unknown_and_unpriceable_pairs_are_reported_not_priced() -> None:
     assert "gpu_hour" in reported[("self-hosted", "llama-3-70b")]
     assert reported[("openai", "whisper-1")] == "openai/whisper-1 has no token prices"
     assert set(result.table.column("model").to_pylist()) == {"gpt-4o"}
-    assert result.table.num_rows == len(set(SERVICE_TIERS) - {"provisioned"}) + 2
+    # per tier a flagged row before gpt-4o's first price, a row from it; batch and priority
+    # have a package variant from 2026-10
+    assert result.table.num_rows == 2 * len(set(SERVICE_TIERS) - {"provisioned"}) + 2
 
 
 def test_tiered_prices_take_the_base_tier() -> None:
