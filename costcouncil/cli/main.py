@@ -230,6 +230,8 @@ def allocate_cmd(
             outcome = allocate(ws, options, progress)
     except CostCouncilError as e:
         _fail(e)
+    for early in outcome.before_first_price:
+        err.print(f"[bold yellow]warning:[/] {early.warning()}", markup=True, highlight=False)
     if as_json:
         print(json.dumps(render_alloc.outcome_dict(outcome), indent=2))
     else:

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from costcouncil.workspace.allocate.before_first import EarlyPriced, reconciliation_line
 from costcouncil.workspace.allocate.explain import Explanation
 from costcouncil.workspace.allocate.run import AllocationOutcome, OwnerDelta
 
@@ -53,8 +54,22 @@ def outcome_dict(o: AllocationOutcome) -> dict[str, Any]:
         "by_rule": [_plain(r) for r in o.by_rule],
         "reconciliation": [_plain(r) for r in o.reconciliation],
         "unpriced": [list(p) for p in o.unpriced],
+        "before_first_price": [early_dict(e) for e in o.before_first_price],
         "diff": [delta_dict(d) for d in o.diff],
         "seconds": round(o.seconds, 3),
+    }
+
+
+def early_dict(e: EarlyPriced) -> dict[str, Any]:
+    return {
+        "provider": e.provider,
+        "model": e.model,
+        "catalog_model": e.catalog_model,
+        "first_price": e.first_price.date().isoformat(),
+        "requests": e.requests,
+        "priced": str(e.priced),
+        "first_request": e.first_request.isoformat(),
+        "last_request": e.last_request.isoformat(),
     }
 
 
@@ -87,6 +102,8 @@ def allocation(console: Console, o: AllocationOutcome, dry_run: bool) -> None:
     )
     _by_rule(console, o.by_rule)
     _reconciliation(console, o.reconciliation)
+    if line := reconciliation_line(o.before_first_price):
+        console.print(f"[yellow]{line}[/]", highlight=False)
     if o.unpriced:
         names = ", ".join(f"{p}/{m}" for p, m in o.unpriced)
         console.print(f"[yellow]no catalog price[/] for {names}: their rows were split by tokens")

@@ -34,7 +34,7 @@ from costcouncil.errors import ConfigError
 from costcouncil.lake import manifest as mf
 from costcouncil.schema.sql import lit, q
 from costcouncil.settings import get_settings
-from costcouncil.workspace.allocate import rollups
+from costcouncil.workspace.allocate import before_first, rollups
 from costcouncil.workspace.common import inputs
 from costcouncil.workspace.common.query import records
 from costcouncil.workspace.core import Workspace
@@ -81,6 +81,8 @@ class AllocationOutcome:
     by_rule: list[dict[str, Any]] = field(default_factory=list)
     reconciliation: list[dict[str, Any]] = field(default_factory=list)
     unpriced: list[tuple[str, str]] = field(default_factory=list)
+    before_first_price: list[before_first.EarlyPriced] = field(default_factory=list)
+    """Requests priced before their model's first known price, per (provider, model)."""
     diff: list[OwnerDelta] = field(default_factory=list)
     written: bool = False
     seconds: float = 0.0
@@ -144,6 +146,8 @@ def _attribute(
         for k, chunk in enumerate(chunks):
             loaded = inputs.load(engine, workspace, manifest, chunk)
             outcome.unpriced = loaded.unpriced
+            early = before_first.early_priced(engine, chunk)
+            outcome.before_first_price = before_first.combine([*outcome.before_first_price, *early])
             outcome.cost_rows += int(engine.scalar("SELECT COUNT(*) AS n FROM costs") or 0)
             parts = inputs.split_parts(sum(rows[p] for p in chunk), limit)
             plan = build_plan(rules, workspace.config.tags.aliases, loaded.cost_columns, parts)
