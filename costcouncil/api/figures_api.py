@@ -152,7 +152,7 @@ def router(served: Served) -> APIRouter:
 
     @api.get("/ingest", summary="Sources, last data, rejects and coverage gaps")
     def ingest(caller: Caller = Depends(reader)) -> Response:  # noqa: B008
-        body = ingest_status(served.store, served.live.stats)
+        body = ingest_status(served.store, served.live.stats, served.today())
         if caller.teams is not None:
             body["unallocated"] = []
         return json(body)

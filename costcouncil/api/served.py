@@ -36,6 +36,10 @@ class Served:
         ``costs:read`` scope here (401 for nobody, 403 without the scope)."""
         return self.guard.require(request, READ, caller)
 
+    def today(self) -> date:
+        """The server's date (UTC): what data freshness is measured against."""
+        return datetime.now(UTC).date()
+
     def last_day(self) -> date:
         """The last day with cost (today when the lake has none)."""
         return last_day(self.store) or datetime.now(UTC).date()

@@ -77,7 +77,7 @@ def test_member_sees_only_their_team(
     screenshot: Screenshot,
 ) -> None:
     _sign_in(page, server.url, "vision@example.com")
-    teams = page.locator("#by-team tr td:first-child").all_inner_texts()
+    teams = page.locator("#by-team tr.team td:first-child").all_inner_texts()
     assert teams == ["vision"]
     page.goto(server.url + "/explorer?team=search&from=2026-09-01&to=2026-11-01")
     assert page.locator("#rows tr td").count() == 0  # a crafted URL shows nothing of search

@@ -144,7 +144,8 @@ def overview(lake: Lake, as_of: date) -> dict[str, Any]:
     teams = lake.by(start, end, lambda r: r.team)
     idle = lake.total(start, end, lambda r: r.method == "idle")
     compute = lake.total(start, end, lambda r: r.category == "compute")
-    owned = sum((c for t, c in teams.items() if t not in SENTINEL_TEAMS), Decimal(0))
+    owned = sum((c for t, c in teams.items() if _real(t)), Decimal(0))
+    idle_line = teams.get("__idle__", Decimal(0))
     days = calendar.monthrange(as_of.year, as_of.month)[1]
     trend_from = _previous_month(_previous_month(as_of))
     return {
@@ -153,14 +154,24 @@ def overview(lake: Lake, as_of: date) -> dict[str, Any]:
         "last_month": lake.total(last, start),
         "run_rate": mtd * days / as_of.day,
         "coverage": owned / mtd if mtd else None,
-        "unallocated": teams.get("__unallocated__", Decimal(0)),
+        "unallocated": mtd - owned - idle_line,
+        "parts": {"allocated": owned, "idle": idle_line, "unallocated": mtd - owned - idle_line},
         "idle_gpu": idle,
         "idle_share_of_compute": idle / compute if compute else None,
-        "by_team": teams,
-        "by_model": lake.by(start, end, lambda r: named(r.model)),
+        "by_team": {t: c for t, c in teams.items() if _real(t)},
+        "by_model": {
+            m: c
+            for m, c in lake.by(start, end, lambda r: named(r.model)).items()
+            if m not in SENTINEL_TEAMS
+        },
         "movers": movers(lake, (start, end), (last, same)),
         "trend": lake.by(trend_from, end, lambda r: (r.day.isoformat(), r.category)),
     }
+
+
+def _real(team: str | None) -> bool:
+    """A team that is an owner: neither missing nor a sentinel."""
+    return team is not None and team not in SENTINEL_TEAMS
 
 
 def _owner(key: str) -> Callable[[Row], str]:
@@ -177,8 +188,11 @@ def movers(
         a, b = lake.by(*now, _owner(key)), lake.by(*before, _owner(key))
         for name in set(a) | set(b):
             change = a.get(name, Decimal(0)) - b.get(name, Decimal(0))
+            if key == "model" and name in SENTINEL_TEAMS:
+                continue  # idle capacity and unallocated cost once, as lines, not as models
             if change:
-                out.append({"key": key, "name": name, "change": change,
+                kind = "line" if name in SENTINEL_TEAMS else key
+                out.append({"key": kind, "name": name, "change": change,
                             "now": a.get(name, Decimal(0)), "before": b.get(name, Decimal(0))})  # fmt: skip
     out.sort(key=lambda m: (-abs(m["change"]), m["key"], m["name"]))
     return out[:top]

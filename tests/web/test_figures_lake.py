@@ -83,6 +83,24 @@ def test_cost_by_team_and_by_model_equal_the_lake(
     assert models == {k: six(v) for k, v in expected["by_model"].items()}
     costs = [Decimal(r["cost"]) for r in shown["by_team"]]
     assert costs == sorted(costs, reverse=True)
+    assert not {"__idle__", "__unallocated__"} & (set(teams) | set(models)), "lines, not owners"
+
+
+def test_the_three_coverage_parts_add_up_to_the_month(
+    shown: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    parts = {k: Decimal(v["cost"]) for k, v in shown["parts"].items()}
+    assert parts == {k: six(v) for k, v in expected["parts"].items()}
+    assert all(parts.values()), "each part is non-zero in the test organisation"
+    assert sum(parts.values()) == Decimal(shown["month_to_date"])
+    shares = sum(Decimal(str(v["share"])) for v in shown["parts"].values())
+    assert abs(shares - 1) < Decimal("1e-9")
+    assert Decimal(str(shown["coverage"])) == Decimal(str(shown["parts"]["allocated"]["share"]))
+
+
+def test_idle_capacity_moves_once(shown: dict[str, Any]) -> None:
+    idle = [m for m in shown["movers"] if m["name"] == "__idle__"]
+    assert [m["key"] for m in idle] in ([], ["line"])
 
 
 def test_movers_equal_the_lake(shown: dict[str, Any], expected: dict[str, Any]) -> None:

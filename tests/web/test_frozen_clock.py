@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -76,3 +77,32 @@ def test_when_the_last_day_is_a_first_the_finished_month_stays_in_view() -> None
     assert _window(date(2026, 11, 1), to="2026-11-02") == (date(2026, 11, 1), date(2026, 11, 2))
     explicit = _window(date(2026, 11, 1), **{"from": "2026-09-01"})
     assert explicit == (date(2026, 9, 1), date(2026, 11, 2))
+
+
+@pytest.mark.parametrize(
+    ("clock", "late", "missing"),
+    [("2026-10-05 09:00:00", False, []), ("2026-12-04 09:00:00", True, ["2026-11"])],
+)
+def test_freshness_says_when_the_newest_cost_is_late(
+    org: Workspace,
+    tmp_path_factory: pytest.TempPathFactory,
+    clock: str,
+    late: bool,
+    missing: list[str],
+) -> None:
+    copy = tmp_path_factory.mktemp("fresh") / "ws"
+    shutil.copytree(org.root, copy)
+    server = Server(copy, env=frozen_clock_env(clock)).start()
+    try:
+        with closing(sign_in(server.url, "finance@example.com")) as client:
+            fresh = client.get("/overview.json").json()["freshness"]
+            assert fresh["today"] == clock[:10] and fresh["newest"] == "2026-10-03"
+            assert bool(fresh["late"]) is late and fresh["providers"]
+            assert all(p["missing_months"] == missing for p in fresh["providers"])
+            gaps = client.get("/v1/ingest").json()["missing_months"]
+            assert sorted({g["month"] for g in gaps}) == missing
+            page = client.get("/")
+            assert ("Late data" in page.text) is late
+            assert "2026-10-03" in page.text
+    finally:
+        server.stop()

@@ -36,34 +36,63 @@ def _num(value: Any) -> float:
 
 
 def stacked(
-    rows: Sequence[dict[str, Any]], group: str, title: str, kind: str = "bar"
+    rows: Sequence[dict[str, Any]],
+    group: str,
+    title: str,
+    kind: str = "bar",
+    currency: str = "",
+    months: bool = False,
 ) -> dict[str, Any]:
-    """Cost per period stacked by ``group``."""
+    """Cost per period stacked by ``group``; with ``months`` the periods are month labels
+    (``2026-10``) on a category axis, so a single month is one bar, not a point in time."""
     series: dict[str, tuple[list[Any], list[float]]] = {}
     for row in rows:
         xs, ys = series.setdefault(_name(row[group]), ([], []))
-        xs.append(row["period"])
+        period = row["period"]
+        xs.append(period.strftime("%Y-%m") if months and hasattr(period, "strftime") else period)
         ys.append(_num(row["cost"]))
     traces = [
         {"type": kind, "name": name, "x": xs, "y": ys, "hovertemplate": "%{x}<br>%{y:,.2f}"}
         | ({"stackgroup": "one", "mode": "lines"} if kind == "scatter" else {})
         for name, (xs, ys) in series.items()
     ]
-    layout = {**LAYOUT, "barmode": "stack", "title": {"text": title, "x": 0}}
+    layout = {**LAYOUT, "barmode": "stack", "title": {"text": title, "x": 0},
+              "yaxis": _money_axis(currency)}  # fmt: skip
+    if months:
+        layout["xaxis"] = {"type": "category"}
     return {"data": traces, "layout": layout}
 
 
-def bars(rows: Sequence[dict[str, Any]], key: str, title: str) -> dict[str, Any]:
-    """Horizontal bars of cost per ``key``, largest on top."""
-    shown = list(rows)[:15][::-1]
+def _money_axis(currency: str) -> dict[str, Any]:
+    return {"title": {"text": currency}, "tickformat": ",.0f", "rangemode": "tozero"}
+
+
+def with_other(rows: Sequence[dict[str, Any]], key: str, top: int) -> list[dict[str, Any]]:
+    """The ``top`` largest rows and one "Other" row holding the rest, so the bars add up."""
+    ranked = sorted(rows, key=lambda r: -_num(r["cost"]))
+    if len(ranked) <= top:
+        return list(ranked)
+    rest = sum((Decimal(str(r["cost"])) for r in ranked[top:]), Decimal(0))
+    return [*ranked[:top], {key: f"Other ({len(ranked) - top})", "cost": rest}]
+
+
+def bars(
+    rows: Sequence[dict[str, Any]], key: str, title: str, currency: str = "", top: int = 12
+) -> dict[str, Any]:
+    """Horizontal bars of cost per ``key``, largest on top, the rest as one "Other" bar, each
+    with its value."""
+    shown = with_other(rows, key, top)[::-1]
     trace = {
         "type": "bar",
         "orientation": "h",
         "y": [_name(r[key]) for r in shown],
         "x": [_num(r["cost"]) for r in shown],
+        "text": [f"{_num(r['cost']):,.0f}" for r in shown],
+        "textposition": "auto",
         "hovertemplate": "%{y}: %{x:,.2f}<extra></extra>",
     }
-    layout = {**LAYOUT, "title": {"text": title, "x": 0}, "margin": {**LAYOUT["margin"], "l": 160}}
+    layout = {**LAYOUT, "title": {"text": title, "x": 0}, "margin": {**LAYOUT["margin"], "l": 160},
+              "xaxis": _money_axis(currency)}  # fmt: skip
     return {"data": [trace], "layout": layout}
 
 

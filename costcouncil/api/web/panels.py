@@ -61,24 +61,26 @@ def panels(name: str, data: dict[str, Any]) -> dict[str, Panel]:
 def _overview(data: dict[str, Any]) -> dict[str, Panel]:
     end = data["as_of"] + timedelta(days=1)
     month = empty_note(data, data["as_of"].replace(day=1), end)
-    trend, teams, models = data["trend"], data["by_team"], data["by_model"]
+    trend, teams, models, c = data["trend"], data["by_team"], data["by_model"], data["currency"]
     return {
-        "trend": _panel(trend, partial(charts.stacked, trend, "category", "Daily spend by category"),
+        "trend": _panel(trend, partial(charts.stacked, trend, "category", "Daily spend by category", currency=c),
                         empty_note(data, data["trend_from"], end)),
-        "teams": _panel(teams, partial(charts.bars, teams, "team", "Month to date by team"), month),
-        "models": _panel(models, partial(charts.bars, models, "model", "Month to date by model"), month),
+        "teams": _panel(teams, partial(charts.bars, teams, "team", "Month to date by team", c), month),
+        "models": _panel(models, partial(charts.bars, models, "model", "Month to date by model", c), month),
     }  # fmt: skip
 
 
 def _explorer(data: dict[str, Any]) -> dict[str, Panel]:
     every = {"day": "Daily", "week": "Weekly", "month": "Monthly"}[data["grain"]]
     title = f"{every} cost by {data['level'].replace('_', ' ')}"
-    draw = partial(charts.stacked, data["trend"], data["level"], title)
+    draw = partial(charts.stacked, data["trend"], data["level"], title,
+                   currency=data["currency"], months=data["grain"] == "month")  # fmt: skip
     return {"trend": _panel(data["trend"], draw, empty_note(data, data["from"], data["to"]))}
 
 
 def _models(data: dict[str, Any]) -> dict[str, Panel]:
-    draw = partial(charts.stacked, data["trend"], "model", "Monthly cost by model", "scatter")
+    draw = partial(charts.stacked, data["trend"], "model", "Monthly cost by model",
+                   currency=data["currency"], months=True)  # fmt: skip
     return {"trend": _panel(data["trend"], draw, empty_note(data, data["from"], data["to"]))}
 
 

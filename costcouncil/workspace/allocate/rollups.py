@@ -175,7 +175,7 @@ _RUNS_SQL = (
 )
 _GPU_SQL = (
     "SELECT CAST(d AS DATE) AS day, resource_id AS resource, accelerator_type, team, project, "
-    'model, SUM(coalesce(accelerator_count, 0) * epoch(least("end", d + INTERVAL 1 DAY) - '
+    'model, model_version, SUM(coalesce(accelerator_count, 0) * epoch(least("end", d + INTERVAL 1 DAY) - '
     "greatest(start, d)) / 3600.0) AS gpu_hours FROM (SELECT *, unnest(generate_series("
     "date_trunc('day', start), date_trunc('day', \"end\"), INTERVAL 1 DAY)) AS d FROM jobs "
     'WHERE "end" IS NOT NULL AND "end" > start) AS s GROUP BY ALL'

@@ -25,7 +25,7 @@ from costcouncil.workspace.figures.rollup_store import RollupStore
 
 GPU_METHODS = "(method = 'idle' OR method LIKE 'usage_split:gpu%')"
 #: The dimensions the GPU-hours rollup (``usage_gpu``) holds.
-USAGE_KEYS = {"team", "project", "model", "resource"}
+USAGE_KEYS = {"team", "project", "model", "model_version", "resource"}
 
 
 def gpu(store: RollupStore, flt: Filter) -> dict[str, Any]:
@@ -40,8 +40,9 @@ def gpu(store: RollupStore, flt: Filter) -> dict[str, Any]:
         f"SELECT provider, account, region, resource, {split} FROM resources WHERE {where} "
         "GROUP BY ALL ORDER BY used + idle DESC, resource",
     )
+    central = flt.teams is not None  # a member: idle capacity is held centrally
     for node in nodes:
-        _utilisation(node)
+        _utilisation(node, central)
     clusters: dict[tuple[Any, ...], dict[str, Any]] = {}
     for node in nodes:
         key = (node["provider"], node["account"], node["region"])
@@ -52,7 +53,7 @@ def gpu(store: RollupStore, flt: Filter) -> dict[str, Any]:
         into["used"] += node["used"]
         into["idle"] += node["idle"]
     for cluster in clusters.values():
-        _utilisation(cluster)
+        _utilisation(cluster, central)
     dims = Dimensions.of(store.workspace.config.tags.owner_keys)
     tier = tier_for(dims, flt.keys() | {"method"}, None)  # a tag filter needs the resources
     daily = store.query(
@@ -67,17 +68,20 @@ def gpu(store: RollupStore, flt: Filter) -> dict[str, Any]:
         "nodes": nodes,
         "daily": daily,
         "usage": _usage(store, flt),
+        "idle_held_centrally": central,
         "params": flt.params(),
         "scope": scope(flt),
     }
 
 
-def _utilisation(row: dict[str, Any]) -> None:
+def _utilisation(row: dict[str, Any], central: bool = False) -> None:
+    """Used and idle cost and their ratio; for a member (``central``) the node's idle is not
+    theirs to see, so utilisation is unknown rather than a false 100 %."""
     row["used"] = row["used"] or Decimal(0)
     row["idle"] = row["idle"] or Decimal(0)
     total = row["used"] + row["idle"]
     row["cost"] = total
-    row["utilisation"] = None if not total else row["used"] / total
+    row["utilisation"] = None if not total or central else row["used"] / total
 
 
 def _usage(store: RollupStore, flt: Filter) -> list[dict[str, Any]]:

@@ -2,7 +2,7 @@
 
 Sources are the files the manifest records (cost exports and usage files, with their rows and
 rejected rows) and, on a running server, the live event stream. Gaps are days without any cost
-between a provider's first and last day, periods whose costs are newer than their allocation,
+between a provider's first and last day, whole months missing after a provider's newest cost, periods whose costs are newer than their allocation,
 and the cost left unallocated per period.
 """
 
@@ -14,13 +14,17 @@ from typing import Any
 from costcouncil.attribution import SENTINELS
 from costcouncil.lake import manifest as mf
 from costcouncil.schema.sql import lit
+from costcouncil.workspace.figures.freshness import missing_months
 from costcouncil.workspace.figures.rollup_store import RollupStore
 
 MAX_GAPS = 50
 
 
-def ingest_status(store: RollupStore, live: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The Ingest page's figures (no costs: safe for every role)."""
+def ingest_status(
+    store: RollupStore, live: dict[str, Any] | None = None, today: date | None = None
+) -> dict[str, Any]:
+    """The Ingest page's figures (no costs: safe for every role); ``today`` (the server's date)
+    finds the months missing after each provider's newest cost."""
     manifest = store.workspace.lake.read()
     files = sorted(manifest.files.values(), key=lambda f: f.ingested_at, reverse=True)
     sources: dict[str, dict[str, Any]] = {}
@@ -54,6 +58,11 @@ def ingest_status(store: RollupStore, live: dict[str, Any] | None = None) -> dic
             if f.rejected
         ],
         "gaps": _gaps(store, providers),
+        "missing_months": [
+            {"provider": p["provider"], "last_day": p["last_day"], "month": m}
+            for p in providers
+            for m in (missing_months(p["last_day"], today) if today else [])
+        ],
         "stale_allocations": _stale(manifest),
         "unallocated": _unallocated(store),
         "live": live,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from costcouncil.attribution import SENTINELS
 from costcouncil.schema.sql import lit
 from costcouncil.workspace.allocate import rollups
 from costcouncil.workspace.figures.filters import (
@@ -82,7 +83,7 @@ _EMPTY_RUNS = (
 )
 #: The dimensions of the usage rollups: LLM usage per owner, GPU-hours per owner and node.
 LLM_KEYS = {"team", "project", "model", "model_version", "environment", "feature", "customer"}
-GPU_KEYS = {"team", "project", "model", "resource"}
+GPU_KEYS = {"team", "project", "model", "model_version", "resource"}
 
 
 def _in(values: tuple[str, ...]) -> str:
@@ -141,8 +142,11 @@ def _ratios(row: dict[str, Any]) -> None:
 
 def models(store: RollupStore, flt: Filter) -> dict[str, Any]:
     """The Models page: per model and version, and each model's monthly trend."""
-    rows = unit_rows(store, flt, ["model", "model_version"])
-    top = [r["model"] for r in unit_rows(store, flt, ["model"])[:8]]
+    found = unit_rows(store, flt, ["model", "model_version"])
+    # Idle capacity and the unallocated cost are not models: listed last, never in the trend.
+    rows = [r for r in found if r["model"] not in SENTINELS]
+    rows += [r for r in found if r["model"] in SENTINELS]
+    top = [r["model"] for r in unit_rows(store, flt, ["model"]) if r["model"] not in SENTINELS][:8]
     trend = [
         {**r, "model": r["model"] if r["model"] is not None else NONE}
         for r in cost_rows(store, flt, ["model"], "month")

@@ -45,7 +45,7 @@ def overview(store: RollupStore, base: Filter, as_of: date) -> dict[str, Any]:
     days_in_month = calendar.monthrange(as_of.year, as_of.month)[1]
     figures["run_rate"] = figures["month_to_date"] / as_of.day * days_in_month
     by_team = cost_rows(store, mtd, ["team"])
-    owned = sum((r["cost"] for r in by_team if r["team"] not in SENTINELS), Decimal(0))
+    parts = coverage_parts(by_team, figures["month_to_date"])
     idle = total(store, mtd.with_value("method", IDLE_METHOD))
     gpu = total(store, mtd.narrowed(where=(*mtd.where, ("category", ("compute",)))))
     trend_from = month_start(previous_month(previous_month(as_of)))
@@ -56,14 +56,17 @@ def overview(store: RollupStore, base: Filter, as_of: date) -> dict[str, Any]:
         "currency": base.currency,
         **figures,
         "change": figures["month_to_date"] - figures["last_month_same_days"],
-        "coverage": None if not figures["month_to_date"] else owned / figures["month_to_date"],
-        "unallocated": sum(
-            (r["cost"] for r in by_team if r["team"] == "__unallocated__"), Decimal(0)
-        ),
+        "coverage": parts["allocated"]["share"],
+        "parts": parts,
+        "unallocated": parts["unallocated"]["cost"],
         "idle_gpu": idle,
         "idle_share_of_compute": None if not gpu else idle / gpu,
-        "by_team": by_team,
-        "by_model": _named(cost_rows(store, mtd, ["model"], limit=TOP + 1)),
+        # A member's teams are charged only what they used: idle capacity is held centrally.
+        "idle_held_centrally": base.teams is not None,
+        "by_team": [r for r in by_team if _owner(r["team"])],
+        "by_model": [
+            r for r in _named(cost_rows(store, mtd, ["model"])) if r["model"] not in SENTINELS
+        ],
         "movers": movers(store, mtd, last_mtd),
         "trend_from": trend_from,
         "trend": cost_rows(
@@ -77,20 +80,39 @@ def overview(store: RollupStore, base: Filter, as_of: date) -> dict[str, Any]:
     }
 
 
+def _owner(value: Any) -> bool:
+    """A real owner: a value that is not a sentinel (a missing team is no owner)."""
+    return value is not None and value not in SENTINELS
+
+
+def coverage_parts(by_team: list[dict[str, Any]], whole: Decimal) -> dict[str, dict[str, Any]]:
+    """The month's cost in three parts that add up to it: allocated to a team, idle capacity,
+    and unallocated (no rule found an owner, or the owner has no team; credits with no owner
+    make it negative)."""
+    allocated = sum((r["cost"] for r in by_team if _owner(r["team"])), Decimal(0))
+    idle = sum((r["cost"] for r in by_team if r["team"] == "__idle__"), Decimal(0))
+    amounts = {"allocated": allocated, "idle": idle, "unallocated": whole - allocated - idle}
+    return {k: {"cost": v, "share": v / whole if whole else None} for k, v in amounts.items()}
+
+
 def _named(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**r, "model": r["model"] if r["model"] is not None else NONE} for r in rows]
 
 
 def movers(store: RollupStore, now: Filter, before: Filter) -> list[dict[str, Any]]:
-    """Teams and models whose cost moved most against the same days of last month."""
+    """Teams and models whose cost moved most against the same days of last month; idle
+    capacity and the unallocated cost once each (as ``line``), never as a team and a model."""
     out = []
     for key in ("team", "model"):
         current = {r[key]: r["cost"] for r in cost_rows(store, now, [key])}
         earlier = {r[key]: r["cost"] for r in cost_rows(store, before, [key])}
         for name in set(current) | set(earlier):
+            if key == "model" and name in SENTINELS:
+                continue
             a, b = current.get(name, Decimal(0)), earlier.get(name, Decimal(0))
             if a != b:
-                out.append({"key": key, "name": name if name is not None else NONE,
+                kind = "line" if name in SENTINELS else key
+                out.append({"key": kind, "name": name if name is not None else NONE,
                             "now": a, "before": b, "change": a - b})  # fmt: skip
     out.sort(key=lambda m: (-abs(m["change"]), m["key"], str(m["name"])))
     return out[:TOP]

@@ -105,6 +105,10 @@ class RollupStore:
             if found is not None:
                 path = lit(str(root / found))
                 con.execute(f"CREATE TABLE usage_{name} AS SELECT * FROM read_parquet({path})")
+                if name == "gpu":  # written before GPU-hours were kept per model version
+                    con.execute(
+                        "ALTER TABLE usage_gpu ADD COLUMN IF NOT EXISTS model_version VARCHAR"
+                    )
                 tables.add(f"usage_{name}")
         return Loaded(con, stamp, periods, frozenset(tables))
 
