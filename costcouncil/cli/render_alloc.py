@@ -178,15 +178,27 @@ def explanation(console: Console, e: Explanation) -> None:
         "rule",
         title="Largest allocations",
     )
-    for a in e.allocations:
-        usage = (
-            f"\n  {len(a['usage'])} usage rows: " + ", ".join(str(u["id"]) for u in a["usage"][:5])
-            if a["usage"]
-            else ""
-        )
+    for n, a in enumerate(e.allocations, 1):
         top.add_row(
             f"{a['x_source_file']}:{a['x_source_row']}", f"{a['ServiceName']}\n{a['ResourceId'] or ''}",
             str(a["ChargePeriodStart"])[:16], money(a["row_cost"]), f"{a['x_weight']:.4f}",
-            money(a["amount"]), f"{a['x_rule']} ({a['x_method']}){usage}",
+            money(a["amount"]), f"#{n} {a['x_rule']} ({a['x_method']})",
         )  # fmt: skip
     console.print(top)
+    _usage_behind(console, e.allocations)
+
+
+def _usage_behind(console: Console, allocations: list[dict[str, Any]]) -> None:
+    """Per usage-split share: how many usage rows are shown of how many, and their ids."""
+    lines = []
+    for n, a in enumerate(allocations, 1):
+        if a.get("usage_note"):
+            lines.append(f"  #{n} {a['x_rule']} on {a['ResourceId']}: {a['usage_note']}")
+        elif a.get("usage_count"):
+            ids = ", ".join(str(u["id"]) for u in a["usage"])
+            shown = f"{len(a['usage'])} of {a['usage_count']:,} usage rows"
+            lines.append(f"  #{n} {a['x_rule']} on {a['ResourceId']}: {shown}: {ids}")
+    if lines:
+        console.print("Usage behind the shares (largest weight first):", highlight=False)
+        for line in lines:
+            console.print(line, highlight=False, markup=False)
