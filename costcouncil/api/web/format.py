@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +25,12 @@ def money(value: Any, currency: str = "") -> str:
 
 
 def pct(value: Any) -> str:
-    return "—" if value is None else f"{float(value) * 100:.1f} %"
+    if value is None:
+        return "—"
+    share = float(value) * 100
+    if share and abs(share) < 0.05:  # never "0.0 %" for a share that is not nothing
+        return "<0.1 %" if share > 0 else "−<0.1 %"
+    return f"{share:.1f} %"
 
 
 def count(value: Any) -> str:
@@ -33,6 +39,23 @@ def count(value: Any) -> str:
 
 def hours(value: Any) -> str:
     return "—" if value is None else f"{float(value):,.1f}"
+
+
+def when(value: Any) -> str:
+    """A moment to the minute, in UTC (never microseconds)."""
+    if value is None:
+        return "—"
+    moment = value
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(moment, datetime):
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC)
+        return moment.strftime("%Y-%m-%d %H:%M UTC")
+    return str(value)
 
 
 def label(value: Any) -> str:
@@ -47,4 +70,4 @@ def sentinel(value: Any) -> bool:
     return str(value) in SENTINELS
 
 
-FILTERS = {"money": money, "pct": pct, "count": count, "hours": hours, "label": label}
+FILTERS = {"money": money, "pct": pct, "count": count, "hours": hours, "label": label, "when": when}

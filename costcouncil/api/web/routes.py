@@ -28,6 +28,7 @@ from costcouncil.api.figures_api import json
 from costcouncil.api.served import Served
 from costcouncil.api.web import panels
 from costcouncil.api.web.format import FILTERS
+from costcouncil.errors import ConfigError
 from costcouncil.workspace.access import sessions as web_sessions
 from costcouncil.workspace.common import csvsafe
 from costcouncil.workspace.figures.explorer import explore
@@ -125,10 +126,15 @@ def install(app: FastAPI, served: Served) -> None:
         flt = served.filter({"metric": request.query_params.get("metric", "effective")}, caller)
         return overview(served.store, flt, served.last_day())
 
-    def build_explorer(request: Request, caller: Caller) -> dict[str, Any]:
+    def build_explorer(request: Request, caller: Caller, every: bool = False) -> dict[str, Any]:
         params = {k: v for k, v in request.query_params.items() if k != "level"}
         level = request.query_params.get("level") or None
-        return explore(served.store, served.filter(params, caller), level)
+        raw = request.query_params.get("page") or "1"
+        if not raw.isdigit():
+            raise ConfigError(f"'page' must be a page number, not {raw!r}")
+        flt = served.filter(params, caller)
+        data = explore(served.store, flt, level, None if every else int(raw))
+        return {**data, "dimensions": served.dims.all}
 
     def build_models(request: Request, caller: Caller) -> dict[str, Any]:
         return models(served.store, served.filter(request.query_params, caller))
@@ -151,7 +157,7 @@ def install(app: FastAPI, served: Served) -> None:
     def download(request: Request, kind: str) -> Response:
         if kind not in ("csv", "parquet"):
             raise HTTPException(404, f"no download as {kind!r} (csv or parquet)")
-        data = build_explorer(request, served.reader(request))
+        data = build_explorer(request, served.reader(request), every=True)
         table = _table(data)
         sink = io.BytesIO()
         if kind == "csv":

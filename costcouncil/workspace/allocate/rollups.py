@@ -168,6 +168,7 @@ _LLM_SQL = (
 _RUNS_SQL = (
     "SELECT coalesce(run, job_id) AS run, arg_max(kind, start) AS kind, "
     "arg_max(status, start) AS status, team, project, model, model_version, "
+    "mode(accelerator_type) AS accelerator_type, max(accelerator_count) AS accelerators, "
     'min(start) AS start, max("end") AS "end", COUNT(*) AS jobs, '
     "SUM(coalesce(accelerator_count, 0) * "
     'epoch(coalesce("end", start) - start) / 3600.0) AS gpu_hours FROM jobs GROUP BY '

@@ -11,11 +11,14 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from costcouncil.errors import ConfigError
+from costcouncil.schema.sql import lit
 from costcouncil.workspace.figures.filters import NONE, Filter, cost_rows, scope
 from costcouncil.workspace.figures.rollup_store import RollupStore
 
 LEVELS = ("team", "project", "model", "model_version", "run", "resource")
-ROW_LIMIT = 500
+ROW_LIMIT = 100_000  # groups a download holds at most
+PAGE_SIZE = 50
 STACK = 8
 
 
@@ -30,10 +33,17 @@ def grain_for(flt: Filter) -> str:
     return "day" if days <= 92 else "week" if days <= 400 else "month"
 
 
-def explore(store: RollupStore, flt: Filter, level: str | None = None) -> dict[str, Any]:
-    """The explorer's figures for the selection ``flt`` grouped by ``level``."""
+def explore(
+    store: RollupStore, flt: Filter, level: str | None = None, page: int | None = 1
+) -> dict[str, Any]:
+    """The explorer's figures for the selection ``flt`` grouped by ``level``: one page of
+    :data:`PAGE_SIZE` groups, largest first (``page=None``: every group, for a download)."""
     level = level or next_level(flt) or "resource"
-    rows = cost_rows(store, flt, [level], limit=ROW_LIMIT)
+    every = cost_rows(store, flt, [level], limit=ROW_LIMIT)
+    pages = max(1, -(-len(every) // PAGE_SIZE))
+    if page is not None and not 1 <= page <= pages:
+        raise ConfigError(f"'page' must be between 1 and {pages}, not {page}")
+    rows = every if page is None else every[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     total = sum((r["cost"] for r in cost_rows(store, flt, [])), Decimal(0))
     for row in rows:
         row[level] = row[level] if row[level] is not None else NONE
@@ -59,7 +69,14 @@ def explore(store: RollupStore, flt: Filter, level: str | None = None) -> dict[s
         "currency": flt.currency,
         "total": total,
         "rows": rows,
-        "truncated": len(rows) == ROW_LIMIT,
+        "groups": len(every),
+        "page": page,
+        "pages": pages,
+        "page_size": PAGE_SIZE,
+        "truncated": len(every) == ROW_LIMIT,
+        "runs": run_facts(
+            store, [r["run"] for r in rows] if level == "run" else list(flt.value("run"))
+        ),
         "grain": grain,
         "trend": trend,
         "params": flt.params(),
@@ -87,3 +104,25 @@ def _stacked(rows: list[dict[str, Any]], level: str, top: list[Any]) -> list[dic
         key = (row["period"], name)
         out[key] = out.get(key, Decimal(0)) + row["cost"]
     return [{"period": p, level: n, "cost": c} for (p, n), c in sorted(out.items(), key=str)]
+
+
+def run_facts(store: RollupStore, runs: list[Any]) -> dict[str, dict[str, Any]]:
+    """What the jobs say of each run: kind, status, start and end, duration, jobs, GPU type and
+    count, GPU-hours (runs the jobs do not know are left out)."""
+    named = [r for r in runs if r not in (None, NONE)]
+    if not named or "usage_runs" not in store.current().tables:
+        return {}
+    listed = ", ".join(lit(str(r)) for r in named)
+    found = store.query(f"SELECT * FROM usage_runs WHERE run IN ({listed}) ORDER BY run")
+    out: dict[str, dict[str, Any]] = {}
+    for row in found:
+        into = out.setdefault(row["run"], {**row, "gpu_hours": 0.0, "jobs": 0})
+        into["gpu_hours"] += row["gpu_hours"] or 0.0
+        into["jobs"] += row["jobs"] or 0
+        into["start"] = min(into["start"], row["start"]) if into["start"] else row["start"]
+        ends = [e for e in (into.get("end"), row["end"]) if e is not None]
+        into["end"] = max(ends) if ends else None
+    for facts in out.values():
+        start, end = facts["start"], facts["end"]
+        facts["hours"] = (end - start).total_seconds() / 3600 if start and end else None
+    return out

@@ -23,7 +23,7 @@ from costcouncil.workspace.figures.rollup_store import RollupStore
 
 NONE = "(none)"
 GRAINS = ("hour", "day", "week", "month")
-RESERVED = ("from", "to", "by", "grain", "metric", "currency", "limit", "offset", "format")
+RESERVED = ("from", "to", "by", "grain", "metric", "currency", "limit", "offset", "format", "page")
 _BUCKET = {
     "hour": "strftime(hour, '%Y-%m-%dT%H:00:00Z')",
     "day": "day",

@@ -7,3 +7,22 @@ document.querySelectorAll("[data-chart]").forEach(function (div) {
     displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"]
   });
 });
+
+// The explorer's "Add filter": the chosen dimension becomes the parameter's name
+// (a tag is written key=value and becomes tag.key=value).
+document.querySelectorAll("form[data-add-filter]").forEach(function (form) {
+  form.addEventListener("submit", function () {
+    var key = form.querySelector("[data-filter-key]").value;
+    var value = form.querySelector("[data-filter-value]").value.trim();
+    if (key === "tag.") {
+      var at = value.indexOf("=");
+      key = "tag." + value.slice(0, at);
+      value = value.slice(at + 1);
+    }
+    var field = document.createElement("input");
+    field.type = "hidden";
+    field.name = key;
+    field.value = value;
+    form.appendChild(field);
+  });
+});
