@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -19,6 +20,25 @@ LAYOUT: dict[str, Any] = {
     "paper_bgcolor": "rgba(0,0,0,0)",
     "plot_bgcolor": "rgba(0,0,0,0)",
 }
+
+
+#: One colour per spend category and per GPU cost kind, the same on every page and for everyone.
+COLOURS = {
+    "compute": "#2156c9", "llm_api": "#7a3ff2", "storage": "#0f9d8a", "network": "#e0891b",
+    "support": "#8a94a6", "other": "#c2c9d6", "used": "#2156c9", "idle": "#e0891b",
+}  # fmt: skip
+#: Owners (teams, models, …) get a colour from their name, so a team keeps its colour
+#: whichever page, filter or member draws it.
+PALETTE = ("#2156c9", "#0f9d8a", "#e0891b", "#7a3ff2", "#d0454c", "#3c9d3c", "#b8860b",
+           "#1b8bd0", "#a34fa3", "#5f6b7a")  # fmt: skip
+
+
+def colour(name: Any) -> str:
+    """The colour of a category, a GPU cost kind or a named owner (stable across pages)."""
+    text = str(name)
+    if text in COLOURS:
+        return COLOURS[text]
+    return PALETTE[int(hashlib.sha1(text.encode()).hexdigest(), 16) % len(PALETTE)]
 
 
 def embed(figure: dict[str, Any]) -> str:
@@ -46,13 +66,22 @@ def stacked(
     """Cost per period stacked by ``group``; with ``months`` the periods are month labels
     (``2026-10``) on a category axis, so a single month is one bar, not a point in time."""
     series: dict[str, tuple[list[Any], list[float]]] = {}
+    keys: dict[str, Any] = {}
     for row in rows:
+        keys.setdefault(_name(row[group]), row[group])
         xs, ys = series.setdefault(_name(row[group]), ([], []))
         period = row["period"]
         xs.append(period.strftime("%Y-%m") if months and hasattr(period, "strftime") else period)
         ys.append(_num(row["cost"]))
     traces = [
-        {"type": kind, "name": name, "x": xs, "y": ys, "hovertemplate": "%{x}<br>%{y:,.2f}"}
+        {
+            "type": kind,
+            "name": name,
+            "x": xs,
+            "y": ys,
+            "hovertemplate": "%{x}<br>%{y:,.2f}",
+            "marker": {"color": colour(keys[name])},
+        }
         | ({"stackgroup": "one", "mode": "lines"} if kind == "scatter" else {})
         for name, (xs, ys) in series.items()
     ]
