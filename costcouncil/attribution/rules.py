@@ -6,10 +6,13 @@ shape and its cross-references (rule names, owner keys, weights that fit the usa
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal
 
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from costcouncil.documents import (
@@ -19,6 +22,7 @@ from costcouncil.documents import (
     raise_problems,
     validation_problems,
 )
+from costcouncil.schema.usage import JOBS_SCHEMA, LLM_SCHEMA, OWNER_KEYS
 
 Condition = str | list[str] | dict[str, str]
 Match = dict[str, Condition]
@@ -27,6 +31,11 @@ LLM_WEIGHTS = ("token_cost", "tokens", "requests")
 TIME_WEIGHTS = ("gpu_seconds", "cpu_seconds", "memory_gib_seconds", "seconds")
 TOKEN_KINDS = ("input", "cached", "cache_write", "output", "reasoning")
 SENTINELS = ("__unallocated__", "__idle__")
+#: The owner keys each usage schema carries as columns: what a usage-weighted shared_pool reads
+#: (``pools.py``), and what a usage_split offers (it also reads any other text column by name).
+USAGE_OWNERS = {"jobs": OWNER_KEYS, "llm": (*OWNER_KEYS, "feature", "customer", "api_key_id")}
+#: Which usage a shared_pool's ``by`` weighs owners by.
+POOL_USAGE = {"gpu_seconds": "jobs", "tokens": "llm", "requests": "llm"}
 _NAME = r"^[a-z0-9][a-z0-9_-]*$"
 
 
@@ -179,7 +188,7 @@ def default_rules_text() -> str:
 
 
 def _cross_checks(rules: Rules, doc: YamlDocument) -> list[str]:
-    problems = _name_checks(rules, doc) + _key_checks(rules, doc)
+    problems = _name_checks(rules, doc) + _key_checks(rules, doc) + _fill_checks(rules, doc)
     for i, rule in enumerate(rules.rules):
         problems += _rule_checks(rule, ("rules", i), rules, doc)
     return problems
@@ -213,6 +222,132 @@ def _key_checks(rules: Rules, doc: YamlDocument) -> list[str]:
     return problems
 
 
+def _fill_checks(rules: Rules, doc: YamlDocument) -> list[str]:
+    """Owner keys no rule could ever fill (docs/attribution.md, "Owner keys no rule can fill").
+
+    While an owner rule names a key that is not an owner key (reported already), what the rules
+    would leave unfilled is not: fixing the name changes it.
+    """
+    problems = [] if _misnamed(rules) else _direct_fill(rules, doc) + _declared_fill(rules, doc)
+    for i, rule in enumerate(rules.rules):
+        if isinstance(rule, UsageSplitRule):
+            problems += _split_fill(rule, ("rules", i), rules, doc)
+        elif isinstance(rule, SharedPoolRule) and rule.by in POOL_USAGE:
+            problems += _pool_fill(rule, ("rules", i), rules, doc)
+    return problems
+
+
+def _usage_columns(usage: str) -> set[str]:
+    """The text columns of a usage schema: those a usage_split can take an owner key from."""
+    schema = JOBS_SCHEMA if usage == "jobs" else LLM_SCHEMA
+    return {f.name for f in schema if pa.types.is_string(f.type) and f.name != "attributes"}
+
+
+def _fills(rule: _Rule, rules: Rules) -> set[str]:
+    """The owner keys ``rule`` can give (idle and pools pass on keys other rules gave)."""
+    if isinstance(rule, TagRule):
+        return set(rule.keys or rules.owner_keys)
+    if isinstance(rule, ResourceRule):
+        return set(rule.set)
+    if isinstance(rule, UsageSplitRule):
+        return _usage_columns(rule.usage) & set(rules.owner_keys)
+    return set()
+
+
+def _misnamed(rules: Rules) -> bool:
+    named = [
+        k for r in rules.rules if isinstance(r, TagRule | ResourceRule) for k in _fills(r, rules)
+    ]
+    return any(k not in rules.owner_keys for k in named)
+
+
+def _shown(keys: set[str], rules: Rules) -> str:
+    return ", ".join(k for k in rules.owner_keys if k in keys) or "none"
+
+
+def _direct_fill(rules: Rules, doc: YamlDocument) -> list[str]:
+    """With owner rules, every required key must be one of theirs, or no row is directly owned."""
+    owner_rules = [r for r in rules.rules if isinstance(r, TagRule | ResourceRule)]
+    given = set().union(*(_fills(r, rules) for r in owner_rules))
+    return [
+        f"{doc.where(_require_loc(rules, i))}: no tag or resource rule gives the required key "
+        f"{key!r}{_default_require(rules)}, so no row is ever directly owned (a tag rule gives "
+        "its `keys`, default all "
+        f"owner keys; a resource rule its `set`; these give: {_shown(given, rules)})"
+        for i, key in enumerate(rules.require)
+        if owner_rules and key in rules.owner_keys and key not in given
+    ]
+
+
+def _declared_fill(rules: Rules, doc: YamlDocument) -> list[str]:
+    """A key the document's own ``owner_keys`` names that no rule fills (an always-empty column).
+
+    Required keys are left to :func:`_direct_fill` and :func:`_split_fill`; the workspace's
+    ``tags.owner_keys`` are shared by every rules file and need not all be filled by this one.
+    """
+    filled = set().union(*(_fills(r, rules) for r in rules.rules))
+    return [
+        f"{doc.where(('owner_keys', i))}: no rule can fill the owner key {key!r}: no tag rule's "
+        "`keys` or resource rule's `set` names it and no usage this document splits has it "
+        f"(keys these rules can fill: {_shown(filled, rules)})"
+        for i, key in enumerate(rules.document.owner_keys or [])
+        if rules.rules and key not in filled and key not in rules.require
+    ]
+
+
+def _split_fill(
+    rule: UsageSplitRule, loc: tuple[str | int, ...], rules: Rules, doc: YamlDocument
+) -> list[str]:
+    """A split's shares take their owner from usage columns: the coverage key must be one."""
+    key = rules.require[0]
+    if key not in rules.owner_keys or key in _usage_columns(rule.usage):
+        return []
+    return [
+        f"{doc.where((*loc, 'usage'))}: {rule.usage} usage has no {key!r} column, so no share of "
+        f"this split could have an owner: {key!r} is {_coverage_key(rules)}, which decides "
+        f"coverage (owner keys of {rule.usage} usage: {', '.join(USAGE_OWNERS[rule.usage])})"
+    ]
+
+
+def _pool_fill(
+    rule: SharedPoolRule, loc: tuple[str | int, ...], rules: Rules, doc: YamlDocument
+) -> list[str]:
+    """A usage-weighted pool meets owners and usage on its keys: each must be a usage column."""
+    usage = POOL_USAGE[rule.by]
+    where = doc.where((*loc, "keys") if rule.keys else (*loc, "by"))
+    keys = "a key of the pool" if rule.keys else "a key of the pool (default: `require`)"
+    return [
+        f"{where}: {usage} usage has no {key!r} column, {keys}, so `by: {rule.by}` finds no "
+        f"usage for an owner with a {key!r} (owner keys of {usage} usage: "
+        f"{', '.join(USAGE_OWNERS[usage])})"
+        for key in rule.keys or rules.require
+        if key in rules.owner_keys and key not in USAGE_OWNERS[usage]
+    ]
+
+
+def _require_loc(rules: Rules, index: int) -> tuple[str | int, ...]:
+    """Where the ``index``-th required key is named: ``require``, else ``owner_keys``, else (from
+    the workspace) the first owner rule's ``keys`` or ``set``."""
+    if rules.document.require:
+        return ("require", index)
+    if rules.document.owner_keys:
+        return ("owner_keys", 0)
+    owner = [i for i, r in enumerate(rules.rules) if isinstance(r, TagRule | ResourceRule)]
+    return ("rules", owner[0], "set" if isinstance(rules.rules[owner[0]], ResourceRule) else "keys")
+
+
+def _coverage_key(rules: Rules) -> str:
+    if rules.document.require:
+        return "the first `require` key"
+    if rules.document.owner_keys:
+        return "the first owner key (required by default)"
+    return "the first of the workspace's `tags.owner_keys` (costcouncil.yaml; required by default)"
+
+
+def _default_require(rules: Rules) -> str:
+    return "" if rules.document.require else f" ({_coverage_key(rules)})"
+
+
 def _rounding_problem(value: str | float, doc: YamlDocument) -> list[str]:
     try:
         unit = Decimal(str(value))
@@ -227,24 +362,40 @@ def _rounding_problem(value: str | float, doc: YamlDocument) -> list[str]:
 
 
 def _unknown_keys(
-    keys: list[str] | None, loc: tuple[str | int, ...], rules: Rules, doc: YamlDocument
+    keys: Sequence[str] | dict[str, object] | None,
+    loc: tuple[str | int, ...],
+    rules: Rules,
+    doc: YamlDocument,
 ) -> list[str]:
+    """A problem per key that is not an owner key, at its list item (or its mapping key)."""
+    named: list[tuple[str | int, str]] = (
+        [(k, k) for k in keys] if isinstance(keys, dict) else list(enumerate(keys or []))
+    )
     out = []
-    for key in keys or []:
+    for part, key in named:
         if key not in rules.owner_keys:
             choices = ", ".join(rules.owner_keys)
-            out.append(f"{doc.where(loc)}: {key!r} is not an owner key (owner keys: {choices})")
+            out.append(
+                f"{doc.where((*loc, part))}: {key!r} is not an owner key (owner keys: {choices})"
+                + _suggest(key, rules.owner_keys)
+            )
     return out
+
+
+def _suggest(bad: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(bad, choices, n=1, cutoff=0.5)
+    return f" — did you mean {close[0]!r}?" if close else ""
 
 
 def _rule_checks(
     rule: _Rule, loc: tuple[str | int, ...], rules: Rules, doc: YamlDocument
 ) -> list[str]:
     if isinstance(rule, TagRule):
-        keys = [*(rule.keys or []), *rule.aliases, *rule.values]
-        return _unknown_keys(keys, (*loc, "keys"), rules, doc)
+        out = _unknown_keys(rule.keys, (*loc, "keys"), rules, doc)
+        out += _unknown_keys(dict(rule.aliases), (*loc, "aliases"), rules, doc)
+        return out + _unknown_keys(dict(rule.values), (*loc, "values"), rules, doc)
     if isinstance(rule, ResourceRule):
-        return _unknown_keys(list(rule.set), (*loc, "set"), rules, doc)
+        return _unknown_keys(dict(rule.set), (*loc, "set"), rules, doc)
     if isinstance(rule, UsageSplitRule):
         return _split_checks(rule, loc, doc)
     if isinstance(rule, IdleRule):

@@ -402,13 +402,26 @@ def rules_documents(draw: st.DrawFn, owner_keys: tuple[str, ...]) -> dict[str, A
     kept = [i for i in order if (draw(odds[i]) == 0) == (odds[i] is TENTHS)]
     rules = [_valid_for(templates[i], owner_keys) for i in kept]
     doc: dict[str, Any] = {"version": 1, "rules": _existing_splits(rules)}
-    require = draw(pick(None, 1, 2))
+    require = _required(draw(pick(None, 1, 2)), owner_keys, rules)
     if require is not None:
-        doc["require"] = list(owner_keys[:require])
+        doc["require"] = require
     rounding = draw(pick(None, "currency", "0.0001", 0.01, "0.05"))
     if rounding is not None:
         doc["rounding"] = rounding
     return doc
+
+
+def _required(
+    count: int | None, owner_keys: tuple[str, ...], rules: list[dict[str, Any]]
+) -> list[str] | None:
+    """The first ``count`` owner keys as ``require`` (None: the default, the first key), less any
+    that no tag or resource rule gives while there are such rules (that document is refused)."""
+    owner_rules = [r for r in rules if r["kind"] in ("tag", "resource")]
+    given = {k for r in owner_rules for k in r.get("keys") or r.get("set") or owner_keys}
+    wanted = list(owner_keys[: count or 1])
+    if not owner_rules or set(wanted) <= given:
+        return wanted if count else None
+    return [k for k in wanted if k in given] or [k for k in owner_keys if k in given][:1]
 
 
 def _copy(value: Any) -> Any:
