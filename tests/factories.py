@@ -29,31 +29,36 @@ class Charge:
     category: str = "Compute"
     tags: dict[str, str] | None = field(default=None)
     resource: str = "i-0abc"
+    names: dict[str, str] | None = field(default=None)  # e.g. ResourceName, SubAccountName
 
     def row(self) -> dict[str, str]:
         start, end = _period_bounds(self.period)
         charge_start = f"{self.period}-{self.day:02d}T00:00:00Z"
         charge_end = f"{self.period}-{self.day:02d}T01:00:00Z"
-        return _defaults() | {
-            "BilledCost": self.cost,
-            "EffectiveCost": self.cost,
-            "ListCost": self.cost,
-            "ContractedCost": self.cost,
-            "BillingAccountId": self.account,
-            "BillingAccountName": f"acct {self.account}",
-            "BillingCurrency": self.currency,
-            "BillingPeriodStart": start,
-            "BillingPeriodEnd": end,
-            "ChargePeriodStart": charge_start,
-            "ChargePeriodEnd": charge_end,
-            "ProviderName": self.provider,
-            "PublisherName": self.provider,
-            "InvoiceIssuerName": self.provider,
-            "ServiceName": self.service,
-            "ServiceCategory": self.category,
-            "ResourceId": self.resource,
-            "Tags": json.dumps(self.tags) if self.tags is not None else "",
-        }
+        return (
+            _defaults()
+            | {
+                "BilledCost": self.cost,
+                "EffectiveCost": self.cost,
+                "ListCost": self.cost,
+                "ContractedCost": self.cost,
+                "BillingAccountId": self.account,
+                "BillingAccountName": f"acct {self.account}",
+                "BillingCurrency": self.currency,
+                "BillingPeriodStart": start,
+                "BillingPeriodEnd": end,
+                "ChargePeriodStart": charge_start,
+                "ChargePeriodEnd": charge_end,
+                "ProviderName": self.provider,
+                "PublisherName": self.provider,
+                "InvoiceIssuerName": self.provider,
+                "ServiceName": self.service,
+                "ServiceCategory": self.category,
+                "ResourceId": self.resource,
+                "Tags": json.dumps(self.tags) if self.tags is not None else "",
+            }
+            | (self.names or {})
+        )
 
 
 def _defaults() -> dict[str, str]:

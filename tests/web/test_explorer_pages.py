@@ -14,7 +14,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from costcouncil.api.web.format import pct
+from costcouncil.api.web.format import named, pct, short_id
 from costcouncil.workspace.core import Workspace
 from costcouncil.workspace.figures import explorer
 from costcouncil.workspace.figures.explorer import PAGE_SIZE
@@ -87,3 +87,36 @@ def test_pages_cut_the_groups_in_order(org: Workspace, monkeypatch: pytest.Monke
     assert [p["pages"] for p in pages] == [3, 3, 3] and len(every) == 15  # 12 runs, 3 lines
     assert [r for p in pages for r in p["rows"]] == every
     assert [len(p["rows"]) for p in pages] == [5, 5, 5]
+
+
+def test_nodes_and_accounts_show_the_bills_names(finance: httpx.Client) -> None:
+    body = finance.get("/gpu.json", params=ALL).json()
+    [node] = body["nodes"]
+    assert (node["resource"], node["resource_name"], node["account_name"]) == (
+        "i-gpu1", "a100-node-1", "ml-prod")  # fmt: skip
+    assert body["usage"] and {u["resource_name"] for u in body["usage"]} == {"a100-node-1"}
+    page = finance.get("/gpu", params=ALL).text
+    assert ">a100-node-1</a>" in page and 'title="i-gpu1"' in page and ">ml-prod<" in page
+    explorer = finance.get("/explorer.json", params={**ALL, "level": "resource"}).json()
+    assert explorer["names"] == {"i-gpu1": "a100-node-1"}
+    accounts = finance.get("/explorer.json", params={**ALL, "level": "account_name"}).json()
+    assert "ml-prod" in {r["account_name"] for r in accounts["rows"]}
+
+
+@pytest.mark.parametrize(
+    ("ident", "shown"),
+    [
+        ("arn:aws:ec2:us-east-1:123456789012:instance/i-0abc", "i-0abc"),
+        ("arn:aws:sagemaker:us-east-1:1:endpoint/embeddings-v2", "embeddings-v2"),
+        (
+            "/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/virtualMachines/vm1",
+            "vm1",
+        ),
+        ("i-0abc", "i-0abc"),
+        ("x" * 60, "…" + "x" * 39),
+        (None, "(none)"),
+    ],
+)
+def test_ids_are_shortened_for_reading(ident: str | None, shown: str) -> None:
+    assert short_id(ident) == shown
+    assert named(None, ident) == shown and named("gpu-1", ident) == "gpu-1"

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from costcouncil.api.web.format import label
+from costcouncil.api.web.format import label, named
 from costcouncil.workspace.figures.filters import jsonable
 
 LAYOUT: dict[str, Any] = {
@@ -127,12 +127,13 @@ def bars(
 
 def heatmap(rows: Sequence[dict[str, Any]], title: str) -> dict[str, Any]:
     """GPU-hours per node (rows) and team (columns)."""
-    nodes = sorted({str(r["resource"]) for r in rows})
+    names = {str(r["resource"]): named(r.get("resource_name"), r["resource"]) for r in rows}
+    nodes = sorted(names)
     teams = sorted({str(r["team"]) for r in rows})
     z = [[0.0] * len(teams) for _ in nodes]
     for r in rows:
         z[nodes.index(str(r["resource"]))][teams.index(str(r["team"]))] += _num(r["gpu_hours"])
-    trace = {"type": "heatmap", "x": teams, "y": [n[-40:] for n in nodes], "z": z,
+    trace = {"type": "heatmap", "x": teams, "y": [names[n] for n in nodes], "z": z,
              "colorscale": "Blues", "reversescale": False, "hovertemplate": "%{y}<br>%{x}: %{z:,.1f} GPU-h<extra></extra>"}  # fmt: skip
     height = max(320, 40 + 28 * len(nodes))
     layout = {**LAYOUT, "height": height, "title": {"text": title, "x": 0},

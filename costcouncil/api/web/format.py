@@ -58,6 +58,22 @@ def when(value: Any) -> str:
     return str(value)
 
 
+def short_id(value: Any) -> str:
+    """A resource or account id as a person reads it: the last part of an ARN or an Azure
+    resource id (``arn:aws:ec2:…:instance/i-0abc`` → ``i-0abc``), long ids cut to their end."""
+    if value is None:
+        return "(none)"
+    text = str(value)
+    if text.startswith("arn:") or text.startswith("/subscriptions/"):
+        text = text.rstrip("/").replace(":", "/").rsplit("/", 1)[-1] or text
+    return text if len(text) <= 40 else "…" + text[-39:]
+
+
+def named(name: Any, ident: Any) -> str:
+    """A resource or account by its name from the bill, else its short id."""
+    return str(name) if name not in (None, "") and name != ident else short_id(ident)
+
+
 def label(value: Any) -> str:
     """Sentinel owners by name; everything else exactly as in the data (escaped by Jinja)."""
     if value is None:
@@ -70,4 +86,12 @@ def sentinel(value: Any) -> bool:
     return str(value) in SENTINELS
 
 
-FILTERS = {"money": money, "pct": pct, "count": count, "hours": hours, "label": label, "when": when}
+FILTERS = {
+    "money": money,
+    "pct": pct,
+    "count": count,
+    "hours": hours,
+    "label": label,
+    "when": when,
+    "short_id": short_id,
+}

@@ -27,7 +27,7 @@ from costcouncil.api.errors import respond
 from costcouncil.api.figures_api import json
 from costcouncil.api.served import Served
 from costcouncil.api.web import panels
-from costcouncil.api.web.format import FILTERS
+from costcouncil.api.web.format import FILTERS, named
 from costcouncil.errors import ConfigError
 from costcouncil.workspace.access import sessions as web_sessions
 from costcouncil.workspace.common import csvsafe
@@ -51,6 +51,7 @@ PAGES = ("overview", "explorer", "models", "gpu", "ingest")
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters.update(FILTERS)
+templates.env.globals["named"] = named
 
 
 def _link(path: str, params: dict[str, str], **changes: str | None) -> str:

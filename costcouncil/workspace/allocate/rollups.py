@@ -50,13 +50,19 @@ FIXED = {
     "service_category": "c.ServiceCategory",
     "category": CATEGORY_SQL,
     "account": "c.SubAccountId",
+    "account_name": "c.SubAccountName",
     "region": "c.RegionId",
     "charge_category": "c.ChargeCategory",
     "rule": "a.x_rule",
     "method": "a.x_method",
     "currency": "a.BillingCurrency",
 }
-RESOURCE = {"resource": "c.ResourceId", "resource_type": "c.ResourceType", "tags": "c.Tags"}
+RESOURCE = {
+    "resource": "c.ResourceId",
+    "resource_name": "c.ResourceName",
+    "resource_type": "c.ResourceType",
+    "tags": "c.Tags",
+}
 #: The dimensions of the hourly rollup (owner keys among these only).
 COARSE = ("team", "project", "model", "provider", "service", "category", "method", "currency")
 METRICS = {

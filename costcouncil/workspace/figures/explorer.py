@@ -74,6 +74,7 @@ def explore(
         "pages": pages,
         "page_size": PAGE_SIZE,
         "truncated": len(every) == ROW_LIMIT,
+        "names": names_of(store, flt, level, [r[level] for r in rows]),
         "runs": run_facts(
             store, [r["run"] for r in rows] if level == "run" else list(flt.value("run"))
         ),
@@ -126,3 +127,21 @@ def run_facts(store: RollupStore, runs: list[Any]) -> dict[str, dict[str, Any]]:
         start, end = facts["start"], facts["end"]
         facts["hours"] = (end - start).total_seconds() / 3600 if start and end else None
     return out
+
+
+#: Levels whose ids the bill names: the id's column and its name's column.
+NAMED = {"resource": "resource_name", "account": "account_name"}
+
+
+def names_of(store: RollupStore, flt: Filter, level: str, ids: list[Any]) -> dict[str, str]:
+    """The bill's name of each resource or account id shown (ids without one are left out)."""
+    column = NAMED.get(level)
+    listed = [i for i in ids if i not in (None, NONE)]
+    if column is None or not listed:
+        return {}
+    where = f"{level} IN ({', '.join(lit(str(i)) for i in listed)})"
+    tier = "resources" if level == "resource" else "daily"
+    rows = store.query(
+        f"SELECT {level} AS id, max({column}) AS name FROM {tier} WHERE {where} GROUP BY 1"
+    )
+    return {r["id"]: r["name"] for r in rows if r["name"] not in (None, "", r["id"])}

@@ -37,8 +37,9 @@ def gpu(store: RollupStore, flt: Filter) -> dict[str, Any]:
         f"SUM(CASE WHEN method <> 'idle' THEN {metric} ELSE 0 END) AS used"
     )
     nodes = store.query(
-        f"SELECT provider, account, region, resource, {split} FROM resources WHERE {where} "
-        "GROUP BY ALL ORDER BY used + idle DESC, resource",
+        f"SELECT provider, account, max(account_name) AS account_name, region, resource, "
+        f"max(resource_name) AS resource_name, {split} FROM resources WHERE {where} "
+        "GROUP BY provider, account, region, resource ORDER BY used + idle DESC, resource",
     )
     central = flt.teams is not None  # a member: idle capacity is held centrally
     for node in nodes:
@@ -47,6 +48,7 @@ def gpu(store: RollupStore, flt: Filter) -> dict[str, Any]:
     for node in nodes:
         key = (node["provider"], node["account"], node["region"])
         into = clusters.setdefault(key, {"provider": key[0], "account": key[1],
+                                         "account_name": node["account_name"],
                                          "region": key[2], "nodes": 0,
                                          "used": Decimal(0), "idle": Decimal(0)})  # fmt: skip
         into["nodes"] += 1
@@ -67,11 +69,17 @@ def gpu(store: RollupStore, flt: Filter) -> dict[str, Any]:
         "clusters": sorted(clusters.values(), key=lambda c: -(c["used"] + c["idle"])),
         "nodes": nodes,
         "daily": daily,
-        "usage": _usage(store, flt),
+        "usage": _named_nodes(_usage(store, flt), nodes),
         "idle_held_centrally": central,
         "params": flt.params(),
         "scope": scope(flt),
     }
+
+
+def _named_nodes(usage: list[dict[str, Any]], nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The heatmap's rows with each node's name where the bill gives one."""
+    names = {n["resource"]: n["resource_name"] for n in nodes}
+    return [{**row, "resource_name": names.get(row["resource"])} for row in usage]
 
 
 def _utilisation(row: dict[str, Any], central: bool = False) -> None:

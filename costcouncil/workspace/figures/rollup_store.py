@@ -99,6 +99,11 @@ class RollupStore:
             source = _source(files, tier, keys)
             kind = "TABLE" if tier in _IN_MEMORY else "VIEW"
             con.execute(f"CREATE {kind} {tier} AS {source}")
+            have = {r[0] for r in con.execute(f"DESCRIBE {tier}").fetchall()}
+            missing = [d for d in rollups.dimensions(keys, tier) if d not in have]
+            if missing:  # rollups written before these dimensions existed
+                added = ", ".join(f"NULL::VARCHAR AS {q(d)}" for d in missing)
+                con.execute(f"CREATE OR REPLACE {kind} {tier} AS SELECT *, {added} FROM ({source})")
         tables = set(rollups.TIERS)
         for name in rollups.USAGE_FILES:
             found = rollups.file_of(manifest, rollups.USAGE_SLICE, name)
