@@ -99,7 +99,8 @@ def _jobs(path: Path) -> Path:
                  "model_version": f"v{month - 8}", "run": f"train-{month}-{day}",
                  "kind": "training", "status": "failed" if day == 2 else "succeeded"},
                 {"job_id": f"i{month}{day}", "source": "mlflow", "resource_id": "i-gpu1",
-                 "start": _t(month, day, 0), "end": _t(month, day, 1), "accelerator_count": 2.0,
+                 "start": _t(month, day, 0), "end": _t(month, day, 1),
+                 "accelerator_count": 2.0 if month == 9 else 1.0,  # idle capacity moves
                  "team": "search", "project": "ranking", "model": "ranker",
                  "model_version": "v1", "run": f"serve-{month}-{day}", "kind": "inference",
                  "status": "succeeded"},

@@ -6,19 +6,24 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
+import pyarrow.parquet as pq
 import pytest
 
 from costcouncil.api.web.format import named, pct, short_id
+from costcouncil.workspace.allocate.rollups import USAGE_SLICE, file_of
 from costcouncil.workspace.core import Workspace
 from costcouncil.workspace.figures import explorer
 from costcouncil.workspace.figures.explorer import PAGE_SIZE
 from costcouncil.workspace.figures.filters import Dimensions, parse_filter
+from costcouncil.workspace.figures.models import models, unit_rows
 from costcouncil.workspace.figures.rollup_store import RollupStore
 from tests.api.server import Server
 from tests.web.conftest import sign_in
@@ -120,3 +125,47 @@ def test_nodes_and_accounts_show_the_bills_names(finance: httpx.Client) -> None:
 def test_ids_are_shortened_for_reading(ident: str | None, shown: str) -> None:
     assert short_id(ident) == shown
     assert named(None, ident) == shown and named("gpu-1", ident) == "gpu-1"
+
+
+@pytest.fixture(scope="module")
+def member(server: Server) -> Iterator[httpx.Client]:
+    with closing(sign_in(server.url, "vision@example.com")) as client:
+        yield client
+
+
+def test_a_member_never_sees_another_teams_run(member: httpx.Client) -> None:
+    theirs = member.get("/explorer.json", params={**ALL, "run": "serve-10-1"}).json()
+    assert theirs["runs"] == {} and Decimal(theirs["total"]) == 0
+    page = member.get("/explorer", params={**ALL, "run": "serve-10-1"}).text
+    assert 'id="run-facts"' not in page and "inference" not in page
+    runs = member.get("/explorer.json", params={**ALL, "level": "run"}).json()["runs"]
+    assert runs and {f["team"] for f in runs.values()} == {"vision"}
+
+
+@pytest.mark.parametrize("page", ["²", "-1", "0", "1.5"])
+def test_a_crafted_page_number_is_refused(finance: httpx.Client, page: str) -> None:
+    answer = finance.get("/explorer.json", params={**ALL, "page": page})
+    assert answer.status_code == 422, answer.text
+
+
+def test_a_lake_written_before_the_new_usage_columns(org: Workspace, tmp_path: Path) -> None:
+    copy = tmp_path / "old"
+    shutil.copytree(org.root, copy)
+    old = Workspace.open(copy)
+    manifest = old.lake.read()
+    for name, dropped in (
+        ("gpu", ["model_version"]),
+        ("runs", ["accelerator_type", "accelerators"]),
+    ):
+        found = file_of(manifest, USAGE_SLICE, name)
+        assert found is not None
+        path = old.lake.root / found
+        pq.write_table(pq.read_table(path).drop_columns(dropped), path)
+    store = RollupStore(old)
+    flt = parse_filter(ALL, Dimensions.of(old.config.tags.owner_keys), "USD", date(2026, 10, 3))
+    rows = models(store, flt)["rows"]
+    assert rows and all(r["gpu_hours"] is None for r in rows), "unknown, not a false 0"
+    by_model = unit_rows(store, flt, ["model"])
+    assert sum(r["gpu_hours"] or 0 for r in by_model) == pytest.approx(33.0)
+    facts = explorer.explore(store, flt.with_value("run", "train-10-1"))["runs"]
+    assert facts["train-10-1"]["accelerators"] is None and facts["train-10-1"]["gpu_hours"] == 4.0

@@ -99,8 +99,9 @@ def test_the_three_coverage_parts_add_up_to_the_month(
 
 
 def test_idle_capacity_moves_once(shown: dict[str, Any]) -> None:
+    # October's inference jobs use one GPU instead of two: the node's idle capacity grows.
     idle = [m for m in shown["movers"] if m["name"] == "__idle__"]
-    assert [m["key"] for m in idle] in ([], ["line"])
+    assert [m["key"] for m in idle] == ["line"] and Decimal(idle[0]["change"]) > 0
 
 
 def test_movers_equal_the_lake(shown: dict[str, Any], expected: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from costcouncil.api.web.format import label, named
+from costcouncil.api.web.format import label, named, short_id
 from costcouncil.workspace.figures.filters import jsonable
 
 LAYOUT: dict[str, Any] = {
@@ -128,6 +128,8 @@ def bars(
 def heatmap(rows: Sequence[dict[str, Any]], title: str) -> dict[str, Any]:
     """GPU-hours per node (rows) and team (columns)."""
     names = {str(r["resource"]): named(r.get("resource_name"), r["resource"]) for r in rows}
+    twice = {n for n in names.values() if list(names.values()).count(n) > 1}
+    names = {k: f"{v} ({short_id(k)})" if v in twice else v for k, v in names.items()}
     nodes = sorted(names)
     teams = sorted({str(r["team"]) for r in rows})
     z = [[0.0] * len(teams) for _ in nodes]

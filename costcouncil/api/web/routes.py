@@ -131,11 +131,11 @@ def install(app: FastAPI, served: Served) -> None:
         params = {k: v for k, v in request.query_params.items() if k != "level"}
         level = request.query_params.get("level") or None
         raw = request.query_params.get("page") or "1"
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdigit()):
             raise ConfigError(f"'page' must be a page number, not {raw!r}")
         flt = served.filter(params, caller)
         data = explore(served.store, flt, level, None if every else int(raw))
-        return {**data, "dimensions": served.dims.all}
+        return {**data, "dimensions": served.dims.all, "chosen_level": level}
 
     def build_models(request: Request, caller: Caller) -> dict[str, Any]:
         return models(served.store, served.filter(request.query_params, caller))

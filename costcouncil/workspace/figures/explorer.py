@@ -13,7 +13,7 @@ from typing import Any
 
 from costcouncil.errors import ConfigError
 from costcouncil.schema.sql import lit
-from costcouncil.workspace.figures.filters import NONE, Filter, cost_rows, scope
+from costcouncil.workspace.figures.filters import NONE, Filter, cost_rows, scope, team_scope
 from costcouncil.workspace.figures.rollup_store import RollupStore
 
 LEVELS = ("team", "project", "model", "model_version", "run", "resource")
@@ -76,7 +76,9 @@ def explore(
         "truncated": len(every) == ROW_LIMIT,
         "names": names_of(store, flt, level, [r[level] for r in rows]),
         "runs": run_facts(
-            store, [r["run"] for r in rows] if level == "run" else list(flt.value("run"))
+            store,
+            [r["run"] for r in rows] if level == "run" else list(flt.value("run")),
+            flt.teams,
         ),
         "grain": grain,
         "trend": trend,
@@ -107,14 +109,18 @@ def _stacked(rows: list[dict[str, Any]], level: str, top: list[Any]) -> list[dic
     return [{"period": p, level: n, "cost": c} for (p, n), c in sorted(out.items(), key=str)]
 
 
-def run_facts(store: RollupStore, runs: list[Any]) -> dict[str, dict[str, Any]]:
+def run_facts(
+    store: RollupStore, runs: list[Any], teams: frozenset[str] | None = None
+) -> dict[str, dict[str, Any]]:
     """What the jobs say of each run: kind, status, start and end, duration, jobs, GPU type and
-    count, GPU-hours (runs the jobs do not know are left out)."""
+    count, GPU-hours (runs the jobs do not know are left out). For a member (``teams``) only
+    their teams' jobs count: another team's run is not known to them."""
     named = [r for r in runs if r not in (None, NONE)]
     if not named or "usage_runs" not in store.current().tables:
         return {}
     listed = ", ".join(lit(str(r)) for r in named)
-    found = store.query(f"SELECT * FROM usage_runs WHERE run IN ({listed}) ORDER BY run")
+    scope = "" if teams is None else f" AND {team_scope(teams)}"
+    found = store.query(f"SELECT * FROM usage_runs WHERE run IN ({listed}){scope} ORDER BY run")
     out: dict[str, dict[str, Any]] = {}
     for row in found:
         into = out.setdefault(row["run"], {**row, "gpu_hours": 0.0, "jobs": 0})

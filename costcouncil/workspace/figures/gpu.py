@@ -98,12 +98,16 @@ def _usage(store: RollupStore, flt: Filter) -> list[dict[str, Any]]:
     The jobs record team, project, model and node; a filter on anything else (a tag, the
     provider, the region) keeps the GPU-hours of the nodes whose cost it matches.
     """
-    if "usage_gpu" not in store.current().tables:
+    loaded = store.current()
+    if "usage_gpu" not in loaded.tables:
         return []
-    span = usage_where(flt, USAGE_KEYS)
+    keys = USAGE_KEYS - (
+        {"model_version"} if "usage_gpu.model_version" in loaded.lacking else set()
+    )
+    span = usage_where(flt, keys)
     if span is None:
-        own = tuple((k, v) for k, v in flt.where if k in USAGE_KEYS)
-        narrowed = usage_where(flt.narrowed(where=own, tags=()), USAGE_KEYS)
+        own = tuple((k, v) for k, v in flt.where if k in keys)
+        narrowed = usage_where(flt.narrowed(where=own, tags=()), keys)
         nodes = f"SELECT DISTINCT resource FROM resources WHERE {where_sql(flt, 'day')}"
         span = f"{narrowed} AND resource IN ({nodes} AND {GPU_METHODS})"
     rows = store.query(

@@ -64,8 +64,11 @@ def unit_rows(store: RollupStore, flt: Filter, by: list[str]) -> list[dict[str, 
         f"FROM {runs}) AS r ON r.run = c.run GROUP BY ALL ORDER BY cost DESC"
     )
     rows = store.query(sql)
-    usage = _usage(store, flt, by, loaded.tables)
-    known = {name: _known(flt, name, by) for name in _USAGE}
+    gpu_keys = GPU_KEYS - (
+        {"model_version"} if "usage_gpu.model_version" in loaded.lacking else set()
+    )
+    usage = _usage(store, flt, by, loaded.tables, gpu_keys)
+    known = {name: _known(flt, name, by, gpu_keys) for name in _USAGE}
     for row in rows:
         key = tuple(row[k] for k in by)
         found = usage.get(key, {})
@@ -90,9 +93,10 @@ def _in(values: tuple[str, ...]) -> str:
     return "(" + ", ".join(lit(v) for v in values) + ")"
 
 
-def _known(flt: Filter, name: str, by: list[str]) -> bool:
-    """Whether the usage ``name`` can be counted for ``flt`` grouped by ``by``."""
-    columns = GPU_KEYS if name == "gpu_hours" else LLM_KEYS
+def _known(flt: Filter, name: str, by: list[str], gpu_keys: set[str]) -> bool:
+    """Whether the usage ``name`` can be counted for ``flt`` grouped by ``by`` (``gpu_keys``:
+    the GPU-hours rollup's dimensions, fewer in a lake written by an older version)."""
+    columns = gpu_keys if name == "gpu_hours" else LLM_KEYS
     return all(k in columns for k in by) and usage_where(flt, columns) is not None
 
 
@@ -109,7 +113,7 @@ def usage_note(flt: Filter) -> str | None:
 
 
 def _usage(
-    store: RollupStore, flt: Filter, by: list[str], tables: frozenset[str]
+    store: RollupStore, flt: Filter, by: list[str], tables: frozenset[str], gpu_keys: set[str]
 ) -> dict[tuple[Any, ...], dict[str, Any]]:
     out: dict[tuple[Any, ...], dict[str, Any]] = {}
     keys = ", ".join(by)
@@ -121,8 +125,8 @@ def _usage(
         )
         for r in store.query(sql):
             out.setdefault(tuple(r[k] for k in by), {}).update(r)
-    gpu = usage_where(flt, GPU_KEYS)
-    if "usage_gpu" in tables and gpu is not None and set(by) <= GPU_KEYS:
+    gpu = usage_where(flt, gpu_keys)
+    if "usage_gpu" in tables and gpu is not None and set(by) <= gpu_keys:
         sql = f"SELECT {keys}, SUM(gpu_hours) AS gpu_hours FROM usage_gpu WHERE {gpu} GROUP BY ALL"
         for r in store.query(sql):
             out.setdefault(tuple(r[k] for k in by), {}).update(r)

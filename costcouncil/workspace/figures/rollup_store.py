@@ -36,6 +36,8 @@ class Loaded:
     stamp: tuple[int, int]
     periods: list[str]
     tables: frozenset[str]
+    #: Usage rollup columns a lake written by an older version lacks (their figures are unknown).
+    lacking: frozenset[str] = frozenset()
 
 
 class RollupStore:
@@ -105,17 +107,34 @@ class RollupStore:
                 added = ", ".join(f"NULL::VARCHAR AS {q(d)}" for d in missing)
                 con.execute(f"CREATE OR REPLACE {kind} {tier} AS SELECT *, {added} FROM ({source})")
         tables = set(rollups.TIERS)
+        lacking: set[str] = set()
         for name in rollups.USAGE_FILES:
             found = rollups.file_of(manifest, rollups.USAGE_SLICE, name)
             if found is not None:
                 path = lit(str(root / found))
                 con.execute(f"CREATE TABLE usage_{name} AS SELECT * FROM read_parquet({path})")
-                if name == "gpu":  # written before GPU-hours were kept per model version
-                    con.execute(
-                        "ALTER TABLE usage_gpu ADD COLUMN IF NOT EXISTS model_version VARCHAR"
-                    )
                 tables.add(f"usage_{name}")
-        return Loaded(con, stamp, periods, frozenset(tables))
+                lacking |= _complete(con, f"usage_{name}")
+        return Loaded(con, stamp, periods, frozenset(tables), frozenset(lacking))
+
+
+#: Columns added to the usage rollups since they were first written: (table, column, type).
+_ADDED = (
+    ("usage_gpu", "model_version", "VARCHAR"),
+    ("usage_runs", "accelerator_type", "VARCHAR"),
+    ("usage_runs", "accelerators", "DOUBLE"),
+)
+
+
+def _complete(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    """Add the columns an older usage rollup lacks (as NULL); the ``table.column`` names added."""
+    have = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
+    added = set()
+    for name, column, kind in _ADDED:
+        if name == table and column not in have:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            added.add(f"{table}.{column}")
+    return added
 
 
 def _files(manifest: mf.Manifest, root: object, periods: list[str], tier: str) -> list[str]:
