@@ -127,7 +127,9 @@ _FILTERS = [
       for key, values in (("team", ["vision", "search", "(none)", "vision,search", "__idle__"]),
                           ("project", ["detector", "ranking", "(none)", "nope"]),
                           ("model", ["detector-v3", "ranker", "gpt-4o"]),
-                          ("resource", ["i-gpu1", "i-web"]), ("provider", ["AWS", "OpenAI"]))),
+                          ("resource", ["i-gpu1", "i-web"]), ("provider", ["AWS", "OpenAI"]),
+                          ("run", ["train-9-2", "serve-10-1", "nope"]),
+                          ("page", ["1", "2", "0", "x", "\u00b2", "99999999999999999999"]))),
     *({"name": f"tag.{key}", "in": "query", "schema": _STRING}
       for key in ("team", "project", "cluster", "x/y~z")),
     {"name": "currency", "in": "query", "schema": _STRING},
