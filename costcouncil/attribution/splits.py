@@ -185,11 +185,13 @@ def priced_llm_sql() -> str:
     return f"SELECT * FROM ({joined}) AS j WHERE price_rank = 1"
 
 
-def _by_kind(prefix: str, kind_sql: str | None) -> str:
-    total = " + ".join(f"COALESCE(l.{prefix}_{k}, 0)" for k in TOKEN_COLUMNS)
+def tokens_by_kind(prefix: str, kind_sql: str | None, alias: str = "l") -> str:
+    """Priced nano-units (``n``), token counts (``k``), … of a priced LLM row ``alias``: all
+    kinds, or only the cost row's token kind (``kind_sql``)."""
+    total = " + ".join(f"COALESCE({alias}.{prefix}_{k}, 0)" for k in TOKEN_COLUMNS)
     if kind_sql is None:
         return f"({total})"
-    whens = " ".join(f"WHEN {lit(k)} THEN COALESCE(l.{prefix}_{k}, 0)" for k in TOKEN_COLUMNS)
+    whens = " ".join(f"WHEN {lit(k)} THEN COALESCE({alias}.{prefix}_{k}, 0)" for k in TOKEN_COLUMNS)
     return f"(CASE {kind_sql} {whens} ELSE {total} END)"
 
 
@@ -201,15 +203,15 @@ def llm_shares_sql(rules: Rules, rule: UsageSplitRule, cost_columns: list[str], 
     owners = usage_owner(rules, "llm", "l")
     keys = ", ".join(f"{q('x_' + k)}" for k in rules.owner_keys)
     weights = {
-        "token_cost": _by_kind("n", kind),
-        "tokens": _by_kind("k", kind),
+        "token_cost": tokens_by_kind("n", kind),
+        "tokens": tokens_by_kind("k", kind),
         "requests": f"CAST(l.n_req AS {D0})",
     }
     fallback = weights["tokens"] if rule.weight_kind == "token_cost" else weights[rule.weight_kind]
     select = (
         f"c.x_id, {', '.join(owners)}, {weights[rule.weight_kind]} AS uw, "
-        f"{fallback} AS fw, CASE WHEN l.nop = 1 OR {_by_kind('u', kind)} > 0 THEN 1 ELSE 0 END AS unpriced, "
-        f"l.n_req, {_by_kind('m', kind)} AS micro"
+        f"{fallback} AS fw, CASE WHEN l.nop = 1 OR {tokens_by_kind('u', kind)} > 0 THEN 1 ELSE 0 END AS unpriced, "
+        f"l.n_req, {tokens_by_kind('m', kind)} AS micro"
     )
     return (
         f"SELECT x_id, {keys}, SUM(uw) AS w, SUM(fw) AS fw, "

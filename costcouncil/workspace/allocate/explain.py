@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from costcouncil.attribution.refs import Scope
 from costcouncil.attribution.rules import Rules, UsageSplitRule
-from costcouncil.attribution.splits import D0, TOKEN_COLUMNS, job_weight, priced_llm_sql
+from costcouncil.attribution.splits import D0, job_weight, priced_llm_sql, tokens_by_kind
 from costcouncil.catalog import build_price_table
 from costcouncil.errors import ConfigError, CostCouncilError
 from costcouncil.lake import manifest as mf
@@ -299,13 +299,4 @@ def _weight(rule: UsageSplitRule, method: str, cost_columns: list[str], where: s
         if rule.token_kind
         else None
     )
-    return _tokens("n" if weight == "token_cost" else "k", kind)
-
-
-def _tokens(prefix: str, kind_sql: str | None) -> str:
-    """Priced nano-units (``n``) or token counts (``k``): all kinds, or the cost row's kind."""
-    total = " + ".join(f"COALESCE(j.{prefix}_{k}, 0)" for k in TOKEN_COLUMNS)
-    if kind_sql is None:
-        return f"({total})"
-    whens = " ".join(f"WHEN {lit(k)} THEN COALESCE(j.{prefix}_{k}, 0)" for k in TOKEN_COLUMNS)
-    return f"(CASE {kind_sql} {whens} ELSE {total} END)"
+    return tokens_by_kind("n" if weight == "token_cost" else "k", kind, "j")
