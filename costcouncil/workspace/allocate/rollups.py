@@ -73,6 +73,13 @@ METRICS = {
 }
 TIERS = ("hourly", "daily", "resources")
 USAGE_FILES = ("llm", "runs", "gpu")
+#: The owner dimensions of the usage rollups a figure can be grouped and filtered by.
+USAGE_DIMENSIONS = {
+    "llm": frozenset(
+        {"team", "project", "model", "model_version", "environment", "feature", "customer"}
+    ),
+    "gpu": frozenset({"team", "project", "model", "model_version", "resource"}),
+}
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,6 @@ from costcouncil.workspace.figures.filters import (
 from costcouncil.workspace.figures.rollup_store import RollupStore
 
 GPU_METHODS = "(method = 'idle' OR method LIKE 'usage_split:gpu%')"
-#: The dimensions the GPU-hours rollup (``usage_gpu``) holds.
-USAGE_KEYS = {"team", "project", "model", "model_version", "resource"}
 
 
 def gpu(store: RollupStore, flt: Filter) -> dict[str, Any]:
@@ -101,9 +99,7 @@ def _usage(store: RollupStore, flt: Filter) -> list[dict[str, Any]]:
     loaded = store.current()
     if "usage_gpu" not in loaded.tables:
         return []
-    keys = USAGE_KEYS - (
-        {"model_version"} if "usage_gpu.model_version" in loaded.lacking else set()
-    )
+    keys = loaded.usage_keys("gpu")
     span = usage_where(flt, keys)
     if span is None:
         own = tuple((k, v) for k, v in flt.where if k in keys)

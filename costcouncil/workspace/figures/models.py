@@ -64,9 +64,7 @@ def unit_rows(store: RollupStore, flt: Filter, by: list[str]) -> list[dict[str, 
         f"FROM {runs}) AS r ON r.run = c.run GROUP BY ALL ORDER BY cost DESC"
     )
     rows = store.query(sql)
-    gpu_keys = GPU_KEYS - (
-        {"model_version"} if "usage_gpu.model_version" in loaded.lacking else set()
-    )
+    gpu_keys = loaded.usage_keys("gpu")
     usage = _usage(store, flt, by, loaded.tables, gpu_keys)
     known = {name: _known(flt, name, by, gpu_keys) for name in _USAGE}
     for row in rows:
@@ -85,8 +83,8 @@ _EMPTY_RUNS = (
     "(SELECT NULL::VARCHAR AS run, NULL::VARCHAR AS kind, NULL::VARCHAR AS status WHERE false)"
 )
 #: The dimensions of the usage rollups: LLM usage per owner, GPU-hours per owner and node.
-LLM_KEYS = {"team", "project", "model", "model_version", "environment", "feature", "customer"}
-GPU_KEYS = {"team", "project", "model", "model_version", "resource"}
+LLM_KEYS = set(rollups.USAGE_DIMENSIONS["llm"])
+GPU_KEYS = set(rollups.USAGE_DIMENSIONS["gpu"])
 
 
 def _in(values: tuple[str, ...]) -> str:

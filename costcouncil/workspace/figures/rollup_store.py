@@ -39,6 +39,11 @@ class Loaded:
     #: Usage rollup columns a lake written by an older version lacks (their figures are unknown).
     lacking: frozenset[str] = frozenset()
 
+    def usage_keys(self, name: str) -> set[str]:
+        """The dimensions usage rollup ``name`` (``llm``, ``gpu``) really holds in this lake."""
+        keys = rollups.USAGE_DIMENSIONS[name]
+        return {k for k in keys if f"usage_{name}.{k}" not in self.lacking}
+
 
 class RollupStore:
     """Answers figure queries from the workspace's rollups."""
