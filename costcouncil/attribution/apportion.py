@@ -15,8 +15,12 @@ back after.
 
 from __future__ import annotations
 
+import pyarrow as pa
+
+from costcouncil.attribution.controlled import NEAR, RoundingError, controlled
 from costcouncil.attribution.owners import ID, KEY, METRICS
 from costcouncil.attribution.stage import Stage
+from costcouncil.errors import AttributionError
 from costcouncil.schema.sql import q
 
 D0 = "DECIMAL(38,0)"
@@ -47,29 +51,51 @@ def apportion_stages(
     ``rows`` holds the cost rows by ``x_id``. The tie rank is materialised once so every engine
     reads the same ``sid`` wherever it is used. With ``parts`` > 1 the rows are apportioned in
     that many parts by ``x_id`` (every window is per row, so the parts are exactly the whole):
-    each part's allocation rows ``{view}_p{k}`` are spooled (written to a file and read back),
-    so a part's working set is freed before the next part starts, and ``view`` is their union.
-    Each part's conservation is checked (over the part's ``rows`` that ``claimed`` keeps) as soon
-    as its rows are spooled, while its amounts are still there.
+    each part's allocation rows ``{view}_p{k}`` and its cells with a fraction of a unit are
+    spooled (written to a file and read back), so a part's working set is freed before the next
+    part starts. Each part's conservation is checked (over the part's ``rows`` that ``claimed``
+    keeps) as soon as its rows are spooled, while its amounts are still there. The controlled
+    rounding (:mod:`costcouncil.attribution.controlled`) then reads every part's cells and
+    ``view`` is the parts with its unit moves applied.
     """
     if parts == 1:
-        return [
-            *_part_stages(owner_keys, shares, view, rows),
-            Stage(view, _joined_sql(owner_keys, view, rows), streamed=True),
-        ]
-    stages: list[Stage] = []
-    for k in range(parts):
-        source = f"(SELECT * FROM {shares} WHERE {ID} % {parts} = {k})"
-        stages += _part_stages(owner_keys, source, view, rows, f"_p{k}")
-        joined = _joined_sql(owner_keys, view, rows, f"_p{k}")
-        pair = (f"{view}_m_p{k}", f"{view}_amounts_p{k}")
-        check = conservation_sql([pair], rows, f"{claimed} AND {ID} % {parts} = {k}")
-        stages += [
-            Stage(f"{view}_p{k}", joined, spooled=True),
-            Stage(f"{view}_check_p{k}", check, check=True),
-        ]
-    union = " UNION ALL ".join(f"SELECT * FROM {view}_p{k}" for k in range(parts))
-    return [*stages, Stage(view, union, streamed=True)]
+        stages = _part_stages(owner_keys, shares, view, rows)
+        stages.append(Stage(f"{view}_cells", _cells_sql(owner_keys, view, rows)))
+        joined = f"({_joined_sql(owner_keys, view, rows)})"
+        cells = f"{view}_cells"
+    else:
+        stages = []
+        for k in range(parts):
+            source = f"(SELECT * FROM {shares} WHERE {ID} % {parts} = {k})"
+            stages += _part_stages(owner_keys, source, view, rows, f"_p{k}")
+            joined_k = _joined_sql(owner_keys, view, rows, f"_p{k}")
+            pair = (f"{view}_m_p{k}", f"{view}_amounts_p{k}")
+            check = conservation_sql([pair], rows, f"{claimed} AND {ID} % {parts} = {k}")
+            cells_k = _cells_sql(owner_keys, view, rows, f"_p{k}")
+            stages += [
+                Stage(f"{view}_cells_p{k}", cells_k, spooled=True),
+                Stage(f"{view}_p{k}", joined_k, spooled=True),
+                Stage(f"{view}_check_p{k}", check, check=True),
+            ]
+        joined = "(" + " UNION ALL ".join(f"SELECT * FROM {view}_p{k}" for k in range(parts)) + ")"
+        cells = (
+            "(" + " UNION ALL ".join(f"SELECT * FROM {view}_cells_p{k}" for k in range(parts)) + ")"
+        )
+    fix = f"{view}_fix"
+    return [
+        *stages,
+        Stage(fix, _flagged_sql(cells), materialize=True, compute=controlled_changes),
+        Stage(f"{view}_fix_check", _fix_check_sql(fix, rows), check=True),
+        Stage(view, _fixed_sql(owner_keys, joined, fix), streamed=True),
+    ]
+
+
+def controlled_changes(cells: pa.Table) -> pa.Table:
+    """The controlled rounding's unit moves for the flagged ``cells`` (a failure is a bug)."""
+    try:
+        return controlled(cells, METRICS)
+    except RoundingError as e:
+        raise AttributionError(f"controlled rounding failed (nothing was written): {e}") from e
 
 
 def _part_stages(
@@ -78,7 +104,7 @@ def _part_stages(
     """The materialised stages of one part: tie ranks, remainders, their ranks, amounts."""
     m, x, k, amounts_view = (f"{view}_{n}{suffix}" for n in ("m", "x", "k", "amounts"))
     owners = [q("x_" + key) for key in owner_keys]
-    ties = ", ".join([*(f"COALESCE({o}, '')" for o in owners), "x_rule", "x_method"])
+    ties = ", ".join(["wi DESC", *(f"COALESCE({o}, '')" for o in owners), "x_rule", "x_method"])
     totals = f"SELECT {ID}, SUM(w) AS wtot, COUNT(*) AS n FROM {shares} AS s0 GROUP BY {ID}"
     weighted = (
         f"SELECT s.*, t.n, CASE WHEN t.wtot = 0 THEN CAST(1 AS {D0}) ELSE s.w END AS wi, "
@@ -87,17 +113,23 @@ def _part_stages(
     )
     ranked = f"SELECT *, ROW_NUMBER() OVER ({ROW} ORDER BY {ties}) AS sid FROM ({weighted}) AS ww"
     narrow = (
-        f"SELECT m.{ID}, m.sid, m.wi, m.wsum, r.pow, r.unit, "
+        f"SELECT m.{ID}, m.sid, m.wi, m.wsum, r.pow, r.unit, r.BillingPeriodStart AS g_period, "
+        "r.BillingCurrency AS g_currency, "
         + ", ".join(f"r.{c} AS {c}" for c in METRICS)
         + f" FROM {m} AS m JOIN {rows} AS r ON r.{ID} = m.{ID} WHERE m.n > 1"
     )
     units = f"SELECT *, {', '.join(_units(c) for c in METRICS)} FROM ({narrow}) AS nr"
-    kept = [ID, "sid", "unit", *METRICS, *(f"units_{c}, quot_{c}, rem_{c}" for c in METRICS)]
+    kept = [
+        ID, "sid", "unit", "wsum", "g_period", "g_currency", *METRICS,
+        *(f"sunits_{c}, quot_{c}, rem_{c}" for c in METRICS),
+    ]  # fmt: skip
     fixed = f"SELECT {', '.join(kept)} FROM (SELECT *, {', '.join(_fixed(c) for c in METRICS)} FROM ({units}) AS u) AS f"
     ranks = f"SELECT {ID}, sid, {', '.join(_rank(c) for c in METRICS)} FROM {x}"
-    left = ", ".join(f"ANY_VALUE(units_{c}) - SUM(quot_{c}) AS left_{c}" for c in METRICS)
+    left = ", ".join(f"ANY_VALUE(sunits_{c}) - SUM(quot_{c}) AS left_{c}" for c in METRICS)
+    carried = ["x.unit", "x.wsum", "x.g_period", "x.g_currency", *(f"x.rem_{c}" for c in METRICS)]
     amounts = (
-        f"SELECT x.{ID}, x.sid, {', '.join(_amount(c) for c in METRICS)} FROM {x} AS x "
+        f"SELECT x.{ID}, x.sid, {', '.join(_amount(c) for c in METRICS)}, {', '.join(carried)}, "
+        f"{', '.join(_extra(c) for c in METRICS)} FROM {x} AS x "
         f"JOIN {k} AS k ON k.{ID} = x.{ID} AND k.sid = x.sid "
         f"JOIN (SELECT {ID}, {left} FROM {x} GROUP BY {ID}) AS l ON l.{ID} = x.{ID}"
     )
@@ -110,8 +142,9 @@ def _part_stages(
 
 
 def _joined_sql(owner_keys: list[str], view: str, rows: str, suffix: str = "") -> str:
-    """Every share with its row's key and period and its amounts: the row's own for a row with
-    one share, the apportioned ones for a row with several (of the part ``suffix``)."""
+    """Every share with its row's key and period, its amounts (the row's own for a row with one
+    share, the apportioned ones for a row with several, of the part ``suffix``) and its tie rank
+    ``x_sid`` (last), before the controlled rounding's unit moves."""
     owners = [q("x_" + k) for k in owner_keys]
     share_cols = [*(f"b.{o}" for o in owners), "b.x_rule", "b.x_method"]
     weights = [
@@ -120,7 +153,7 @@ def _joined_sql(owner_keys: list[str], view: str, rows: str, suffix: str = "") -
         "b.x_usage_count",
     ]
     head = ", ".join([f"b.{ID}", *(f"r.{c}" for c in KEY), *share_cols, *weights])
-    period = ", ".join(f"r.{c}" for c in PERIOD)
+    period = ", ".join([*(f"r.{c}" for c in PERIOD), "b.sid AS x_sid"])
     single = (
         f"SELECT {head}, "
         + ", ".join(f"CAST(r.{m} AS DECIMAL(38,12)) AS {m}" for m in METRICS)
@@ -132,6 +165,71 @@ def _joined_sql(owner_keys: list[str], view: str, rows: str, suffix: str = "") -
         f"JOIN {rows} AS r ON r.{ID} = b.{ID}"
     )
     return f"{single} UNION ALL {multi}"
+
+
+def _owner_sql(owner_keys: list[str], alias: str) -> str:
+    """One string per owner tuple (null told apart from ''): the owner the rounding controls."""
+    parts = [
+        f"CASE WHEN {alias}.{q('x_' + k)} IS NULL THEN '-' ELSE '+' || {alias}.{q('x_' + k)} END"
+        for k in owner_keys
+    ]
+    return " || CHR(31) || ".join(parts)
+
+
+def _cells_sql(owner_keys: list[str], view: str, rows: str, suffix: str = "") -> str:
+    """The shares of the part ``suffix`` with a fraction of a unit in some metric: what the
+    controlled rounding reads (:data:`costcouncil.attribution.controlled.CELL_COLUMNS`)."""
+    metrics = ", ".join(
+        f"a.rem_{m}, CAST(a.rem_{m} AS DOUBLE) / CAST(a.wsum AS DOUBLE) AS z_{m}, a.e_{m}, a.f_{m}"
+        for m in METRICS
+    )
+    some = " OR ".join(f"a.rem_{m} > 0" for m in METRICS)
+    return (
+        f"SELECT a.{ID}, a.sid, {_owner_sql(owner_keys, 'b')} AS owner, b.x_rule AS g_rule, "
+        f"a.g_period, a.g_currency, a.unit, a.wsum, {metrics} "
+        f"FROM {view}_amounts{suffix} AS a JOIN {view}_m{suffix} AS b "
+        f"ON b.{ID} = a.{ID} AND b.sid = a.sid WHERE {some}"
+    )
+
+
+def _flagged_sql(cells: str) -> str:
+    """The cells of the groups (rule, period, currency) where some owner's units are not
+    clearly within one of its fractional total: the only ones the controlled rounding can
+    change (a group flagged by a hair's breadth of double rounding is left as it is)."""
+    group = "g_rule, g_period, g_currency"
+    sums = ", ".join(f"CAST(SUM(e_{m}) AS DOUBLE) - SUM(z_{m}) AS off_{m}" for m in METRICS)
+    off = " OR ".join(f"ABS(off_{m}) > {1 - NEAR}" for m in METRICS)
+    on = " AND ".join(f"f.{g} = c.{g}" for g in group.split(", "))
+    return (
+        f"WITH c AS (SELECT * FROM {cells} AS cc), "
+        f"o AS (SELECT {group}, owner, {sums} FROM c GROUP BY {group}, owner), "
+        f"f AS (SELECT DISTINCT {group} FROM o WHERE {off}) "
+        f"SELECT c.* FROM c JOIN f ON {on}"
+    )
+
+
+def _fix_check_sql(fix: str, rows: str) -> str:
+    """Rows whose unit moves do not cancel out (the controlled rounding keeps every row exact)."""
+    off = " OR ".join(f"SUM(d_{m}) <> 0" for m in METRICS)
+    return (
+        f"SELECT r.x_source_file, r.x_source_row FROM (SELECT {ID} FROM {fix} GROUP BY {ID} "
+        f"HAVING {off}) AS f JOIN {rows} AS r ON r.{ID} = f.{ID} ORDER BY 1, 2 LIMIT 5"
+    )
+
+
+def _fixed_sql(owner_keys: list[str], joined: str, fix: str) -> str:
+    """The allocation rows with the controlled rounding's unit moves added."""
+    owners = [q("x_" + k) for k in owner_keys]
+    head = [ID, *KEY, *owners, "x_rule", "x_method", "x_weight", "x_usage_weight", "x_usage_count"]
+    amounts = [
+        f"CAST(j.{m} + COALESCE(f.d_{m}, CAST(0 AS DECIMAL(38,12))) AS DECIMAL(38,12)) AS {m}"
+        for m in METRICS
+    ]
+    cols = ", ".join([*(f"j.{c}" for c in head), *amounts, *(f"j.{c}" for c in PERIOD)])
+    return (
+        f"SELECT {cols} FROM {joined} AS j "
+        f"LEFT JOIN {fix} AS f ON f.{ID} = j.{ID} AND f.sid = j.x_sid"
+    )
 
 
 def conservation_sql(
@@ -163,25 +261,50 @@ ORDER BY 1, 2 LIMIT 5
 
 
 def _units(m: str) -> str:
-    """Whole units U, the floor q0 (in double) and its remainder of U·w/W."""
-    u = f"CAST(FLOOR(ABS({m}) * pow) AS {D0})"
-    q0 = f"CAST(FLOOR(CAST({u} * wi AS DOUBLE) / CAST(wsum AS DOUBLE)) AS {D0})"
-    return f"{u} AS units_{m}, {q0} AS quot0_{m}, {u} * wi - {q0} * wsum AS rem0_{m}"
+    """Per metric: ``v`` = |C|/u (units and dust), ``U`` = floor(v), the share's exact amount
+    in units less the dust for the share ranked first (``y``·W, signed), its floor ``q0`` in
+    double and its remainder."""
+    v = f"(ABS({m}) * pow)"
+    u = f"CAST(FLOOR({v}) AS {D0})"
+    sign = f"(CASE WHEN {m} < 0 THEN -1 ELSE 1 END)"
+    dust = f"({v} - {u})"
+    yw = f"{sign} * ({v} * wi - (CASE WHEN sid = 1 THEN {dust} * wsum ELSE 0 END))"
+    q0 = f"CAST(FLOOR(CAST(yw_{m} AS DOUBLE) / CAST(wsum AS DOUBLE)) AS {D0})"
+    return (
+        f"{sign} * {u} AS sunits_{m}, {yw} AS yw_{m}, "
+        f"{q0.replace(f'yw_{m}', f'({yw})')} AS quot0_{m}"
+    )
 
 
 def _fixed(m: str) -> str:
     """The exact floor and remainder: q0 corrected by one step."""
-    fix = f"(CASE WHEN rem0_{m} < 0 THEN -1 WHEN rem0_{m} >= wsum THEN 1 ELSE 0 END)"
-    return f"quot0_{m} + {fix} AS quot_{m}, rem0_{m} - {fix} * wsum AS rem_{m}"
+    rem0 = f"(yw_{m} - quot0_{m} * wsum)"
+    fix = f"(CASE WHEN {rem0} < 0 THEN -1 WHEN {rem0} >= wsum THEN 1 ELSE 0 END)"
+    return f"quot0_{m} + {fix} AS quot_{m}, {rem0} - {fix} * wsum AS rem_{m}"
 
 
 def _rank(m: str) -> str:
-    return f"ROW_NUMBER() OVER ({ROW} ORDER BY rem_{m} DESC, sid) AS rank_{m}"
+    """Largest remainder first; on a tie the share ranked first gets the larger magnitude (so
+    on a negative row, where a unit moves an amount towards zero, the one ranked last)."""
+    tie = f"CASE WHEN {m} < 0 THEN -sid ELSE sid END"
+    return f"ROW_NUMBER() OVER ({ROW} ORDER BY rem_{m} DESC, {tie}) AS rank_{m}"
+
+
+def _extra(m: str) -> str:
+    """``e``: 1 where the row-wise rounding gave the share one of the row's leftover units;
+    ``f``: where a unit move could turn the share against its row's sign (the share holding
+    the dust, when its exact amount is smaller than the dust), 1 if that happens without the
+    unit (a positive row), 2 if with it (a negative row); else 0."""
+    return (
+        f"CASE WHEN rank_{m} <= left_{m} THEN 1 ELSE 0 END AS e_{m}, "
+        f"CASE WHEN x.sid = 1 AND {m} >= 0 AND quot_{m} = -1 THEN 1 "
+        f"WHEN x.sid = 1 AND {m} < 0 AND quot_{m} = 0 THEN 2 ELSE 0 END AS f_{m}"
+    )
 
 
 def _amount(m: str) -> str:
     extra = f"(CASE WHEN rank_{m} <= left_{m} THEN 1 ELSE 0 END)"
-    dust = f"(CASE WHEN rank_{m} = 1 THEN ABS({m}) - units_{m} * unit ELSE 0 END)"
+    sign = f"(CASE WHEN {m} < 0 THEN -1 ELSE 1 END)"
+    dust = f"(CASE WHEN x.sid = 1 THEN {sign} * (ABS({m}) - ABS(sunits_{m}) * unit) ELSE 0 END)"
     value = f"(quot_{m} + {extra}) * unit + {dust}"
-    signed = f"CASE WHEN {m} < 0 THEN -({value}) ELSE {value} END"
-    return f"CAST(CASE WHEN {m} IS NULL THEN NULL ELSE {signed} END AS DECIMAL(38,12)) AS {m}"
+    return f"CAST(CASE WHEN {m} IS NULL THEN NULL ELSE {value} END AS DECIMAL(38,12)) AS {m}"

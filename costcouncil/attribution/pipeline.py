@@ -292,6 +292,8 @@ def run_plan(
             progress(stage.view, i, total)
         if stage.check:
             check_conservation(engine, stage.sql)
+        elif stage.compute is not None:
+            engine.load_arrow(stage.view, stage.compute(engine.fetch(stage.sql)))
         elif stage.spooled and spool is not None:
             engine.spool(stage.view, stage.sql, spool / f"{stage.view}.parquet")
         else:
@@ -306,7 +308,12 @@ def run_plan(
 
 
 def _materialized(stage: Stage, engine: str) -> bool:
-    return stage.materialize or stage.spooled or (stage.streamed and engine != "duckdb")
+    return (
+        stage.compute is not None
+        or stage.materialize
+        or stage.spooled
+        or (stage.streamed and engine != "duckdb")
+    )
 
 
 def _drops_after(plan: Plan, engine: str) -> dict[int, list[str]]:

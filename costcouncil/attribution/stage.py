@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+
+import pyarrow as pa
 
 
 @dataclass
@@ -20,3 +23,6 @@ class Stage:
     spooled: bool = False
     #: Not a view: a conservation check run at this point; its rows name what does not conserve.
     check: bool = False
+    #: Computed in Python: the rows of ``sql`` fetched, passed through this, and loaded as the
+    #: view (the controlled rounding's unit moves).
+    compute: Callable[[pa.Table], pa.Table] | None = None

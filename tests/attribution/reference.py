@@ -49,9 +49,11 @@ R9  LLM: null token counts are 0. A request is unpriced for a row when no price 
 R10 Weights: ``x_usage_weight`` is the weight after the all-zero substitution (so ``x_weight``
     = ``x_usage_weight`` / Σ). ``x_usage_count`` = usage rows in the share; 0 for direct, idle,
     unallocated and shared-pool shares. Zero-weight shares are kept (they get 0, or dust).
-R11 Tie order in apportioning: owner tuples compare key by key, null before any string, strings
-    by code point (= UTF-8 bytes); then rule, then method. The dust goes to the share ranked first,
-    even if its weight is 0.
+R11 Tie order in apportioning: the larger weight first, then owner tuples key by key, null before
+    any string, strings by code point (= UTF-8 bytes); then rule, then method. The share ranked
+    first holds the dust (its whole-unit part is its exact share less the dust, floored); on a
+    remainder tie the leftover unit goes to the share ranked first on a positive row, last on a
+    negative one (a unit there moves an amount towards zero).
 R12 Rounding unit: ``rounding: currency`` uses the ISO 4217 minor unit (table below; a code not
     in the exceptions has 2, the N.A. X-codes included); a decimal ``rounding`` applies to every
     currency. Zero amounts have sign 0: every share gets 0.
@@ -69,6 +71,11 @@ R14 Reconciliation: ``model`` = the share's ``x_model`` for usage shares when ``
     to 12 decimals; a group without requests has ``priced`` 0. ``requests`` = Σ request_count
     (null = 1) over the *distinct* request ids of the group (a request billed by an input row and
     an output row counts once).
+R16 Controlled rounding: after every split row is apportioned (and again after every pool row),
+    units move between the shares of a row so that each owner tuple's total per rule, billing
+    period and currency and metric is within floor … ceil of its exact share; the repair is the
+    engine's own (``costcouncil.attribution.controlled``), fed the same cells. What it must
+    achieve is checked independently (tests/attribution/test_owner_totals.py).
 R15 ``on:`` is a YAML 1.1 boolean: ``yaml.safe_load`` returns the key ``True``. The reference
     accepts either key; the case loader reads YAML 1.2 booleans (only true/false).
 """
@@ -83,6 +90,10 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
+
+import pyarrow as pa
+
+from costcouncil.attribution.controlled import CELL_COLUMNS, controlled
 
 IDLE = "__idle__"
 UNALLOCATED = "__unallocated__"
@@ -168,16 +179,20 @@ def allocate(
     check_rules(ctx)
     done: list[tuple[Row, Share, dict[str, Any]]] = []
     pools: list[tuple[Row, Mapping[str, Any]]] = []
+    cells: list[dict[str, Any]] = []
     for row in charges:
         rule = claiming_rule(row, ctx)
         if rule is not None and rule["kind"] == "shared_pool":
             pools.append((row, rule))
         else:
             shares = usage_split_shares(row, rule, ctx) if rule else direct_shares(row, ctx)
-            done += apportioned(row, shares, ctx)
+            done += apportioned(row, shares, ctx, cells if rule else None)
+    controlled_rounding(cells)
     pooled: list[tuple[Row, Share, dict[str, Any]]] = []
+    pool_cells: list[dict[str, Any]] = []
     for row, rule in pools:
-        pooled += apportioned(row, pool_shares(row, rule, done, ctx), ctx)
+        pooled += apportioned(row, pool_shares(row, rule, done, ctx), ctx, pool_cells)
+    controlled_rounding(pool_cells)
     by_row = {id(row): i for i, row in enumerate(charges)}
     everything = sorted(done + pooled, key=lambda t: by_row[id(t[0])])
     return Result([a for _, _, a in everything], reconciliation(done, ctx))
@@ -563,33 +578,57 @@ def tie_key(share: Share) -> tuple[Any, ...]:
     return owner, share.rule, share.method
 
 
+@dataclass
+class Cell:
+    """One share's apportioning of one metric: its amount, exact remainder (z·W) and unit."""
+
+    amount: Decimal | None
+    rem: Fraction = Fraction(0)
+    extra: int = 0
+    #: 1 / 2: the share would be against its row's sign without / with the unit
+    risk: int = 0
+
+
 def apportion(total: Any, shares: Sequence[Share], weights: Sequence[int], unit: Fraction) -> list:
-    """Steps 1–5 of "Apportioning, exactly" for one metric of one row."""
+    """Steps 1–5 of "Apportioning, exactly" for one metric of one row (before the controlled
+    rounding): a :class:`Cell` per share."""
     if total is None:
-        return [None] * len(shares)
+        return [Cell(None)] * len(shares)
     c = Fraction(Decimal(total))
-    sign = 1 if c > 0 else -1 if c < 0 else 0
-    units = int(abs(c) / unit)
-    dust = abs(c) - units * unit
+    sign = -1 if c < 0 else 1
+    v = abs(c) / unit
+    units = int(v)
+    dust = v - units
     whole = sum(weights)
-    q = [units * w // whole for w in weights]
-    r = [units * w - qi * whole for w, qi in zip(weights, q, strict=True)]
-    ranked = sorted(range(len(shares)), key=lambda i: ((-r[i]), tie_key(shares[i])))
-    extra = set(ranked[: units - sum(q)])
+    order = sorted(range(len(shares)), key=lambda i: (-weights[i], tie_key(shares[i])))
+    sid = {i: n + 1 for n, i in enumerate(order)}
+    yw = [sign * (v * w - (dust * whole if sid[i] == 1 else 0)) for i, w in enumerate(weights)]
+    q = [(y / whole).__floor__() for y in yw]
+    r = [y - qi * whole for y, qi in zip(yw, q, strict=True)]
+    ranked = sorted(range(len(shares)), key=lambda i: (-r[i], sign * sid[i]))
+    extra = set(ranked[: sign * units - sum(q)])
     return [
-        to_decimal(sign * ((q[i] + (i in extra)) * unit + (dust if i == ranked[0] else 0)))
+        Cell(
+            to_decimal((q[i] + (i in extra)) * unit + (sign * dust * unit if sid[i] == 1 else 0)),
+            r[i],
+            int(i in extra),
+            (1 if c >= 0 and q[i] == -1 else 2 if c < 0 and q[i] == 0 else 0) if sid[i] == 1 else 0,
+        )
         for i in range(len(shares))
     ]
 
 
 def apportioned(
-    row: Row, shares: Sequence[Share], ctx: Context
+    row: Row, shares: Sequence[Share], ctx: Context, cells: list[dict[str, Any]] | None = None
 ) -> list[tuple[Row, Share, dict[str, Any]]]:
+    """The allocation rows of ``row``; with ``cells``, its shares' fractional cells appended
+    there (for :func:`controlled_rounding`)."""
     weights = [s.weight for s in shares]
     if sum(weights) == 0:
         weights = [1] * len(shares)
     unit = unit_of(row["BillingCurrency"], ctx.rounding)
     amounts = {m: apportion(row.get(m), shares, weights, unit) for m in METRICS}
+    order = sorted(range(len(shares)), key=lambda i: (-weights[i], tie_key(shares[i])))
     out = []
     for i, share in enumerate(shares):
         allocation: dict[str, Any] = {
@@ -601,10 +640,60 @@ def apportioned(
             "x_weight": float(Fraction(weights[i], sum(weights))),
             "x_usage_weight": weights[i],
             "x_usage_count": share.usage_count,
-            **{m: amounts[m][i] for m in METRICS},
+            **{m: amounts[m][i].amount for m in METRICS},
         }
         out.append((row, share, allocation))
+        if cells is not None and len(shares) > 1 and any(amounts[m][i].rem for m in METRICS):
+            whole = sum(weights)
+            cell: dict[str, Any] = {
+                "row": row,
+                "sid": order.index(i) + 1,
+                "owner": "\x1f".join("-" if v is None else "+" + v for v in share.owner),
+                "g_rule": share.rule,
+                "g_period": row["BillingPeriodStart"],
+                "g_currency": row["BillingCurrency"],
+                "unit": to_decimal(unit),
+                "wsum": whole,
+                "allocation": allocation,
+            }
+            for m in METRICS:
+                a = amounts[m][i]
+                rem = None if a.amount is None else to_decimal(a.rem)
+                cell[f"rem_{m}"] = rem
+                cell[f"z_{m}"] = None if rem is None else float(rem) / float(whole)
+                cell[f"e_{m}"] = None if a.amount is None else a.extra
+                cell[f"f_{m}"] = None if a.amount is None else a.risk
+            cells.append(cell)
     return out
+
+
+def controlled_rounding(cells: list[dict[str, Any]]) -> None:
+    """R16: move units between the shares of a row so each owner's total per rule, billing
+    period and currency is within one unit of its exact share (the engine's own repair, fed the
+    cells the engine would feed it: rows keyed as the engine keys them)."""
+    if not cells:
+        return
+    files = sorted({c["row"]["x_source_file"] for c in cells} | set())
+    fx = {f: n + 1 for n, f in enumerate(files)}
+    for c in cells:
+        c["x_id"] = fx[c["row"]["x_source_file"]] * 2**40 + c["row"]["x_source_row"]
+    columns = [*CELL_COLUMNS, *(f"{k}_{m}" for m in METRICS for k in ("rem", "z", "e", "f"))]
+    table = pa.table(
+        {
+            col: pa.array(
+                [c[col] for c in cells],
+                pa.decimal128(38, 12) if col.startswith("rem_") or col == "unit" else None,
+            )
+            for col in columns
+        }
+    )
+    changes = controlled(table, METRICS).to_pylist()
+    by_key = {(c["x_id"], c["sid"]): c["allocation"] for c in cells}
+    for change in changes:
+        allocation = by_key[(change["x_id"], change["sid"])]
+        for m in METRICS:
+            if allocation[m] is not None:
+                allocation[m] = allocation[m] + change[f"d_{m}"]
 
 
 # --- shared pools ------------------------------------------------------------------------------

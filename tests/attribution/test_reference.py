@@ -115,8 +115,25 @@ def test_case_charges_get_their_defaults() -> None:
 def test_apportion_follows_the_worked_example() -> None:
     """$1.00 over three equal owners: 0.34 / 0.33 / 0.33, the cent to the smallest owner."""
     shares = [reference.Share((team,), "pool", "shared_pool:even", 1) for team in "cab"]
-    amounts = reference.apportion(Decimal("1.00"), shares, [1, 1, 1], Fraction(1, 100))
-    assert amounts == [Decimal("0.33"), Decimal("0.34"), Decimal("0.33")]
+    cells = reference.apportion(Decimal("1.00"), shares, [1, 1, 1], Fraction(1, 100))
+    assert [c.amount for c in cells] == [Decimal("0.33"), Decimal("0.34"), Decimal("0.33")]
+    assert [c.extra for c in cells] == [0, 1, 0]
+
+
+def test_apportion_on_a_negative_row_moves_the_tie_towards_zero_from_the_last() -> None:
+    """−$1.00 over three equal owners: −0.34 to the smallest owner, as on a positive row."""
+    shares = [reference.Share((team,), "pool", "shared_pool:even", 1) for team in "cab"]
+    cells = reference.apportion(Decimal("-1.00"), shares, [1, 1, 1], Fraction(1, 100))
+    assert [c.amount for c in cells] == [Decimal("-0.33"), Decimal("-0.34"), Decimal("-0.33")]
+
+
+def test_apportion_gives_the_dust_to_the_largest_share() -> None:
+    """$1.005 split 1:3: the larger share holds the half cent. Its whole cents come from its
+    exact share less the dust (75.375 − 0.5 = 74.875 cents → 74), the other's 25.125 → 25; the
+    leftover cent goes to the larger remainder (0.875): 0.25 + 0.755."""
+    shares = [reference.Share((t,), "pool", "shared_pool:even", w) for t, w in (("a", 1), ("b", 3))]
+    cells = reference.apportion(Decimal("1.005"), shares, [1, 3], Fraction(1, 100))
+    assert [c.amount for c in cells] == [Decimal("0.25"), Decimal("0.755")]
 
 
 # --- properties --------------------------------------------------------------------------------

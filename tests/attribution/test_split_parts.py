@@ -44,6 +44,6 @@ def test_parts_spooled_to_files_match_the_golden_rows(
         spool=tmp_path,
     )
     harness.assert_matches(allocations, case.expected, case.keys)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        f"cc_alloc_split_p{k}.parquet" for k in range(3)
-    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        f"cc_alloc_split{kind}_p{k}.parquet" for k in range(3) for kind in ("", "_cells")
+    )

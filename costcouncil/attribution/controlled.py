@@ -1,0 +1,236 @@
+"""Controlled rounding: every owner's total per rule and period within one unit of its share.
+
+Apportioning rounds each cost row on its own (largest remainder), so an owner with a steady
+share is rounded the same way row after row and its total drifts from its exact share. This
+module repairs that, keeping every row exact: the rows × owners table of one group (rule,
+billing period, currency) and metric is a two-way table whose cells each hold a fractional part
+``z`` in [0, 1) of a unit, every row's ``z`` adding to the whole number of units the row gives
+out (``e`` = 1 on the cells that got one). The fractional table is a feasible flow with each
+owner's total ``Z`` = Σ z, so an integral one exists with every owner's count of units within
+``floor(Z)`` … ``ceil(Z)`` (controlled rounding of two-way tables; the integrality of flows).
+
+The repair starts from the row-wise result and moves units between the cells of a row, along
+paths found by maximum flow (SciPy), in two passes: owners above ``ceil(Z)`` give units away
+(to owners below their ceiling), then owners below ``floor(Z)`` take units (from owners above
+their floor). Each pass can always take what is owed (a path decomposition of the difference to
+any controlled rounding), and neither undoes the other's bound. Only groups with an owner out of
+its bounds change at all. The result depends only on the cells' values (rows ordered by ``x_id``,
+owners by their key), so every engine and the reference get the same units.
+
+``Z`` is summed in double precision; within 1e-6 of a whole number it is settled exactly (decimal
+remainders over their row's weight total, as fractions), so the bounds are exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from fractions import Fraction
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from scipy.sparse import coo_array
+from scipy.sparse.csgraph import maximum_flow
+
+#: The columns :func:`controlled` reads, besides ``rem_<m>``, ``z_<m>``, ``e_<m>`` and ``f_<m>``
+#: per metric.
+CELL_COLUMNS = ("x_id", "sid", "owner", "g_rule", "g_period", "g_currency", "unit", "wsum")
+#: Within this of a whole number, an owner's fractional total is settled exactly.
+NEAR = 1e-6
+AMOUNT = pa.decimal128(38, 12)
+
+
+class RoundingError(RuntimeError):
+    """No controlled rounding was found (a bug: one always exists)."""
+
+
+def changes_schema(metrics: Sequence[str]) -> pa.Schema:
+    """``x_id``, ``sid`` and, per metric, the amount ``d_<m>`` added to the share (± one unit)."""
+    fields = [pa.field("x_id", pa.int64()), pa.field("sid", pa.int64())]
+    return pa.schema(fields + [pa.field(f"d_{m}", AMOUNT) for m in metrics])
+
+
+def controlled(cells: pa.Table, metrics: Sequence[str]) -> pa.Table:
+    """The shares whose units move so every owner's total is within one unit of its exact one.
+
+    ``cells``: one row per share with a fractional part (``CELL_COLUMNS``; per metric the exact
+    remainder ``rem_<m>`` = z · wsum, ``z_<m>`` in double, ``e_<m>`` 1 where the row-wise
+    rounding gave the share a unit, ``f_<m>`` 1 or 2 where the share would be against its row's
+    sign without (1) or with (2) the unit). Units move without turning a share against its row's
+    sign where that is enough; only otherwise (a row worth less than a unit per share) may such
+    a share end up within one unit of zero on the other side. Returns :func:`changes_schema`
+    rows for the shares changed.
+    """
+    schema = changes_schema(metrics)
+    if cells.num_rows == 0:
+        return schema.empty_table()
+    group = _codes(cells, ("g_rule", "g_period", "g_currency"))
+    owner = _codes(cells, ("owner",))
+    x_id = _ints(cells["x_id"])
+    sid = _ints(cells["sid"])
+    order = np.lexsort((sid, x_id, owner, group))
+    bounds = np.flatnonzero(np.diff(group[order])) + 1
+    deltas = {m: np.zeros(cells.num_rows, dtype=np.int64) for m in metrics}
+    for idx in np.split(order, bounds):
+        for m in metrics:
+            deltas[m][idx] = _group(cells, idx, owner[idx], x_id[idx], m)
+    changed = np.flatnonzero(np.any([deltas[m] != 0 for m in metrics], axis=0))
+    if changed.size == 0:
+        return schema.empty_table()
+    units = cells["unit"].take(pa.array(changed)).to_pylist()
+    columns: dict[str, pa.Array] = {
+        "x_id": pa.array(x_id[changed], pa.int64()),
+        "sid": pa.array(sid[changed], pa.int64()),
+    }
+    for m in metrics:
+        d = deltas[m][changed]
+        columns[f"d_{m}"] = pa.array(
+            [Decimal(int(k)) * u for k, u in zip(d, units, strict=True)], AMOUNT
+        )
+    return pa.table(columns, schema=schema)
+
+
+def _group(
+    cells: pa.Table, idx: np.ndarray, owner: np.ndarray, x_id: np.ndarray, m: str
+) -> np.ndarray:
+    """The unit moves (−1, 0, +1) of one group's cells for metric ``m`` (``idx`` in cell order)."""
+    z = np.nan_to_num(_floats(cells[f"z_{m}"].take(pa.array(idx))))
+    e = _ints(cells[f"e_{m}"].take(pa.array(idx)))
+    live = z > 0
+    out = np.zeros(idx.size, dtype=np.int64)
+    if not live.any():
+        return out
+    _, o = np.unique(owner, return_inverse=True)
+    _, r = np.unique(x_id, return_inverse=True)
+    n_owners = int(o.max()) + 1
+    lo, hi = _bounds(cells, idx, o, z, n_owners, m)
+    risk = _ints(cells[f"f_{m}"].take(pa.array(idx)))
+    new = np.where(live, e, 0)
+    for phase in ("give", "take"):
+        got = np.bincount(o, weights=new, minlength=n_owners).astype(np.int64)
+        if phase == "give":
+            source, sink = np.maximum(got - hi, 0), np.maximum(hi - got, 0)
+        else:
+            source, sink = np.maximum(got - lo, 0), np.maximum(lo - got, 0)
+        owed = (source if phase == "give" else sink).sum()
+        if owed:  # without turning a share against its row's sign, if that is enough
+            wrong_side = ((risk == 1) & (new == 1)) | ((risk == 2) & (new == 0))
+            moved = _move(o, r, new, live & ~wrong_side, source, sink, int(owed))
+            if moved is None:
+                moved = _move(o, r, new, live, source, sink, int(owed))
+            if moved is None:
+                raise RoundingError(f"controlled rounding could not move {owed} units")
+            new = moved
+    got = np.bincount(o, weights=new, minlength=n_owners)
+    if np.any(got < lo) or np.any(got > hi):
+        raise RoundingError("controlled rounding left an owner outside its bounds")
+    if not np.array_equal(
+        np.bincount(r, weights=new), np.bincount(r, weights=np.where(live, e, 0))
+    ):
+        raise RoundingError("controlled rounding changed a row's units")
+    return new - np.where(live, e, 0)
+
+
+def _move(
+    o: np.ndarray,
+    r: np.ndarray,
+    e: np.ndarray,
+    live: np.ndarray,
+    source: np.ndarray,
+    sink: np.ndarray,
+    owed: int,
+) -> np.ndarray | None:
+    """``e`` after a maximum flow of units from owners with ``source`` to owners with ``sink``
+    through rows: a unit leaves an owner's ``live`` cell that has one and enters a ``live`` cell
+    without one in the same row. None when less than ``owed`` can move."""
+    n_owners = source.size
+    n = 2 + n_owners + int(r.max()) + 1
+    on, rn = 2 + o, 2 + n_owners + r
+    drop, take = live & (e == 1), live & (e == 0)
+    givers, takers = np.flatnonzero(source), np.flatnonzero(sink)
+    tails = np.concatenate([on[drop], rn[take], np.zeros(givers.size, np.int64), 2 + takers])
+    heads = np.concatenate([rn[drop], on[take], 2 + givers, np.ones(takers.size, np.int64)])
+    caps = np.concatenate(
+        [np.ones(int(drop.sum() + take.sum()), np.int64), source[givers], sink[takers]]
+    )
+    graph = coo_array((caps.astype(np.int32), (tails, heads)), shape=(n, n)).tocsr()
+    result = maximum_flow(graph, 0, 1, method="dinic")
+    if result.flow_value < owed:
+        return None
+    flow = result.flow.tocoo()
+    positive = flow.data > 0
+    src, dst, amount = flow.row[positive], flow.col[positive], flow.data[positive]
+    keys = src.astype(np.int64) * n + dst
+    order = np.argsort(keys)
+    keys, amount = keys[order], amount[order].astype(np.int64)
+    out = e.copy()
+    for value, cells, tail, head in ((0, drop, on, rn), (1, take, rn, on)):
+        picked = np.flatnonzero(cells)
+        pair = tail[picked].astype(np.int64) * n + head[picked]
+        at = np.minimum(np.searchsorted(keys, pair), max(keys.size - 1, 0))
+        count = np.where(keys[at] == pair, amount[at], 0) if keys.size else np.zeros_like(pair)
+        out[picked[_rank_within(pair) < count]] = value
+    return out
+
+
+def _rank_within(keys: np.ndarray) -> np.ndarray:
+    """Each element's ordinal among the elements with the same key (in array order)."""
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_keys)) + 1]
+    first = np.repeat(starts, np.diff(np.r_[starts, sorted_keys.size]))
+    ranks = np.empty(keys.size, dtype=np.int64)
+    ranks[order] = np.arange(keys.size) - first
+    return ranks
+
+
+def _bounds(
+    cells: pa.Table, idx: np.ndarray, o: np.ndarray, z: np.ndarray, n_owners: int, m: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each owner's floor and ceiling of its fractional total Z (exact, see the module doc)."""
+    total = np.bincount(o, weights=z, minlength=n_owners)
+    whole = np.rint(total)
+    lo = np.floor(total).astype(np.int64)
+    hi = lo + 1
+    for owner in np.flatnonzero(np.abs(total - whole) < NEAR):
+        mine = idx[o == owner]
+        exact = _exact_total(cells, mine, m)
+        k = int(whole[owner])
+        lo[owner], hi[owner] = (k, k) if exact == k else (k, k + 1) if exact > k else (k - 1, k)
+    return lo, hi
+
+
+def _exact_total(cells: pa.Table, rows: np.ndarray, m: str) -> Fraction:
+    """Σ rem / wsum over ``rows``, exactly (remainders summed per weight total first)."""
+    taken = pa.array(rows)
+    rems = cells[f"rem_{m}"].take(taken).to_pylist()
+    sums: dict[int, Decimal] = {}
+    for rem, w in zip(rems, cells["wsum"].take(taken).to_pylist(), strict=True):
+        if rem is not None:
+            sums[int(w)] = sums.get(int(w), Decimal(0)) + Decimal(rem)
+    return sum((Fraction(s) / w for w, s in sums.items()), Fraction(0))
+
+
+def _codes(cells: pa.Table, columns: Sequence[str]) -> np.ndarray:
+    """One int64 code per distinct value tuple of ``columns``, in sorted order of the values."""
+    code = np.zeros(cells.num_rows, dtype=np.int64)
+    for column in columns:
+        values = cells[column].combine_chunks()
+        uniques = pc.unique(values)
+        ranks = pc.array_sort_indices(uniques, null_placement="at_start")
+        position = np.empty(len(uniques), dtype=np.int64)
+        position[ranks.to_numpy()] = np.arange(len(uniques))
+        index = pc.index_in(values, value_set=uniques, skip_nulls=False).to_numpy(
+            zero_copy_only=False
+        )
+        code = code * len(uniques) + position[index]
+    return code
+
+
+def _ints(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(pc.cast(column, pa.int64()), 0).to_numpy(zero_copy_only=False))
+
+
+def _floats(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return np.asarray(pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
