@@ -165,6 +165,7 @@ def test_reference_keeps_the_spec_promises(scenario: Scenario) -> None:
         check_all_but_one_are_whole_units(charge, mine, _unit(scenario, charge))
         check_shares_are_proportional(charge, mine, _unit(scenario, charge))
     check_owners(scenario, result.allocations)
+    check_owner_totals(scenario, result.allocations)
     check_reconciliation(scenario, result)
 
 
@@ -187,7 +188,8 @@ def check_all_but_one_are_whole_units(
 def check_shares_are_proportional(
     charge: Mapping[str, Any], mine: Sequence[Mapping[str, Any]], unit: Fraction
 ) -> None:
-    """No amount is a unit or more from its exact share, dust aside; signs follow the row."""
+    """No amount is a unit or more from its exact share; signs follow the row's (a share under
+    one unit aside: the controlled rounding may have to put it just across zero)."""
     weights = [row["x_usage_weight"] for row in mine]
     total = sum(weights)
     assert total > 0 and all(w >= 0 for w in weights)
@@ -197,12 +199,34 @@ def check_shares_are_proportional(
         if charge[metric] is None:
             continue
         amount = Fraction(charge[metric])
-        units = int(abs(amount) / unit)  # whole units of the row; the rest is dust
         for row, weight in zip(mine, weights, strict=True):
             share = Fraction(row[metric])
-            assert share == 0 or (share > 0) == (amount > 0), "sign"
-            whole = int(abs(share) / unit)  # dust ignored
-            assert abs(whole - Fraction(units * weight, total)) < 1, metric
+            exact = amount * weight / total
+            assert abs(share - exact) < unit, metric
+            if abs(exact) >= unit:
+                assert share == 0 or (share > 0) == (amount > 0), "sign"
+
+
+def check_owner_totals(scenario: Scenario, allocations: Sequence[Mapping[str, Any]]) -> None:
+    """Every owner's total per rule, billing period, currency and metric is within one unit of
+    the sum of its exact shares (the controlled rounding)."""
+    keys = list(scenario.rules.get("owner_keys") or scenario.owner_keys)
+    charges = {c["x_source_row"]: c for c in scenario.charges}
+    totals: dict[int, int] = defaultdict(int)
+    for row in allocations:
+        totals[row["x_source_row"]] += row["x_usage_weight"]
+    off: dict[tuple[Any, ...], Fraction] = defaultdict(Fraction)
+    for row in allocations:
+        charge = charges[row["x_source_row"]]
+        unit = _unit(scenario, charge)
+        owner = tuple(row[f"x_{k}"] for k in keys)
+        for metric in reference.METRICS:
+            if charge[metric] is None:
+                continue
+            exact = Fraction(charge[metric]) * row["x_usage_weight"] / totals[row["x_source_row"]]
+            group = (row["x_rule"], charge["BillingPeriodStart"], charge["BillingCurrency"])
+            off[(*group, metric, owner)] += (Fraction(row[metric]) - exact) / unit
+    assert all(abs(v) < 1 for v in off.values()), max(off.values(), key=abs)
 
 
 def check_owners(scenario: Scenario, allocations: Sequence[Mapping[str, Any]]) -> None:
