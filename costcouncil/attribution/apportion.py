@@ -179,10 +179,7 @@ def _owner_sql(owner_keys: list[str], alias: str) -> str:
 def _cells_sql(owner_keys: list[str], view: str, rows: str, suffix: str = "") -> str:
     """The shares of the part ``suffix`` with a fraction of a unit in some metric: what the
     controlled rounding reads (:data:`costcouncil.attribution.controlled.CELL_COLUMNS`)."""
-    metrics = ", ".join(
-        f"a.rem_{m}, CAST(a.rem_{m} AS DOUBLE) / CAST(a.wsum AS DOUBLE) AS z_{m}, a.e_{m}, a.f_{m}"
-        for m in METRICS
-    )
+    metrics = ", ".join(f"a.rem_{m}, a.e_{m}, a.f_{m}" for m in METRICS)
     some = " OR ".join(f"a.rem_{m} > 0" for m in METRICS)
     return (
         f"SELECT a.{ID}, a.sid, {_owner_sql(owner_keys, 'b')} AS owner, b.x_rule AS g_rule, "
@@ -197,7 +194,10 @@ def _flagged_sql(cells: str) -> str:
     clearly within one of its fractional total: the only ones the controlled rounding can
     change (a group flagged by a hair's breadth of double rounding is left as it is)."""
     group = "g_rule, g_period, g_currency"
-    sums = ", ".join(f"CAST(SUM(e_{m}) AS DOUBLE) - SUM(z_{m}) AS off_{m}" for m in METRICS)
+    sums = ", ".join(
+        f"CAST(SUM(e_{m}) AS DOUBLE) - SUM(CAST(rem_{m} AS DOUBLE) / CAST(wsum AS DOUBLE)) AS off_{m}"
+        for m in METRICS
+    )
     off = " OR ".join(f"ABS(off_{m}) > {1 - NEAR}" for m in METRICS)
     on = " AND ".join(f"f.{g} = c.{g}" for g in group.split(", "))
     return (
@@ -210,7 +210,7 @@ def _flagged_sql(cells: str) -> str:
 
 def _fix_check_sql(fix: str, rows: str) -> str:
     """Rows whose unit moves do not cancel out (the controlled rounding keeps every row exact)."""
-    off = " OR ".join(f"SUM(d_{m}) <> 0" for m in METRICS)
+    off = " OR ".join(f"SUM(k_{m}) <> 0" for m in METRICS)
     return (
         f"SELECT r.x_source_file, r.x_source_row FROM (SELECT {ID} FROM {fix} GROUP BY {ID} "
         f"HAVING {off}) AS f JOIN {rows} AS r ON r.{ID} = f.{ID} ORDER BY 1, 2 LIMIT 5"
@@ -222,7 +222,7 @@ def _fixed_sql(owner_keys: list[str], joined: str, fix: str) -> str:
     owners = [q("x_" + k) for k in owner_keys]
     head = [ID, *KEY, *owners, "x_rule", "x_method", "x_weight", "x_usage_weight", "x_usage_count"]
     amounts = [
-        f"CAST(j.{m} + COALESCE(f.d_{m}, CAST(0 AS DECIMAL(38,12))) AS DECIMAL(38,12)) AS {m}"
+        f"CAST(j.{m} + COALESCE(f.k_{m} * f.unit, CAST(0 AS DECIMAL(38,12))) AS DECIMAL(38,12)) AS {m}"
         for m in METRICS
     ]
     cols = ", ".join([*(f"j.{c}" for c in head), *amounts, *(f"j.{c}" for c in PERIOD)])

@@ -24,8 +24,10 @@ remainders over their row's weight total, as fractions), so the bounds are exact
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -33,8 +35,7 @@ import pyarrow.compute as pc
 from scipy.sparse import coo_array
 from scipy.sparse.csgraph import maximum_flow
 
-#: The columns :func:`controlled` reads, besides ``rem_<m>``, ``z_<m>``, ``e_<m>`` and ``f_<m>``
-#: per metric.
+#: The columns :func:`controlled` reads, besides ``rem_<m>``, ``e_<m>`` and ``f_<m>`` per metric.
 CELL_COLUMNS = ("x_id", "sid", "owner", "g_rule", "g_period", "g_currency", "unit", "wsum")
 #: Within this of a whole number, an owner's fractional total is settled exactly.
 NEAR = 1e-6
@@ -46,21 +47,32 @@ class RoundingError(RuntimeError):
 
 
 def changes_schema(metrics: Sequence[str]) -> pa.Schema:
-    """``x_id``, ``sid`` and, per metric, the amount ``d_<m>`` added to the share (± one unit)."""
-    fields = [pa.field("x_id", pa.int64()), pa.field("sid", pa.int64())]
-    return pa.schema(fields + [pa.field(f"d_{m}", AMOUNT) for m in metrics])
+    """``x_id``, ``sid``, the share's rounding ``unit`` and, per metric, the units ``k_<m>``
+    (−1, 0 or +1) added to the share."""
+    fields = [pa.field("x_id", pa.int64()), pa.field("sid", pa.int64()), pa.field("unit", AMOUNT)]
+    return pa.schema(fields + [pa.field(f"k_{m}", pa.int8()) for m in metrics])
+
+
+@dataclass
+class _Metric:
+    """One metric's columns, as arrays in cell order."""
+
+    z: np.ndarray  #: the fractional part of a unit, rem / wsum (0 where null)
+    e: np.ndarray  #: 1 where the row-wise rounding gave the share a unit
+    risk: np.ndarray  #: 1 / 2: against the row's sign without / with the unit
+    rem: pa.ChunkedArray  #: exact, for owners whose total is near a whole number
 
 
 def controlled(cells: pa.Table, metrics: Sequence[str]) -> pa.Table:
     """The shares whose units move so every owner's total is within one unit of its exact one.
 
     ``cells``: one row per share with a fractional part (``CELL_COLUMNS``; per metric the exact
-    remainder ``rem_<m>`` = z · wsum, ``z_<m>`` in double, ``e_<m>`` 1 where the row-wise
-    rounding gave the share a unit, ``f_<m>`` 1 or 2 where the share would be against its row's
-    sign without (1) or with (2) the unit). Units move without turning a share against its row's
-    sign where that is enough; only otherwise (a row worth less than a unit per share) may such
-    a share end up within one unit of zero on the other side. Returns :func:`changes_schema`
-    rows for the shares changed.
+    remainder ``rem_<m>`` = z · wsum, ``e_<m>`` 1 where the row-wise rounding gave the share a
+    unit, ``f_<m>`` 1 or 2 where the share would be against its row's sign without (1) or with
+    (2) the unit). Units move without turning a share against its row's sign where that is
+    enough; only otherwise (a row worth less than a unit per share) may such a share end up
+    within one unit of zero on the other side. Returns :func:`changes_schema` rows for the
+    shares changed.
     """
     schema = changes_schema(metrics)
     if cells.num_rows == 0:
@@ -69,34 +81,56 @@ def controlled(cells: pa.Table, metrics: Sequence[str]) -> pa.Table:
     owner = _codes(cells, ("owner",))
     x_id = _ints(cells["x_id"])
     sid = _ints(cells["sid"])
+    wsum = _floats(cells["wsum"])
     order = np.lexsort((sid, x_id, owner, group))
+    columns = {m: _metric(cells, m, wsum) for m in metrics}
+    same = _aliases(cells, metrics)
     bounds = np.flatnonzero(np.diff(group[order])) + 1
-    deltas = {m: np.zeros(cells.num_rows, dtype=np.int64) for m in metrics}
+    deltas = {m: np.zeros(cells.num_rows, dtype=np.int8) for m in metrics}
     for idx in np.split(order, bounds):
-        for m in metrics:
-            deltas[m][idx] = _group(cells, idx, owner[idx], x_id[idx], m)
+        for m, col in columns.items():
+            if m not in same:
+                deltas[m][idx] = _group(cells, col, idx, owner[idx], x_id[idx])
+    for m, first in same.items():
+        deltas[m] = deltas[first]
     changed = np.flatnonzero(np.any([deltas[m] != 0 for m in metrics], axis=0))
     if changed.size == 0:
         return schema.empty_table()
-    units = cells["unit"].take(pa.array(changed)).to_pylist()
-    columns: dict[str, pa.Array] = {
+    out: dict[str, Any] = {
         "x_id": pa.array(x_id[changed], pa.int64()),
         "sid": pa.array(sid[changed], pa.int64()),
+        "unit": pc.cast(cells["unit"].take(pa.array(changed)), AMOUNT),
     }
     for m in metrics:
-        d = deltas[m][changed]
-        columns[f"d_{m}"] = pa.array(
-            [Decimal(int(k)) * u for k, u in zip(d, units, strict=True)], AMOUNT
-        )
-    return pa.table(columns, schema=schema)
+        out[f"k_{m}"] = pa.array(deltas[m][changed], pa.int8())
+    return pa.table(out, schema=schema)
+
+
+def _aliases(cells: pa.Table, metrics: Sequence[str]) -> dict[str, str]:
+    """Metric → an earlier metric whose cells are the same (BilledCost = EffectiveCost on most
+    bills): its units move the same way, so they are worked out once."""
+    out: dict[str, str] = {}
+    for i, m in enumerate(metrics):
+        for first in metrics[:i]:
+            if first not in out and all(
+                cells[f"{c}_{m}"].equals(cells[f"{c}_{first}"]) for c in ("rem", "e", "f")
+            ):
+                out[m] = first
+                break
+    return out
+
+
+def _metric(cells: pa.Table, m: str, wsum: np.ndarray) -> _Metric:
+    rem = cells[f"rem_{m}"]
+    z = np.nan_to_num(_floats(rem) / wsum)
+    return _Metric(z, _ints(cells[f"e_{m}"]), _ints(cells[f"f_{m}"]), rem)
 
 
 def _group(
-    cells: pa.Table, idx: np.ndarray, owner: np.ndarray, x_id: np.ndarray, m: str
+    cells: pa.Table, col: _Metric, idx: np.ndarray, owner: np.ndarray, x_id: np.ndarray
 ) -> np.ndarray:
-    """The unit moves (−1, 0, +1) of one group's cells for metric ``m`` (``idx`` in cell order)."""
-    z = np.nan_to_num(_floats(cells[f"z_{m}"].take(pa.array(idx))))
-    e = _ints(cells[f"e_{m}"].take(pa.array(idx)))
+    """The unit moves (−1, 0, +1) of one group's cells for one metric (``idx`` in cell order)."""
+    z, e, risk = col.z[idx], col.e[idx], col.risk[idx]
     live = z > 0
     out = np.zeros(idx.size, dtype=np.int64)
     if not live.any():
@@ -104,32 +138,30 @@ def _group(
     _, o = np.unique(owner, return_inverse=True)
     _, r = np.unique(x_id, return_inverse=True)
     n_owners = int(o.max()) + 1
-    lo, hi = _bounds(cells, idx, o, z, n_owners, m)
-    risk = _ints(cells[f"f_{m}"].take(pa.array(idx)))
-    new = np.where(live, e, 0)
+    lo, hi = _bounds(cells, col.rem, idx, o, z, n_owners)
+    start = np.where(live, e, 0)
+    new = start
     for phase in ("give", "take"):
         got = np.bincount(o, weights=new, minlength=n_owners).astype(np.int64)
         if phase == "give":
             source, sink = np.maximum(got - hi, 0), np.maximum(hi - got, 0)
         else:
             source, sink = np.maximum(got - lo, 0), np.maximum(lo - got, 0)
-        owed = (source if phase == "give" else sink).sum()
+        owed = int((source if phase == "give" else sink).sum())
         if owed:  # without turning a share against its row's sign, if that is enough
             wrong_side = ((risk == 1) & (new == 1)) | ((risk == 2) & (new == 0))
-            moved = _move(o, r, new, live & ~wrong_side, source, sink, int(owed))
+            moved = _move(o, r, new, live & ~wrong_side, source, sink, owed)
             if moved is None:
-                moved = _move(o, r, new, live, source, sink, int(owed))
+                moved = _move(o, r, new, live, source, sink, owed)
             if moved is None:
                 raise RoundingError(f"controlled rounding could not move {owed} units")
             new = moved
     got = np.bincount(o, weights=new, minlength=n_owners)
     if np.any(got < lo) or np.any(got > hi):
         raise RoundingError("controlled rounding left an owner outside its bounds")
-    if not np.array_equal(
-        np.bincount(r, weights=new), np.bincount(r, weights=np.where(live, e, 0))
-    ):
+    if not np.array_equal(np.bincount(r, weights=new), np.bincount(r, weights=start)):
         raise RoundingError("controlled rounding changed a row's units")
-    return new - np.where(live, e, 0)
+    return new - start
 
 
 def _move(
@@ -186,30 +218,38 @@ def _rank_within(keys: np.ndarray) -> np.ndarray:
 
 
 def _bounds(
-    cells: pa.Table, idx: np.ndarray, o: np.ndarray, z: np.ndarray, n_owners: int, m: str
+    cells: pa.Table, rem: pa.ChunkedArray, idx: np.ndarray, o: np.ndarray, z: np.ndarray, n: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each owner's floor and ceiling of its fractional total Z (exact, see the module doc)."""
-    total = np.bincount(o, weights=z, minlength=n_owners)
+    total = np.bincount(o, weights=z, minlength=n)
     whole = np.rint(total)
     lo = np.floor(total).astype(np.int64)
     hi = lo + 1
-    for owner in np.flatnonzero(np.abs(total - whole) < NEAR):
-        mine = idx[o == owner]
-        exact = _exact_total(cells, mine, m)
-        k = int(whole[owner])
-        lo[owner], hi[owner] = (k, k) if exact == k else (k, k + 1) if exact > k else (k - 1, k)
+    lo[total == 0] = hi[total == 0] = 0  # every z is 0 (a sum of positives is not)
+    near = (np.abs(total - whole) < NEAR) & (total > 0)
+    if near.any():
+        exact = _exact_totals(cells, rem, idx[near[o]], o[near[o]])
+        for owner, value in exact.items():
+            k = int(whole[owner])
+            lo[owner], hi[owner] = (k, k) if value == k else (k, k + 1) if value > k else (k - 1, k)
     return lo, hi
 
 
-def _exact_total(cells: pa.Table, rows: np.ndarray, m: str) -> Fraction:
-    """Σ rem / wsum over ``rows``, exactly (remainders summed per weight total first)."""
+def _exact_totals(
+    cells: pa.Table, rem: pa.ChunkedArray, rows: np.ndarray, owners: np.ndarray
+) -> dict[int, Fraction]:
+    """Per owner, Σ rem / wsum over its ``rows``, exactly (summed per weight total first)."""
     taken = pa.array(rows)
-    rems = cells[f"rem_{m}"].take(taken).to_pylist()
-    sums: dict[int, Decimal] = {}
-    for rem, w in zip(rems, cells["wsum"].take(taken).to_pylist(), strict=True):
-        if rem is not None:
-            sums[int(w)] = sums.get(int(w), Decimal(0)) + Decimal(rem)
-    return sum((Fraction(s) / w for w, s in sums.items()), Fraction(0))
+    rems = rem.take(taken).to_pylist()
+    wsums = cells["wsum"].take(taken).to_pylist()
+    sums: dict[tuple[int, int], Decimal] = {}
+    for owner, value, w in zip(owners.tolist(), rems, wsums, strict=True):
+        if value is not None:
+            sums[owner, int(w)] = sums.get((owner, int(w)), Decimal(0)) + Decimal(value)
+    out: dict[int, Fraction] = {}
+    for (owner, w), total in sums.items():
+        out[owner] = out.get(owner, Fraction(0)) + Fraction(total) / w
+    return out
 
 
 def _codes(cells: pa.Table, columns: Sequence[str]) -> np.ndarray:

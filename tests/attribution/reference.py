@@ -660,7 +660,6 @@ def apportioned(
                 a = amounts[m][i]
                 rem = None if a.amount is None else to_decimal(a.rem)
                 cell[f"rem_{m}"] = rem
-                cell[f"z_{m}"] = None if rem is None else float(rem) / float(whole)
                 cell[f"e_{m}"] = None if a.amount is None else a.extra
                 cell[f"f_{m}"] = None if a.amount is None else a.risk
             cells.append(cell)
@@ -677,7 +676,7 @@ def controlled_rounding(cells: list[dict[str, Any]]) -> None:
     fx = {f: n + 1 for n, f in enumerate(files)}
     for c in cells:
         c["x_id"] = fx[c["row"]["x_source_file"]] * 2**40 + c["row"]["x_source_row"]
-    columns = [*CELL_COLUMNS, *(f"{k}_{m}" for m in METRICS for k in ("rem", "z", "e", "f"))]
+    columns = [*CELL_COLUMNS, *(f"{k}_{m}" for m in METRICS for k in ("rem", "e", "f"))]
     table = pa.table(
         {
             col: pa.array(
@@ -693,7 +692,7 @@ def controlled_rounding(cells: list[dict[str, Any]]) -> None:
         allocation = by_key[(change["x_id"], change["sid"])]
         for m in METRICS:
             if allocation[m] is not None:
-                allocation[m] = allocation[m] + change[f"d_{m}"]
+                allocation[m] = allocation[m] + change[f"k_{m}"] * change["unit"]
 
 
 # --- shared pools ------------------------------------------------------------------------------
