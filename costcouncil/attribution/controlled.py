@@ -88,9 +88,10 @@ def controlled(cells: pa.Table, metrics: Sequence[str]) -> pa.Table:
     bounds = np.flatnonzero(np.diff(group[order])) + 1
     deltas = {m: np.zeros(cells.num_rows, dtype=np.int8) for m in metrics}
     for idx in np.split(order, bounds):
+        table = _Table.of(idx, owner[idx], x_id[idx])
         for m, col in columns.items():
             if m not in same:
-                deltas[m][idx] = _group(cells, col, idx, owner[idx], x_id[idx])
+                deltas[m][idx] = _group(cells, col, table)
     for m, first in same.items():
         deltas[m] = deltas[first]
     changed = np.flatnonzero(np.any([deltas[m] != 0 for m in metrics], axis=0))
@@ -126,23 +127,42 @@ def _metric(cells: pa.Table, m: str, wsum: np.ndarray) -> _Metric:
     return _Metric(z, _ints(cells[f"e_{m}"]), _ints(cells[f"f_{m}"]), rem)
 
 
-def _group(
-    cells: pa.Table, col: _Metric, idx: np.ndarray, owner: np.ndarray, x_id: np.ndarray
-) -> np.ndarray:
-    """The unit moves (−1, 0, +1) of one group's cells for one metric (``idx`` in cell order)."""
-    z, e, risk = col.z[idx], col.e[idx], col.risk[idx]
+@dataclass
+class _Table:
+    """One group's cells (in cell order: by owner, row, tie rank) as a rows × owners table."""
+
+    idx: np.ndarray  #: the cells' positions in the input
+    o: np.ndarray  #: owner index, 0 … owners − 1
+    r: np.ndarray  #: row index, 0 … rows − 1
+    owners: int
+    rows: int
+    run: np.ndarray  #: each cell's first cell with the same (owner, row)
+
+    @classmethod
+    def of(cls, idx: np.ndarray, owner: np.ndarray, x_id: np.ndarray) -> _Table:
+        _, o = np.unique(owner, return_inverse=True)
+        _, r = np.unique(x_id, return_inverse=True)
+        new_run = np.r_[True, (o[1:] != o[:-1]) | (r[1:] != r[:-1])]
+        run = np.maximum.accumulate(np.where(new_run, np.arange(idx.size), 0))
+        return cls(idx, o, r, int(o.max()) + 1, int(r.max()) + 1, run)
+
+    def rank(self, mask: np.ndarray) -> np.ndarray:
+        """Each cell's ordinal among the ``mask`` cells of its (owner, row), in cell order."""
+        seen = np.cumsum(mask)
+        return np.asarray(seen - (seen[self.run] - mask[self.run]) - 1)
+
+
+def _group(cells: pa.Table, col: _Metric, t: _Table) -> np.ndarray:
+    """The unit moves (−1, 0, +1) of one group's cells for one metric."""
+    z, e, risk = col.z[t.idx], col.e[t.idx], col.risk[t.idx]
     live = z > 0
-    out = np.zeros(idx.size, dtype=np.int64)
     if not live.any():
-        return out
-    _, o = np.unique(owner, return_inverse=True)
-    _, r = np.unique(x_id, return_inverse=True)
-    n_owners = int(o.max()) + 1
-    lo, hi = _bounds(cells, col.rem, idx, o, z, n_owners)
+        return np.zeros(t.idx.size, dtype=np.int64)
+    lo, hi = _bounds(cells, col.rem, t.idx, t.o, z, t.owners)
     start = np.where(live, e, 0)
     new = start
     for phase in ("give", "take"):
-        got = np.bincount(o, weights=new, minlength=n_owners).astype(np.int64)
+        got = np.bincount(t.o, weights=new, minlength=t.owners).astype(np.int64)
         if phase == "give":
             source, sink = np.maximum(got - hi, 0), np.maximum(hi - got, 0)
         else:
@@ -150,35 +170,28 @@ def _group(
         owed = int((source if phase == "give" else sink).sum())
         if owed:  # without turning a share against its row's sign, if that is enough
             wrong_side = ((risk == 1) & (new == 1)) | ((risk == 2) & (new == 0))
-            moved = _move(o, r, new, live & ~wrong_side, source, sink, owed)
+            moved = _move(t, new, live & ~wrong_side, source, sink, owed)
             if moved is None:
-                moved = _move(o, r, new, live, source, sink, owed)
+                moved = _move(t, new, live, source, sink, owed)
             if moved is None:
                 raise RoundingError(f"controlled rounding could not move {owed} units")
             new = moved
-    got = np.bincount(o, weights=new, minlength=n_owners)
+    got = np.bincount(t.o, weights=new, minlength=t.owners)
     if np.any(got < lo) or np.any(got > hi):
         raise RoundingError("controlled rounding left an owner outside its bounds")
-    if not np.array_equal(np.bincount(r, weights=new), np.bincount(r, weights=start)):
+    if not np.array_equal(np.bincount(t.r, weights=new), np.bincount(t.r, weights=start)):
         raise RoundingError("controlled rounding changed a row's units")
     return new - start
 
 
 def _move(
-    o: np.ndarray,
-    r: np.ndarray,
-    e: np.ndarray,
-    live: np.ndarray,
-    source: np.ndarray,
-    sink: np.ndarray,
-    owed: int,
+    t: _Table, e: np.ndarray, live: np.ndarray, source: np.ndarray, sink: np.ndarray, owed: int
 ) -> np.ndarray | None:
     """``e`` after a maximum flow of units from owners with ``source`` to owners with ``sink``
     through rows: a unit leaves an owner's ``live`` cell that has one and enters a ``live`` cell
     without one in the same row. None when less than ``owed`` can move."""
-    n_owners = source.size
-    n = 2 + n_owners + int(r.max()) + 1
-    on, rn = 2 + o, 2 + n_owners + r
+    n = 2 + t.owners + t.rows
+    on, rn = 2 + t.o, 2 + t.owners + t.r
     drop, take = live & (e == 1), live & (e == 0)
     givers, takers = np.flatnonzero(source), np.flatnonzero(sink)
     tails = np.concatenate([on[drop], rn[take], np.zeros(givers.size, np.int64), 2 + takers])
@@ -190,31 +203,14 @@ def _move(
     result = maximum_flow(graph, 0, 1, method="dinic")
     if result.flow_value < owed:
         return None
-    flow = result.flow.tocoo()
-    positive = flow.data > 0
-    src, dst, amount = flow.row[positive], flow.col[positive], flow.data[positive]
-    keys = src.astype(np.int64) * n + dst
-    order = np.argsort(keys)
-    keys, amount = keys[order], amount[order].astype(np.int64)
     out = e.copy()
+    # net flow owner → row: that many of the owner's cells in the row give their unit up;
+    # row → owner: that many take one (the first in tie-rank order)
     for value, cells, tail, head in ((0, drop, on, rn), (1, take, rn, on)):
         picked = np.flatnonzero(cells)
-        pair = tail[picked].astype(np.int64) * n + head[picked]
-        at = np.minimum(np.searchsorted(keys, pair), max(keys.size - 1, 0))
-        count = np.where(keys[at] == pair, amount[at], 0) if keys.size else np.zeros_like(pair)
-        out[picked[_rank_within(pair) < count]] = value
+        count = np.asarray(result.flow[tail[picked], head[picked]]).ravel()
+        out[picked[t.rank(cells)[picked] < np.maximum(count, 0)]] = value
     return out
-
-
-def _rank_within(keys: np.ndarray) -> np.ndarray:
-    """Each element's ordinal among the elements with the same key (in array order)."""
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(sorted_keys)) + 1]
-    first = np.repeat(starts, np.diff(np.r_[starts, sorted_keys.size]))
-    ranks = np.empty(keys.size, dtype=np.int64)
-    ranks[order] = np.arange(keys.size) - first
-    return ranks
 
 
 def _bounds(
