@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from costcouncil.attribution.controlled import NEAR, RoundingError, controlled
+from costcouncil.attribution.controlled import RoundingError, controlled
 from costcouncil.attribution.owners import ID, KEY, METRICS
 from costcouncil.attribution.stage import Stage
 from costcouncil.errors import AttributionError
@@ -84,7 +84,7 @@ def apportion_stages(
     fix = f"{view}_fix"
     return [
         *stages,
-        Stage(fix, _flagged_sql(cells), materialize=True, compute=controlled_changes),
+        Stage(fix, f"SELECT * FROM {cells} AS c", materialize=True, compute=controlled_changes),
         Stage(f"{view}_fix_check", _fix_check_sql(fix, rows), check=True),
         Stage(view, _fixed_sql(owner_keys, joined, fix), streamed=True),
     ]
@@ -189,25 +189,6 @@ def _cells_sql(owner_keys: list[str], view: str, rows: str, suffix: str = "") ->
     )
 
 
-def _flagged_sql(cells: str) -> str:
-    """The cells of the groups (rule, period, currency) where some owner's units are not
-    clearly within one of its fractional total: the only ones the controlled rounding can
-    change (a group flagged by a hair's breadth of double rounding is left as it is)."""
-    group = "g_rule, g_period, g_currency"
-    sums = ", ".join(
-        f"CAST(SUM(e_{m}) AS DOUBLE) - SUM(CAST(rem_{m} AS DOUBLE) / CAST(wsum AS DOUBLE)) AS off_{m}"
-        for m in METRICS
-    )
-    off = " OR ".join(f"ABS(off_{m}) > {1 - NEAR}" for m in METRICS)
-    on = " AND ".join(f"f.{g} = c.{g}" for g in group.split(", "))
-    return (
-        f"WITH c AS (SELECT * FROM {cells} AS cc), "
-        f"o AS (SELECT {group}, owner, {sums} FROM c GROUP BY {group}, owner), "
-        f"f AS (SELECT DISTINCT {group} FROM o WHERE {off}) "
-        f"SELECT c.* FROM c JOIN f ON {on}"
-    )
-
-
 def _fix_check_sql(fix: str, rows: str) -> str:
     """Rows whose unit moves do not cancel out (the controlled rounding keeps every row exact)."""
     off = " OR ".join(f"SUM(k_{m}) <> 0" for m in METRICS)
@@ -262,18 +243,17 @@ ORDER BY 1, 2 LIMIT 5
 
 def _units(m: str) -> str:
     """Per metric: ``v`` = |C|/u (units and dust), ``U`` = floor(v), the share's exact amount
-    in units less the dust for the share ranked first (``y``·W, signed), its floor ``q0`` in
-    double and its remainder."""
+    in units less the dust for the share ranked first (``y``·W, signed, exact), and an estimate
+    ``q0`` of its floor from doubles (within one of it: the next step corrects it)."""
     v = f"(ABS({m}) * pow)"
     u = f"CAST(FLOOR({v}) AS {D0})"
     sign = f"(CASE WHEN {m} < 0 THEN -1 ELSE 1 END)"
     dust = f"({v} - {u})"
     yw = f"{sign} * ({v} * wi - (CASE WHEN sid = 1 THEN {dust} * wsum ELSE 0 END))"
-    q0 = f"CAST(FLOOR(CAST(yw_{m} AS DOUBLE) / CAST(wsum AS DOUBLE)) AS {D0})"
-    return (
-        f"{sign} * {u} AS sunits_{m}, {yw} AS yw_{m}, "
-        f"{q0.replace(f'yw_{m}', f'({yw})')} AS quot0_{m}"
-    )
+    w, vd = "CAST(wsum AS DOUBLE)", f"(CAST(ABS({m}) AS DOUBLE) * CAST(pow AS DOUBLE))"
+    yd = f"{sign} * ({vd} * CAST(wi AS DOUBLE) - (CASE WHEN sid = 1 THEN CAST({dust} AS DOUBLE) * {w} ELSE 0 END))"
+    q0 = f"CAST(FLOOR({yd} / {w}) AS {D0})"
+    return f"{sign} * {u} AS sunits_{m}, {yw} AS yw_{m}, {q0} AS quot0_{m}"
 
 
 def _fixed(m: str) -> str:
