@@ -23,7 +23,9 @@ remainders over their row's weight total, as fractions), so the bounds are exact
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -87,11 +89,15 @@ def controlled(cells: pa.Table, metrics: Sequence[str]) -> pa.Table:
     same = _aliases(cells, metrics)
     bounds = np.flatnonzero(np.diff(group[order])) + 1
     deltas = {m: np.zeros(cells.num_rows, dtype=np.int8) for m in metrics}
-    for idx in np.split(order, bounds):
+
+    def one_group(idx: np.ndarray) -> None:  # groups are independent: two at a time
         table = _Table.of(idx, owner[idx], x_id[idx])
         for m, col in columns.items():
             if m not in same:
                 deltas[m][idx] = _group(cells, col, table)
+
+    with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+        list(pool.map(one_group, np.split(order, bounds)))
     for m, first in same.items():
         deltas[m] = deltas[first]
     changed = np.flatnonzero(np.any([deltas[m] != 0 for m in metrics], axis=0))
@@ -252,15 +258,12 @@ def _codes(cells: pa.Table, columns: Sequence[str]) -> np.ndarray:
     """One int64 code per distinct value tuple of ``columns``, in sorted order of the values."""
     code = np.zeros(cells.num_rows, dtype=np.int64)
     for column in columns:
-        values = cells[column].combine_chunks()
-        uniques = pc.unique(values)
-        ranks = pc.array_sort_indices(uniques, null_placement="at_start")
-        position = np.empty(len(uniques), dtype=np.int64)
-        position[ranks.to_numpy()] = np.arange(len(uniques))
-        index = pc.index_in(values, value_set=uniques, skip_nulls=False).to_numpy(
-            zero_copy_only=False
-        )
-        code = code * len(uniques) + position[index]
+        encoded = pc.dictionary_encode(cells[column].combine_chunks(), null_encoding="encode")
+        values = encoded.dictionary
+        ranks = pc.array_sort_indices(values, null_placement="at_start").to_numpy()
+        position = np.empty(len(values), dtype=np.int64)
+        position[ranks] = np.arange(len(values))
+        code = code * len(values) + position[encoded.indices.to_numpy(zero_copy_only=False)]
     return code
 
 
