@@ -15,12 +15,17 @@ back after.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pyarrow as pa
 
-from costcouncil.attribution.controlled import RoundingError, controlled
+from costcouncil.attribution.controlled import RoundingError, prepare, solve
 from costcouncil.attribution.owners import ID, KEY, METRICS
 from costcouncil.attribution.stage import Stage
 from costcouncil.errors import AttributionError
+
+if TYPE_CHECKING:
+    from costcouncil.engine.base import Engine
 from costcouncil.schema.sql import q
 
 D0 = "DECIMAL(38,0)"
@@ -90,10 +95,11 @@ def apportion_stages(
     ]
 
 
-def controlled_changes(cells: pa.Table) -> pa.Table:
-    """The controlled rounding's unit moves for the flagged ``cells`` (a failure is a bug)."""
+def controlled_changes(engine: Engine, sql: str) -> pa.Table:
+    """The controlled rounding's unit moves for the cells ``sql`` selects (a failure is a bug).
+    The fetched table is turned into arrays and let go before the work starts."""
     try:
-        return controlled(cells, METRICS)
+        return solve(prepare(engine.fetch(sql), METRICS))
     except RoundingError as e:
         raise AttributionError(f"controlled rounding failed (nothing was written): {e}") from e
 
@@ -144,7 +150,7 @@ def _part_stages(
 def _joined_sql(owner_keys: list[str], view: str, rows: str, suffix: str = "") -> str:
     """Every share with its row's key and period, its amounts (the row's own for a row with one
     share, the apportioned ones for a row with several, of the part ``suffix``) and its tie rank
-    ``x_sid`` (last), before the controlled rounding's unit moves."""
+    ``x_sid`` and rounding unit ``x_unit`` (last), before the controlled rounding's unit moves."""
     owners = [q("x_" + k) for k in owner_keys]
     share_cols = [*(f"b.{o}" for o in owners), "b.x_rule", "b.x_method"]
     weights = [
@@ -153,7 +159,7 @@ def _joined_sql(owner_keys: list[str], view: str, rows: str, suffix: str = "") -
         "b.x_usage_count",
     ]
     head = ", ".join([f"b.{ID}", *(f"r.{c}" for c in KEY), *share_cols, *weights])
-    period = ", ".join([*(f"r.{c}" for c in PERIOD), "b.sid AS x_sid"])
+    period = ", ".join([*(f"r.{c}" for c in PERIOD), "b.sid AS x_sid", "r.unit AS x_unit"])
     single = (
         f"SELECT {head}, "
         + ", ".join(f"CAST(r.{m} AS DECIMAL(38,12)) AS {m}" for m in METRICS)
@@ -183,7 +189,7 @@ def _cells_sql(owner_keys: list[str], view: str, rows: str, suffix: str = "") ->
     some = " OR ".join(f"a.rem_{m} > 0" for m in METRICS)
     return (
         f"SELECT a.{ID}, a.sid, {_owner_sql(owner_keys, 'b')} AS owner, b.x_rule AS g_rule, "
-        f"a.g_period, a.g_currency, a.unit, a.wsum, {metrics} "
+        f"a.g_period, a.g_currency, a.wsum, {metrics} "
         f"FROM {view}_amounts{suffix} AS a JOIN {view}_m{suffix} AS b "
         f"ON b.{ID} = a.{ID} AND b.sid = a.sid WHERE {some}"
     )
@@ -203,7 +209,7 @@ def _fixed_sql(owner_keys: list[str], joined: str, fix: str) -> str:
     owners = [q("x_" + k) for k in owner_keys]
     head = [ID, *KEY, *owners, "x_rule", "x_method", "x_weight", "x_usage_weight", "x_usage_count"]
     amounts = [
-        f"CAST(j.{m} + COALESCE(f.k_{m} * f.unit, CAST(0 AS DECIMAL(38,12))) AS DECIMAL(38,12)) AS {m}"
+        f"CAST(j.{m} + COALESCE(f.k_{m} * j.x_unit, CAST(0 AS DECIMAL(38,12))) AS DECIMAL(38,12)) AS {m}"
         for m in METRICS
     ]
     cols = ", ".join([*(f"j.{c}" for c in head), *amounts, *(f"j.{c}" for c in PERIOD)])
@@ -276,9 +282,9 @@ def _extra(m: str) -> str:
     the dust, when its exact amount is smaller than the dust), 1 if that happens without the
     unit (a positive row), 2 if with it (a negative row); else 0."""
     return (
-        f"CASE WHEN rank_{m} <= left_{m} THEN 1 ELSE 0 END AS e_{m}, "
-        f"CASE WHEN x.sid = 1 AND {m} >= 0 AND quot_{m} = -1 THEN 1 "
-        f"WHEN x.sid = 1 AND {m} < 0 AND quot_{m} = 0 THEN 2 ELSE 0 END AS f_{m}"
+        f"CAST(CASE WHEN rank_{m} <= left_{m} THEN 1 ELSE 0 END AS TINYINT) AS e_{m}, "
+        f"CAST(CASE WHEN x.sid = 1 AND {m} >= 0 AND quot_{m} = -1 THEN 1 "
+        f"WHEN x.sid = 1 AND {m} < 0 AND quot_{m} = 0 THEN 2 ELSE 0 END AS TINYINT) AS f_{m}"
     )
 
 

@@ -38,7 +38,7 @@ from scipy.sparse import coo_array
 from scipy.sparse.csgraph import maximum_flow
 
 #: The columns :func:`controlled` reads, besides ``rem_<m>``, ``e_<m>`` and ``f_<m>`` per metric.
-CELL_COLUMNS = ("x_id", "sid", "owner", "g_rule", "g_period", "g_currency", "unit", "wsum")
+CELL_COLUMNS = ("x_id", "sid", "owner", "g_rule", "g_period", "g_currency", "wsum")
 #: Within this of a whole number, an owner's fractional total is settled exactly.
 NEAR = 1e-6
 AMOUNT = pa.decimal128(38, 12)
@@ -49,9 +49,8 @@ class RoundingError(RuntimeError):
 
 
 def changes_schema(metrics: Sequence[str]) -> pa.Schema:
-    """``x_id``, ``sid``, the share's rounding ``unit`` and, per metric, the units ``k_<m>``
-    (−1, 0 or +1) added to the share."""
-    fields = [pa.field("x_id", pa.int64()), pa.field("sid", pa.int64()), pa.field("unit", AMOUNT)]
+    """``x_id``, ``sid`` and, per metric, the units ``k_<m>`` (−1, 0 or +1) added to the share."""
+    fields = [pa.field("x_id", pa.int64()), pa.field("sid", pa.int64())]
     return pa.schema(fields + [pa.field(f"k_{m}", pa.int8()) for m in metrics])
 
 
@@ -65,6 +64,20 @@ class _Metric:
     rem: pa.ChunkedArray  #: exact, for owners whose total is near a whole number
 
 
+@dataclass
+class Cells:
+    """The cells as arrays (what :func:`solve` needs; the fetched table can go)."""
+
+    metrics: tuple[str, ...]
+    group: np.ndarray
+    owner: np.ndarray
+    x_id: np.ndarray
+    sid: np.ndarray
+    wsum: pa.ChunkedArray
+    columns: dict[str, _Metric]
+    same: dict[str, str]  #: metric → the earlier metric with the same cells
+
+
 def controlled(cells: pa.Table, metrics: Sequence[str]) -> pa.Table:
     """The shares whose units move so every owner's total is within one unit of its exact one.
 
@@ -74,41 +87,57 @@ def controlled(cells: pa.Table, metrics: Sequence[str]) -> pa.Table:
     (2) the unit). Units move without turning a share against its row's sign where that is
     enough; only otherwise (a row worth less than a unit per share) may such a share end up
     within one unit of zero on the other side. Returns :func:`changes_schema` rows for the
-    shares changed.
+    shares changed. The same as ``solve(prepare(cells, metrics))``.
     """
-    schema = changes_schema(metrics)
-    if cells.num_rows == 0:
+    return solve(prepare(cells, metrics))
+
+
+def prepare(cells: pa.Table, metrics: Sequence[str]) -> Cells:
+    """``cells`` as arrays: codes for the groups and owners (in the sort order of their values),
+    and per metric the fractions, units and sign risks (metrics with the same cells once)."""
+    metrics = tuple(metrics)
+    wsum = cells["wsum"]
+    same = _aliases(cells, metrics) if cells.num_rows else {}
+    w = _floats(wsum)
+    return Cells(
+        metrics,
+        _codes(cells, ("g_rule", "g_period", "g_currency")),
+        _codes(cells, ("owner",)),
+        _ints(cells["x_id"]),
+        _ints(cells["sid"]),
+        wsum,
+        {m: _metric(cells, m, w) for m in metrics if m not in same},
+        same,
+    )
+
+
+def solve(cells: Cells) -> pa.Table:
+    """The unit moves of :func:`controlled`, group by group."""
+    schema = changes_schema(cells.metrics)
+    n = cells.x_id.size
+    if n == 0:
         return schema.empty_table()
-    group = _codes(cells, ("g_rule", "g_period", "g_currency"))
-    owner = _codes(cells, ("owner",))
-    x_id = _ints(cells["x_id"])
-    sid = _ints(cells["sid"])
-    wsum = _floats(cells["wsum"])
-    order = np.lexsort((sid, x_id, owner, group))
-    columns = {m: _metric(cells, m, wsum) for m in metrics}
-    same = _aliases(cells, metrics)
-    bounds = np.flatnonzero(np.diff(group[order])) + 1
-    deltas = {m: np.zeros(cells.num_rows, dtype=np.int8) for m in metrics}
+    order = np.lexsort((cells.sid, cells.x_id, cells.owner, cells.group))
+    bounds = np.flatnonzero(np.diff(cells.group[order])) + 1
+    deltas = {m: np.zeros(n, dtype=np.int8) for m in cells.metrics}
 
     def one_group(idx: np.ndarray) -> None:  # groups are independent: two at a time
-        table = _Table.of(idx, owner[idx], x_id[idx])
-        for m, col in columns.items():
-            if m not in same:
-                deltas[m][idx] = _group(cells, col, table)
+        table = _Table.of(idx, cells.owner[idx], cells.x_id[idx])
+        for m, col in cells.columns.items():
+            deltas[m][idx] = _group(cells.wsum, col, table)
 
     with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
         list(pool.map(one_group, np.split(order, bounds)))
-    for m, first in same.items():
+    for m, first in cells.same.items():
         deltas[m] = deltas[first]
-    changed = np.flatnonzero(np.any([deltas[m] != 0 for m in metrics], axis=0))
+    changed = np.flatnonzero(np.any([deltas[m] != 0 for m in cells.metrics], axis=0))
     if changed.size == 0:
         return schema.empty_table()
     out: dict[str, Any] = {
-        "x_id": pa.array(x_id[changed], pa.int64()),
-        "sid": pa.array(sid[changed], pa.int64()),
-        "unit": pc.cast(cells["unit"].take(pa.array(changed)), AMOUNT),
+        "x_id": pa.array(cells.x_id[changed], pa.int64()),
+        "sid": pa.array(cells.sid[changed], pa.int64()),
     }
-    for m in metrics:
+    for m in cells.metrics:
         out[f"k_{m}"] = pa.array(deltas[m][changed], pa.int8())
     return pa.table(out, schema=schema)
 
@@ -158,13 +187,13 @@ class _Table:
         return np.asarray(seen - (seen[self.run] - mask[self.run]) - 1)
 
 
-def _group(cells: pa.Table, col: _Metric, t: _Table) -> np.ndarray:
+def _group(wsum: pa.ChunkedArray, col: _Metric, t: _Table) -> np.ndarray:
     """The unit moves (−1, 0, +1) of one group's cells for one metric."""
     z, e, risk = col.z[t.idx], col.e[t.idx], col.risk[t.idx]
     live = z > 0
     if not live.any():
         return np.zeros(t.idx.size, dtype=np.int64)
-    lo, hi = _bounds(cells, col.rem, t.idx, t.o, z, t.owners)
+    lo, hi = _bounds(wsum, col.rem, t.idx, t.o, z, t.owners)
     start = np.where(live, e, 0)
     new = start
     for phase in ("give", "take"):
@@ -220,7 +249,12 @@ def _move(
 
 
 def _bounds(
-    cells: pa.Table, rem: pa.ChunkedArray, idx: np.ndarray, o: np.ndarray, z: np.ndarray, n: int
+    wsum: pa.ChunkedArray,
+    rem: pa.ChunkedArray,
+    idx: np.ndarray,
+    o: np.ndarray,
+    z: np.ndarray,
+    n: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each owner's floor and ceiling of its fractional total Z (exact, see the module doc)."""
     total = np.bincount(o, weights=z, minlength=n)
@@ -230,7 +264,7 @@ def _bounds(
     lo[total == 0] = hi[total == 0] = 0  # every z is 0 (a sum of positives is not)
     near = (np.abs(total - whole) < NEAR) & (total > 0)
     if near.any():
-        exact = _exact_totals(cells, rem, idx[near[o]], o[near[o]])
+        exact = _exact_totals(wsum, rem, idx[near[o]], o[near[o]])
         for owner, value in exact.items():
             k = int(whole[owner])
             lo[owner], hi[owner] = (k, k) if value == k else (k, k + 1) if value > k else (k - 1, k)
@@ -238,12 +272,12 @@ def _bounds(
 
 
 def _exact_totals(
-    cells: pa.Table, rem: pa.ChunkedArray, rows: np.ndarray, owners: np.ndarray
+    wsum: pa.ChunkedArray, rem: pa.ChunkedArray, rows: np.ndarray, owners: np.ndarray
 ) -> dict[int, Fraction]:
     """Per owner, Σ rem / wsum over its ``rows``, exactly (summed per weight total first)."""
     taken = pa.array(rows)
     rems = rem.take(taken).to_pylist()
-    wsums = cells["wsum"].take(taken).to_pylist()
+    wsums = wsum.take(taken).to_pylist()
     sums: dict[tuple[int, int], Decimal] = {}
     for owner, value, w in zip(owners.tolist(), rems, wsums, strict=True):
         if value is not None:
@@ -268,7 +302,11 @@ def _codes(cells: pa.Table, columns: Sequence[str]) -> np.ndarray:
 
 
 def _ints(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    return np.asarray(pc.fill_null(pc.cast(column, pa.int64()), 0).to_numpy(zero_copy_only=False))
+    if pa.types.is_null(column.type):  # every value null
+        return np.zeros(len(column), dtype=np.int64)
+    if column.null_count:
+        column = pc.fill_null(column, 0)
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _floats(column: pa.ChunkedArray | pa.Array) -> np.ndarray:

@@ -293,7 +293,7 @@ def run_plan(
         if stage.check:
             check_conservation(engine, stage.sql)
         elif stage.compute is not None:
-            engine.load_arrow(stage.view, stage.compute(engine.fetch(stage.sql)))
+            engine.load_arrow(stage.view, stage.compute(engine, stage.sql))
         elif stage.spooled and spool is not None:
             engine.spool(stage.view, stage.sql, spool / f"{stage.view}.parquet")
         else:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from costcouncil.engine.base import Engine
 
 
 @dataclass
@@ -23,6 +27,6 @@ class Stage:
     spooled: bool = False
     #: Not a view: a conservation check run at this point; its rows name what does not conserve.
     check: bool = False
-    #: Computed in Python: the rows of ``sql`` fetched, passed through this, and loaded as the
-    #: view (the controlled rounding's unit moves).
-    compute: Callable[[pa.Table], pa.Table] | None = None
+    #: Computed in Python: called with the engine and ``sql`` (the rows it reads), its table is
+    #: loaded as the view (the controlled rounding's unit moves).
+    compute: Callable[[Engine, str], pa.Table] | None = None

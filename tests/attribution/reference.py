@@ -652,7 +652,7 @@ def apportioned(
                 "g_rule": share.rule,
                 "g_period": row["BillingPeriodStart"],
                 "g_currency": row["BillingCurrency"],
-                "unit": to_decimal(unit),
+                "unit": to_decimal(unit),  # not read by the rounding: for applying its moves
                 "wsum": whole,
                 "allocation": allocation,
             }
@@ -681,18 +681,19 @@ def controlled_rounding(cells: list[dict[str, Any]]) -> None:
         {
             col: pa.array(
                 [c[col] for c in cells],
-                pa.decimal128(38, 12) if col.startswith("rem_") or col == "unit" else None,
+                pa.decimal128(38, 12) if col.startswith("rem_") else None,
             )
             for col in columns
         }
     )
     changes = controlled(table, METRICS).to_pylist()
-    by_key = {(c["x_id"], c["sid"]): c["allocation"] for c in cells}
+    by_key = {(c["x_id"], c["sid"]): c for c in cells}
     for change in changes:
-        allocation = by_key[(change["x_id"], change["sid"])]
+        cell = by_key[(change["x_id"], change["sid"])]
+        allocation = cell["allocation"]
         for m in METRICS:
             if allocation[m] is not None:
-                allocation[m] = allocation[m] + change[f"k_{m}"] * change["unit"]
+                allocation[m] = allocation[m] + change[f"k_{m}"] * cell["unit"]
 
 
 # --- shared pools ------------------------------------------------------------------------------
