@@ -1,16 +1,18 @@
 """Exact apportioning: integer-weighted shares of a cost row → amounts that sum to it exactly.
 
-Per metric and row (see docs/attribution.md, "Apportioning, exactly"): whole units
-``q_i = floor(U·w_i / W)`` with exact ``DECIMAL(38,0)`` remainders, the ``U − Σq`` leftover units to
-the largest remainders, the sub-unit dust to the share ranked first. The floor is computed in
-double and corrected by one step with exact arithmetic, so it is exact for any ``U < 2^52``.
+Per metric and row (see docs/attribution.md, "Apportioning, exactly"): the share ranked first
+(largest weight, then owner) holds the sub-unit dust; every share's whole units are the floor of
+its exact share (less the dust, for the holder) with an exact ``DECIMAL(38,12)`` remainder, and
+the leftover units go to the largest remainders. The floor is estimated in double and corrected
+by one step with exact arithmetic, so it is exact for any row below 2^52 units. Then the
+controlled rounding (:mod:`costcouncil.attribution.controlled`) moves single units between the
+shares of a row so that every owner's total per rule, period and currency is within one unit.
 
 A row with one share keeps its amounts as they are (that is what the arithmetic gives). Every
-share gets its row's share count, weight total and string-ordered tie rank (``sid``) in one
-materialised stage; the rows with several shares are then apportioned on a narrow projection
-keyed by ``x_id``: the four metrics' remainder ranks reuse ``sid`` (windows over ``x_id``, ``sid``
-and the remainders only), the leftover units come from a ``GROUP BY``, and the owners are joined
-back after.
+share gets its row's share count, weight total and tie rank (``sid``) in one materialised stage;
+the rows with several shares are then apportioned on a narrow projection keyed by ``x_id``: the
+four metrics' remainder ranks reuse ``sid`` (windows over ``x_id``, ``sid`` and the remainders
+only), the leftover units come from a ``GROUP BY``, and the owners are joined back after.
 """
 
 from __future__ import annotations
