@@ -4,7 +4,7 @@ Per metric and row (see docs/attribution.md, "Apportioning, exactly"): the share
 (largest weight, then owner) holds the sub-unit dust; every share's whole units are the floor of
 its exact share (less the dust, for the holder) with an exact ``DECIMAL(38,12)`` remainder, and
 the leftover units go to the largest remainders. The floor is estimated in double and corrected
-by one step with exact arithmetic, so it is exact for any row below 2^52 units. Then the
+by one step with exact arithmetic, so it is exact for any row below 2^50 units. Then the
 controlled rounding (:mod:`costcouncil.attribution.controlled`) moves single units between the
 shares of a row so that every owner's total per rule, period and currency is within one unit.
 
