@@ -46,7 +46,6 @@ CELL_COLUMNS = ("x_id", "sid", "owner", "g_rule", "g_period", "g_currency", "wsu
 NEAR = 1e-6
 #: Owners with more cells than this have their double total summed exactly rounded (fsum).
 FSUM_FROM = 1000
-AMOUNT = pa.decimal128(38, 12)
 
 
 class RoundingError(RuntimeError):
