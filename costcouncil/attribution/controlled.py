@@ -9,12 +9,12 @@ out (``e`` = 1 on the cells that got one). The fractional table is a feasible fl
 owner's total ``Z`` = Σ z, so an integral one exists with every owner's count of units within
 ``floor(Z)`` … ``ceil(Z)`` (controlled rounding of two-way tables; the integrality of flows).
 
-The repair starts from the row-wise result and moves units between the cells of a row, along
-paths found by maximum flow (SciPy), in two passes: owners above ``ceil(Z)`` give units away
-(to owners below their ceiling), then owners below ``floor(Z)`` take units (from owners above
-their floor). Each pass can always take what is owed (a path decomposition of the difference to
-any controlled rounding), and neither undoes the other's bound. Only groups with an owner out of
-its bounds change at all. The result depends only on the cells' values (rows ordered by ``x_id``,
+The repair starts from the row-wise result and moves units between the cells of a row, found
+by one maximum flow (SciPy) per group and metric: a circulation with lower bounds in which
+owners above ``ceil(Z)`` must give units, owners below ``floor(Z)`` must take them, and every
+other owner may pass units on or give and take within its bounds. It always has a solution
+(the difference between the row-wise result and any controlled rounding is one). Only groups
+with an owner out of its bounds change at all. The result depends only on the cells' values (rows ordered by ``x_id``,
 owners by their key), so every engine and the reference get the same units.
 
 ``Z`` is summed in double precision (exactly rounded for owners with many cells, so it is within
@@ -199,22 +199,16 @@ def _group(wsum: pa.ChunkedArray, col: _Metric, t: _Table) -> np.ndarray:
         return np.zeros(t.idx.size, dtype=np.int64)
     lo, hi = _bounds(wsum, col.rem, t.idx, t.o, z, t.owners)
     start = np.where(live, e, 0)
+    got = np.bincount(t.o, weights=start, minlength=t.owners).astype(np.int64)
     new = start
-    for phase in ("give", "take"):
-        got = np.bincount(t.o, weights=new, minlength=t.owners).astype(np.int64)
-        if phase == "give":
-            source, sink = np.maximum(got - hi, 0), np.maximum(hi - got, 0)
-        else:
-            source, sink = np.maximum(got - lo, 0), np.maximum(lo - got, 0)
-        owed = int((source if phase == "give" else sink).sum())
-        if owed:  # without turning a share against its row's sign, if that is enough
-            wrong_side = ((risk == 1) & (new == 1)) | ((risk == 2) & (new == 0))
-            moved = _move(t, new, live & ~wrong_side, source, sink, owed)
-            if moved is None:
-                moved = _move(t, new, live, source, sink, owed)
-            if moved is None:
-                raise RoundingError(f"controlled rounding could not move {owed} units")
-            new = moved
+    if np.any(got > hi) or np.any(got < lo):  # without a share crossing zero, if that is enough
+        wrong_side = ((risk == 1) & (start == 1)) | ((risk == 2) & (start == 0))
+        moved = _move(t, start, live & ~wrong_side, got, lo, hi)
+        if moved is None:
+            moved = _move(t, start, live, got, lo, hi)
+        if moved is None:
+            raise RoundingError("controlled rounding found no way to move the units owed")
+        new = moved
     got = np.bincount(t.o, weights=new, minlength=t.owners)
     if np.any(got < lo) or np.any(got > hi):
         raise RoundingError("controlled rounding left an owner outside its bounds")
@@ -224,31 +218,51 @@ def _group(wsum: pa.ChunkedArray, col: _Metric, t: _Table) -> np.ndarray:
 
 
 def _move(
-    t: _Table, e: np.ndarray, live: np.ndarray, source: np.ndarray, sink: np.ndarray, owed: int
+    t: _Table, e: np.ndarray, live: np.ndarray, got: np.ndarray, lo: np.ndarray, hi: np.ndarray
 ) -> np.ndarray | None:
-    """``e`` after a maximum flow of units from owners with ``source`` to owners with ``sink``
-    through rows: a unit leaves an owner's ``live`` cell that has one and enters a ``live`` cell
-    without one in the same row. None when less than ``owed`` can move."""
-    n = 2 + t.owners + t.rows
-    on, rn = 2 + t.o, 2 + t.owners + t.r
+    """``e`` after units move between ``live`` cells of a row (from a cell with one to a cell
+    without) so that every owner ends between ``lo`` and ``hi``: owners above ``hi`` must give
+    (and may give down to ``lo``), owners below ``lo`` must take (and may take up to ``hi``),
+    the others may do either within their bounds. A circulation with lower bounds, solved as
+    one maximum flow from SS to TT (nodes SS, TT, S, T, the owners, the rows); None when no
+    such moves exist among these cells."""
+    must_give = np.maximum(got - hi, 0)
+    must_take = np.maximum(lo - got, 0)
+    may_give = np.maximum(got - lo, 0) - must_give
+    may_take = np.maximum(hi - got, 0) - must_take
+    n = 4 + t.owners + t.rows
+    owner = np.arange(t.owners) + 4
+    on, rn = 4 + t.o, 4 + t.owners + t.r
     drop, take = live & (e == 1), live & (e == 0)
-    givers, takers = np.flatnonzero(source), np.flatnonzero(sink)
-    tails = np.concatenate([on[drop], rn[take], np.zeros(givers.size, np.int64), 2 + takers])
-    heads = np.concatenate([rn[drop], on[take], 2 + givers, np.ones(takers.size, np.int64)])
-    caps = np.concatenate(
-        [np.ones(int(drop.sum() + take.sum()), np.int64), source[givers], sink[takers]]
-    )
-    graph = coo_array((caps.astype(np.int32), (tails, heads)), shape=(n, n)).tocsr()
+    cells = int(drop.sum() + take.sum())
+    edges = [  # (tails, heads, capacities)
+        (on[drop], rn[drop], np.ones(int(drop.sum()), np.int64)),
+        (rn[take], on[take], np.ones(int(take.sum()), np.int64)),
+        (np.zeros(t.owners, np.int64), owner, must_give),  # SS → o: what o must give
+        (np.full(t.owners, 2), owner, may_give),  # S → o
+        (owner, np.full(t.owners, 3), may_take),  # o → T
+        (owner, np.ones(t.owners, np.int64), must_take),  # o → TT: what o must take
+        (
+            np.array([2, 0, 3]),
+            np.array([1, 3, 2]),
+            np.array([must_give.sum(), must_take.sum(), cells]),
+        ),
+    ]
+    tails, heads, caps = (np.concatenate(part) for part in zip(*edges, strict=True))
+    keep = caps > 0
+    graph = coo_array(
+        (caps[keep].astype(np.int32), (tails[keep], heads[keep])), shape=(n, n)
+    ).tocsr()
     result = maximum_flow(graph, 0, 1, method="dinic")
-    if result.flow_value < owed:
+    if result.flow_value < must_give.sum() + must_take.sum():
         return None
     out = e.copy()
     # net flow owner → row: that many of the owner's cells in the row give their unit up;
     # row → owner: that many take one (the first in tie-rank order)
-    for value, cells, tail, head in ((0, drop, on, rn), (1, take, rn, on)):
-        picked = np.flatnonzero(cells)
+    for value, mask, tail, head in ((0, drop, on, rn), (1, take, rn, on)):
+        picked = np.flatnonzero(mask)
         count = np.asarray(result.flow[tail[picked], head[picked]]).ravel()
-        out[picked[t.rank(cells)[picked] < np.maximum(count, 0)]] = value
+        out[picked[t.rank(mask)[picked] < np.maximum(count, 0)]] = value
     return out
 
 
