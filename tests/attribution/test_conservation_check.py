@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 import yaml
 
 from costcouncil.attribution import build_plan, check_conservation, parse_rules, run_plan
+from costcouncil.attribution.controlled import changes_schema
+from costcouncil.attribution.owners import METRICS
 from costcouncil.engine.base import Engine
 from costcouncil.errors import AttributionError
 from tests.attribution import harness
@@ -65,3 +68,26 @@ def test_a_part_is_checked_before_its_amounts_are_dropped(engine: Engine, tmp_pa
             stage.sql = TAMPERED.format(kept=f"({stage.sql}) AS t")
     with pytest.raises(AttributionError, match=r"cost not conserved .*: largest_remainder_ties"):
         run_plan(engine, plan, spool=tmp_path)
+
+
+def test_unit_moves_that_do_not_cancel_stop_the_run(engine: Engine) -> None:
+    """The controlled rounding's moves must cancel within each row: a unit added to one share
+    of a row without being taken from another stops the run (its fix check), naming the row."""
+    case = load_case(CASE.with_name("largest_remainder_ties.yaml"))
+    for name, table in case.tables().items():
+        engine.load_arrow(name, table)
+    rules = parse_rules(yaml.safe_dump(case.rules, sort_keys=False), "rules.yaml", case.owner_keys)
+    plan = build_plan(rules, case.aliases, case.tables()["costs"].column_names)
+    [fix] = [s for s in plan.stages if s.view == "cc_alloc_split_fix"]
+
+    def one_unit_too_many(engine: Engine, sql: str) -> pa.Table:
+        first = engine.fetch(f"SELECT x_id, sid FROM ({sql}) AS c ORDER BY 1, 2 LIMIT 1")
+        assert first.num_rows == 1, "the case has a share with a fraction of a unit"
+        row = first.to_pylist()[0]
+        schema = changes_schema(METRICS)
+        one = {"x_id": [row["x_id"]], "sid": [row["sid"]], **{f"k_{m}": [1] for m in METRICS}}
+        return pa.table(one, schema=schema)
+
+    fix.compute = one_unit_too_many
+    with pytest.raises(AttributionError, match=r"cost not conserved .*: largest_remainder_ties"):
+        run_plan(engine, plan)

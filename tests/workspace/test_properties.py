@@ -95,3 +95,15 @@ def test_a_restatement_replaces_exactly_one_period(batch: list[Charge], factor: 
         expected = sum((Decimal(c.cost) for c in slice_rows), Decimal(0)) * Decimal(factor)
         assert after[key][2:] == (len(slice_rows), expected)
         assert list(itertools.chain(before)) and key in before
+
+
+def test_an_export_delivered_again_later_is_the_newest(tmp_path: Path) -> None:
+    """The same bytes delivered again after another export of the same periods are the newest
+    export (found by the property above): whatever the order of ingest, the lake holds them."""
+    first = [Charge(cost="0.4174", account="111", period="2026-11", day=11)]
+    other = [Charge(cost="51.0510", account="111", period="2026-11", day=16)]
+    files = _write(tmp_path, [first, other, first])  # export-2 repeats export-0, two seconds on
+    expected = [("111", "2026-11", 1, Decimal("0.4174"))]
+    for order in itertools.permutations(files):
+        assert _lake(list(order)) == expected, [f.name for f in order]
+    assert _lake(files[:2]) == [("111", "2026-11", 1, Decimal("51.0510"))]

@@ -127,17 +127,30 @@ def _stage_all(
 ) -> tuple[list[FileOutcome], list[_Staged]]:
     outcomes: list[FileOutcome] = []
     staged: list[_Staged] = []
-    seen: set[str] = set()
+    read: list[tuple[Path, FileOutcome, str, str]] = []
+    newest: dict[str, str] = {}  # fingerprint → the newest export time among this batch's copies
     for path in paths:
         outcome = FileOutcome(path, "refused")
         outcomes.append(outcome)
         try:
-            fingerprint = fingerprint_file(path)
-            previous = old.files.get(fingerprint)
-            if fingerprint in seen or (previous and _kept(previous, options)):
-                outcome.status = "already ingested"
-                continue
-            seen.add(fingerprint)
+            fingerprint, as_of = fingerprint_file(path), _as_of(options, path)
+        except (IngestError, OSError) as e:
+            outcome.error = str(e)
+            continue
+        read.append((path, outcome, fingerprint, as_of))
+        newest[fingerprint] = max(newest.get(fingerprint, as_of), as_of)
+    seen: set[str] = set()
+    for path, outcome, fingerprint, as_of in read:
+        previous = old.files.get(fingerprint)
+        if (
+            fingerprint in seen
+            or as_of != newest[fingerprint]  # a newer copy of the same export is in the batch
+            or (previous and _kept(previous, options) and previous.as_of >= as_of)
+        ):
+            outcome.status = "already ingested"
+            continue
+        seen.add(fingerprint)
+        try:
             staged.append(_stage_one(con, tx, path, fingerprint, options, outcome, progress))
         except IngestError as e:
             outcome.error = str(e)
