@@ -134,7 +134,7 @@ def _part_stages(
     fixed = f"SELECT {', '.join(kept)} FROM (SELECT *, {', '.join(_fixed(c) for c in METRICS)} FROM ({units}) AS u) AS f"
     ranks = f"SELECT {ID}, sid, {', '.join(_rank(c) for c in METRICS)} FROM {x}"
     left = ", ".join(f"ANY_VALUE(sunits_{c}) - SUM(quot_{c}) AS left_{c}" for c in METRICS)
-    carried = ["x.unit", "x.wsum", "x.g_period", "x.g_currency", *(f"x.rem_{c}" for c in METRICS)]
+    carried = ["x.wsum", "x.g_period", "x.g_currency", *(f"x.rem_{c}" for c in METRICS)]
     amounts = (
         f"SELECT x.{ID}, x.sid, {', '.join(_amount(c) for c in METRICS)}, {', '.join(carried)}, "
         f"{', '.join(_extra(c) for c in METRICS)} FROM {x} AS x "

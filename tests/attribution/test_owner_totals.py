@@ -252,7 +252,6 @@ def _cells(rows: Sequence[Sequence[tuple[str, Fraction]]], e: Sequence[Sequence[
                 "g_rule": "r",
                 "g_period": 1,
                 "g_currency": "USD",
-                "unit": Decimal("0.01"),
                 "wsum": z.denominator,
             }
             for m in METRICS:
@@ -263,7 +262,7 @@ def _cells(rows: Sequence[Sequence[tuple[str, Fraction]]], e: Sequence[Sequence[
                 }
             for k, v in values.items():
                 out[k].append(v)
-    types = {k: pa.decimal128(38, 12) for k in out if k.startswith("rem_") or k == "unit"}
+    types = {k: pa.decimal128(38, 12) for k in out if k.startswith("rem_")}
     return pa.table({k: pa.array(v, types.get(k)) for k, v in out.items()})
 
 
