@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from costcouncil.attribution.controlled import RoundingError, prepare, solve
 from costcouncil.attribution.owners import ID, KEY, METRICS
+from costcouncil.attribution.parts import placeholder
 from costcouncil.attribution.stage import Stage
 from costcouncil.errors import AttributionError
 
@@ -57,7 +58,8 @@ def apportion_stages(
     ``shares`` has ``x_id``, the owner keys, ``x_rule``, ``x_method``, ``w``, ``x_usage_count``;
     ``rows`` holds the cost rows by ``x_id``. The tie rank is materialised once so every engine
     reads the same ``sid`` wherever it is used. With ``parts`` > 1 the rows are apportioned in
-    that many parts by ``x_id`` (every window is per row, so the parts are exactly the whole):
+    that many ranges of ``x_id`` (:mod:`costcouncil.attribution.parts`; every window is per
+    row, so the parts are exactly the whole):
     each part's allocation rows ``{view}_p{k}`` and its cells with a fraction of a unit are
     spooled (written to a file and read back), so a part's working set is freed before the next
     part starts. Each part's conservation is checked (over the part's ``rows`` that ``claimed``
@@ -73,11 +75,14 @@ def apportion_stages(
     else:
         stages = []
         for k in range(parts):
-            source = f"(SELECT * FROM {shares} WHERE {ID} % {parts} = {k})"
-            stages += _part_stages(owner_keys, source, view, rows, f"_p{k}")
-            joined_k = _joined_sql(owner_keys, view, rows, f"_p{k}")
+            # the k-th range of ids (bound at run time): each part reads only its own rows
+            part = placeholder(k)
+            source = f"(SELECT * FROM {shares} WHERE {part})"
+            part_rows = f"(SELECT * FROM {rows} WHERE {part})"
+            stages += _part_stages(owner_keys, source, view, part_rows, f"_p{k}")
+            joined_k = _joined_sql(owner_keys, view, part_rows, f"_p{k}")
             pair = (f"{view}_m_p{k}", f"{view}_amounts_p{k}")
-            check = conservation_sql([pair], rows, f"{claimed} AND {ID} % {parts} = {k}")
+            check = conservation_sql([pair], rows, f"{claimed} AND {part}")
             cells_k = _cells_sql(owner_keys, view, rows, f"_p{k}")
             stages += [
                 Stage(f"{view}_cells_p{k}", cells_k, spooled=True),

@@ -25,6 +25,7 @@ from costcouncil.attribution.apportion import (
     conservation_sql,
 )
 from costcouncil.attribution.owners import ID, KEY, METRICS, files_sql, rows_sql, tagmap_sql
+from costcouncil.attribution.parts import bind_sql, cut_points, histogram_sql
 from costcouncil.attribution.pools import owners_sql, pool_shares_sql
 from costcouncil.attribution.rules import Rules, SharedPoolRule, TagRule, UsageSplitRule
 from costcouncil.attribution.splits import (
@@ -80,7 +81,7 @@ def build_plan(
     """Every stage's SQL (DuckDB dialect) for these rules over costs with ``cost_columns``.
 
     ``split_parts`` > 1 runs each jobs split's join in that many parts by time and apportions the
-    split rows in that many parts by row (each part materialised on its own, so each join and
+    split rows in that many ranges of row ids (each part materialised on its own, so each join and
     window holds a part of the rows): the same allocations, in bounded memory.
     """
     plan = Plan()
@@ -98,6 +99,8 @@ def build_plan(
     plan.add("cc_shares_a", _union(split_views, rules), materialize=parts > 1, streamed=parts == 1)
     names = [lit(r.name) for r in rules.rules if isinstance(r, UsageSplitRule)]
     split_rows = f"split_rule IN ({', '.join(names)})" if names else "FALSE"
+    if parts > 1:
+        plan.stages.append(Stage("cc_parts", histogram_sql(split_rows), bind=cut_points(parts)))
     plan.apportion(rules.owner_keys, "cc_shares_a", "cc_alloc_split", parts, split_rows)
     out = _output_columns(rules)
     plan.add("cc_alloc_a", _union_all(["cc_direct", "cc_alloc_split"], out))
@@ -287,17 +290,21 @@ def run_plan(
     """
     total = len(plan.stages) + 1
     drops = _drops_after(plan, engine.name)
+    bound: dict[str, str] = {}
     for i, stage in enumerate(plan.stages):
         if progress:
             progress(stage.view, i, total)
-        if stage.check:
-            check_conservation(engine, stage.sql)
+        sql = bind_sql(stage.sql, bound)
+        if stage.bind is not None:
+            bound.update(stage.bind(engine, sql))
+        elif stage.check:
+            check_conservation(engine, sql)
         elif stage.compute is not None:
-            engine.load_arrow(stage.view, stage.compute(engine, stage.sql))
+            engine.load_arrow(stage.view, stage.compute(engine, sql))
         elif stage.spooled and spool is not None:
-            engine.spool(stage.view, stage.sql, spool / f"{stage.view}.parquet")
+            engine.spool(stage.view, sql, spool / f"{stage.view}.parquet")
         else:
-            engine.create(stage.view, stage.sql, materialize=_materialized(stage, engine.name))
+            engine.create(stage.view, sql, materialize=_materialized(stage, engine.name))
         if stage.view == "cc_files":
             _no_duplicates(engine)
         for view in drops.get(i, []):
