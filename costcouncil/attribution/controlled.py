@@ -321,12 +321,22 @@ def _codes(cells: pa.Table, columns: Sequence[str]) -> np.ndarray:
     """One int64 code per distinct value tuple of ``columns``, in sorted order of the values."""
     code = np.zeros(cells.num_rows, dtype=np.int64)
     for column in columns:
-        encoded = pc.dictionary_encode(cells[column].combine_chunks(), null_encoding="encode")
-        values = encoded.dictionary
+        # chunk by chunk (no copy of the column into one chunk): the chunks share one memo, so
+        # the last chunk's dictionary holds every value and the indices agree across chunks
+        encoded = pc.dictionary_encode(cells[column], null_encoding="encode")
+        if encoded.num_chunks == 0:
+            continue
+        values = encoded.chunk(encoded.num_chunks - 1).dictionary
+        if any(len(c.dictionary) != len(values) for c in encoded.chunks):  # not one memo
+            encoded = pa.chunked_array(
+                [pc.dictionary_encode(cells[column].combine_chunks(), null_encoding="encode")]
+            )
+            values = encoded.chunk(0).dictionary
         ranks = pc.array_sort_indices(values, null_placement="at_start").to_numpy()
         position = np.empty(len(values), dtype=np.int64)
         position[ranks] = np.arange(len(values))
-        code = code * len(values) + position[encoded.indices.to_numpy(zero_copy_only=False)]
+        indices = [c.indices.to_numpy(zero_copy_only=False) for c in encoded.chunks]
+        code = code * len(values) + position[np.concatenate(indices)]
     return code
 
 
