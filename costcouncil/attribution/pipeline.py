@@ -31,7 +31,6 @@ from costcouncil.attribution.rules import Rules, SharedPoolRule, TagRule, UsageS
 from costcouncil.attribution.splits import (
     D0,
     idle_sql,
-    jobs_cost_columns,
     jobs_shares_sql,
     llm_final_sql,
     llm_requests_sql,
@@ -147,17 +146,10 @@ def _splits(plan: Plan, rules: Rules, cost_columns: list[str], parts: int) -> li
         where = f"{rules.path}: rules[{i}] ({rule.name})"
         view = f"cc_split_{i}"
         if rule.usage == "jobs" and parts > 1:
-            # the rule's claimed rows, narrowed once: each part scans these, not the wide rows
-            narrow = ", ".join(q(c) for c in jobs_cost_columns(rule, cost_columns))
-            rows = plan.add(
-                f"{view}_rows",
-                f"SELECT {narrow}, split_rule FROM cc_claimed WHERE split_rule = {lit(rule.name)}",
-                materialize=True,
-            )
             pieces = [
                 plan.add(
                     f"{view}_p{k}",
-                    jobs_shares_sql(rules, rule, cost_columns, where, (k, parts), rows),
+                    jobs_shares_sql(rules, rule, cost_columns, where, (k, parts)),
                     materialize=True,
                 )
                 for k in range(parts)

@@ -77,7 +77,6 @@ def jobs_shares_sql(
     cost_columns: list[str],
     where: str,
     part: tuple[int, int] = (0, 1),
-    rows: str = "cc_claimed",
 ) -> str:
     """Shares per (cost row, owner) of a jobs split: Σ job weights, number of jobs.
 
@@ -88,14 +87,13 @@ def jobs_shares_sql(
 
     ``part`` = (k, K): only the claimed rows of the k-th of K equal spans of first buckets, met
     by the jobs of their own time span. A row's shares depend on that row alone, so the K parts
-    together are exactly the whole, while each join holds about 1/K of the rows. ``rows`` is
-    where the claimed rows are read: ``cc_claimed``, or a table of the rule's claimed rows with
-    just :func:`jobs_cost_columns` (what the parts read, so no part scans the wide rows).
+    together are exactly the whole, while each join holds about 1/K of the rows.
     """
     costs, usage = Scope("c", cost_columns, "the cost data"), Scope("j", JOBS_SCHEMA.names, "jobs")
     # both sides narrowed to what the join, the weight and the owners read: they are expanded
     # into hour buckets, so their width is what the join holds in memory
-    cost_cols = jobs_cost_columns(rule, cost_columns)
+    periods = ["ChargePeriodStart", "ChargePeriodEnd"]
+    cost_cols = [ID, *periods, *sorted(costs.base_columns(rule.joins) - set(periods))]
     factor = _JOB_FACTOR.get(rule.weight_kind)
     job_cols = {
         "start",
@@ -105,9 +103,9 @@ def jobs_shares_sql(
     }
     job_cols |= {k for k in rules.owner_keys if k in JOBS_SCHEMA.names}
     c0, c1 = _buckets("ChargePeriodStart", "ChargePeriodEnd")
-    bounds, index = _part_filter(rule, c0, part, rows)
+    bounds, index = _part_filter(rule, c0, part)
     claimed = (
-        f"SELECT {', '.join(q(c) for c in cost_cols)} FROM {rows}{bounds} "
+        f"SELECT {', '.join(q(c) for c in cost_cols)} FROM cc_claimed{bounds} "
         f"WHERE split_rule = {lit(rule.name)}{index}"
     )
     cost_side = (
@@ -134,24 +132,14 @@ def jobs_shares_sql(
     return _grouped(rules, owners, job_weight(rule), source, rule)
 
 
-def jobs_cost_columns(rule: UsageSplitRule, cost_columns: list[str]) -> list[str]:
-    """The claimed rows' columns a jobs split reads: the row id, the charge period and the
-    columns of the rule's join."""
-    costs = Scope("c", cost_columns, "the cost data")
-    periods = ["ChargePeriodStart", "ChargePeriodEnd"]
-    return [ID, *periods, *sorted(costs.base_columns(rule.joins) - set(periods))]
-
-
-def _part_filter(
-    rule: UsageSplitRule, first_bucket: str, part: tuple[int, int], rows: str
-) -> tuple[str, str]:
+def _part_filter(rule: UsageSplitRule, first_bucket: str, part: tuple[int, int]) -> tuple[str, str]:
     """(``CROSS JOIN`` of the rule's first-bucket range, `` AND`` the row's first bucket in the
     k-th of K equal spans of it); nothing for one part."""
     k, parts = part
     if parts == 1:
         return "", ""
     bounds = (
-        f" CROSS JOIN (SELECT MIN({first_bucket}) AS b0, MAX({first_bucket}) AS b1 FROM {rows} "
+        f" CROSS JOIN (SELECT MIN({first_bucket}) AS b0, MAX({first_bucket}) AS b1 FROM cc_claimed "
         f"WHERE split_rule = {lit(rule.name)}) AS b"
     )
     return bounds, f" AND (({first_bucket} - b.b0) * {parts}) // (b.b1 - b.b0 + 1) = {k}"
