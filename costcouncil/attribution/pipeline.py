@@ -36,6 +36,7 @@ from costcouncil.attribution.splits import (
     llm_requests_sql,
     llm_shares_sql,
     priced_llm_sql,
+    used_sql,
 )
 from costcouncil.attribution.stage import Stage
 
@@ -145,6 +146,7 @@ def _splits(plan: Plan, rules: Rules, cost_columns: list[str], parts: int) -> li
             continue
         where = f"{rules.path}: rules[{i}] ({rule.name})"
         view = f"cc_split_{i}"
+        used: str | None = None
         if rule.usage == "jobs" and parts > 1:
             pieces = [
                 plan.add(
@@ -155,6 +157,9 @@ def _splits(plan: Plan, rules: Rules, cost_columns: list[str], parts: int) -> li
                 for k in range(parts)
             ]
             plan.add(view, " UNION ALL ".join(f"SELECT * FROM {p}" for p in pieces), streamed=True)
+            # each row's usage summed within its own part (a row is in one part): small
+            # aggregates instead of one over the whole period's shares
+            used = used_sql(pieces)
         elif rule.usage == "jobs":
             plan.add(view, jobs_shares_sql(rules, rule, cost_columns, where), materialize=True)
         else:
@@ -164,7 +169,7 @@ def _splits(plan: Plan, rules: Rules, cost_columns: list[str], parts: int) -> li
             plan.add(view, llm_final_sql(rules, rule, view + "_raw"))
             plan.add(view + "_req", llm_requests_sql(rules, rule, cost_columns, where))
             plan.llm_splits.append((rule, view + "_raw"))
-        plan.add(view + "_idle", idle_sql(rules, rule, view, cost_columns, where))
+        plan.add(view + "_idle", idle_sql(rules, rule, view, cost_columns, where, used))
         views += [view, view + "_idle"]
     return views
 
