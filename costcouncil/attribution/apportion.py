@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from costcouncil.attribution.controlled import RoundingError, prepare, solve
 from costcouncil.attribution.owners import ID, KEY, METRICS
-from costcouncil.attribution.parts import placeholder
+from costcouncil.attribution.parts import bounds_stage, placeholder
 from costcouncil.attribution.stage import Stage
 from costcouncil.errors import AttributionError
 
@@ -73,10 +73,10 @@ def apportion_stages(
         joined = f"({_joined_sql(owner_keys, view, rows)})"
         cells = f"{view}_cells"
     else:
-        stages = []
+        # the parts' ranges of ids, cut once the rows exist: each part reads only its own rows
+        stages = [bounds_stage(view, rows, claimed, parts)]
         for k in range(parts):
-            # the k-th range of ids (bound at run time): each part reads only its own rows
-            part = placeholder(k)
+            part = placeholder(view, k)
             source = f"(SELECT * FROM {shares} WHERE {part})"
             part_rows = f"(SELECT * FROM {rows} WHERE {part})"
             stages += _part_stages(owner_keys, source, view, part_rows, f"_p{k}")

@@ -321,13 +321,13 @@ def _codes(cells: pa.Table, columns: Sequence[str]) -> np.ndarray:
     """One int64 code per distinct value tuple of ``columns``, in sorted order of the values."""
     code = np.zeros(cells.num_rows, dtype=np.int64)
     for column in columns:
-        # chunk by chunk (no copy of the column into one chunk): the chunks share one memo, so
-        # the last chunk's dictionary holds every value and the indices agree across chunks
+        # chunk by chunk (no copy of the column into one chunk): Arrow gives every chunk the
+        # one dictionary of the whole column, so the indices agree across chunks
         encoded = pc.dictionary_encode(cells[column], null_encoding="encode")
         if encoded.num_chunks == 0:
             continue
-        values = encoded.chunk(encoded.num_chunks - 1).dictionary
-        if any(len(c.dictionary) != len(values) for c in encoded.chunks):  # not one memo
+        values = encoded.chunk(0).dictionary
+        if not all(_same_buffers(c.dictionary, values) for c in encoded.chunks):
             encoded = pa.chunked_array(
                 [pc.dictionary_encode(cells[column].combine_chunks(), null_encoding="encode")]
             )
@@ -338,6 +338,15 @@ def _codes(cells: pa.Table, columns: Sequence[str]) -> np.ndarray:
         indices = [c.indices.to_numpy(zero_copy_only=False) for c in encoded.chunks]
         code = code * len(values) + position[np.concatenate(indices)]
     return code
+
+
+def _same_buffers(a: pa.Array, b: pa.Array) -> bool:
+    """Whether two arrays are views of the same memory (the same dictionary, not an equal one)."""
+    pairs = zip(a.buffers(), b.buffers(), strict=True)
+    return len(a) == len(b) and all(
+        (x is None and y is None) or (x is not None and y is not None and x.address == y.address)
+        for x, y in pairs
+    )
 
 
 def _ints(column: pa.ChunkedArray | pa.Array, dtype: type = np.int64) -> np.ndarray:

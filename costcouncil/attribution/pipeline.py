@@ -25,7 +25,7 @@ from costcouncil.attribution.apportion import (
     conservation_sql,
 )
 from costcouncil.attribution.owners import ID, KEY, METRICS, files_sql, rows_sql, tagmap_sql
-from costcouncil.attribution.parts import bind_sql, cut_points, histogram_sql
+from costcouncil.attribution.parts import bind_sql
 from costcouncil.attribution.pools import owners_sql, pool_shares_sql
 from costcouncil.attribution.rules import Rules, SharedPoolRule, TagRule, UsageSplitRule
 from costcouncil.attribution.splits import (
@@ -100,8 +100,6 @@ def build_plan(
     plan.add("cc_shares_a", _union(split_views, rules), materialize=parts > 1, streamed=parts == 1)
     names = [lit(r.name) for r in rules.rules if isinstance(r, UsageSplitRule)]
     split_rows = f"split_rule IN ({', '.join(names)})" if names else "FALSE"
-    if parts > 1:
-        plan.stages.append(Stage("cc_parts", histogram_sql(split_rows), bind=cut_points(parts)))
     plan.apportion(rules.owner_keys, "cc_shares_a", "cc_alloc_split", parts, split_rows)
     out = _output_columns(rules)
     plan.add("cc_alloc_a", _union_all(["cc_direct", "cc_alloc_split"], out))
@@ -156,7 +154,8 @@ def _splits(plan: Plan, rules: Rules, cost_columns: list[str], parts: int) -> li
                 )
                 for k in range(parts)
             ]
-            plan.add(view, " UNION ALL ".join(f"SELECT * FROM {p}" for p in pieces), streamed=True)
+            # a view on every engine: a union of materialised parts needs no copy of its own
+            plan.add(view, " UNION ALL ".join(f"SELECT * FROM {p}" for p in pieces))
             # each row's usage summed within its own part (a row is in one part): small
             # aggregates instead of one over the whole period's shares
             used = used_sql(pieces)

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class Stage:
-    """One named view of the pipeline (or, with ``check``, a query that must return no rows)."""
+    """One named view of the pipeline (or, with ``check``, a query that must return no rows;
+    with ``bind``, values for later stages' placeholders)."""
 
     view: str
     sql: str

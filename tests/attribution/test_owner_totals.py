@@ -393,3 +393,22 @@ def test_several_periods_and_currencies_in_parts(engine: Engine, parts: int, tmp
     assert_within_one_unit(scenario, allocations)
     expected = reference.allocate(**scenario.reference_inputs()).allocations
     harness.assert_same(allocations, expected, KEYS)
+
+
+def test_cells_in_many_chunks_give_the_same_moves() -> None:
+    """The cells arrive in chunks (a fetch of a large period): owners first seen in a later
+    chunk get the same codes, and so the same moves, as in one chunk."""
+    rng = random.Random(5)
+    rows, e = [], []
+    for _ in range(400):
+        owners = rng.sample("abcdefghij", 3)
+        rows.append([(o, Fraction(1, 3)) for o in owners])
+        e.append([1, 0, 0])
+    table = _cells(rows, e)
+    one = controlled(table, METRICS)
+    assert one.num_rows > 0
+    cut = [table.slice(0, 1), table.slice(700), table.slice(1, 699)]  # "j" first seen later
+    chunked = pa.Table.from_batches([b for t in cut for b in t.to_batches()])
+    assert chunked["owner"].num_chunks == 3
+    moved = controlled(chunked, METRICS).sort_by([("x_id", "ascending"), ("sid", "ascending")])
+    assert moved.equals(one.sort_by([("x_id", "ascending"), ("sid", "ascending")]))
