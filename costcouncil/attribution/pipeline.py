@@ -36,7 +36,6 @@ from costcouncil.attribution.splits import (
     llm_requests_sql,
     llm_shares_sql,
     priced_llm_sql,
-    used_sql,
 )
 from costcouncil.attribution.stage import Stage
 
@@ -144,7 +143,6 @@ def _splits(plan: Plan, rules: Rules, cost_columns: list[str], parts: int) -> li
             continue
         where = f"{rules.path}: rules[{i}] ({rule.name})"
         view = f"cc_split_{i}"
-        used: str | None = None
         if rule.usage == "jobs" and parts > 1:
             pieces = [
                 plan.add(
@@ -154,11 +152,7 @@ def _splits(plan: Plan, rules: Rules, cost_columns: list[str], parts: int) -> li
                 )
                 for k in range(parts)
             ]
-            # a view on every engine: a union of materialised parts needs no copy of its own
-            plan.add(view, " UNION ALL ".join(f"SELECT * FROM {p}" for p in pieces))
-            # each row's usage summed within its own part (a row is in one part): small
-            # aggregates instead of one over the whole period's shares
-            used = used_sql(pieces)
+            plan.add(view, " UNION ALL ".join(f"SELECT * FROM {p}" for p in pieces), streamed=True)
         elif rule.usage == "jobs":
             plan.add(view, jobs_shares_sql(rules, rule, cost_columns, where), materialize=True)
         else:
@@ -168,7 +162,7 @@ def _splits(plan: Plan, rules: Rules, cost_columns: list[str], parts: int) -> li
             plan.add(view, llm_final_sql(rules, rule, view + "_raw"))
             plan.add(view + "_req", llm_requests_sql(rules, rule, cost_columns, where))
             plan.llm_splits.append((rule, view + "_raw"))
-        plan.add(view + "_idle", idle_sql(rules, rule, view, cost_columns, where, used))
+        plan.add(view + "_idle", idle_sql(rules, rule, view, cost_columns, where))
         views += [view, view + "_idle"]
     return views
 

@@ -264,18 +264,9 @@ def llm_final_sql(rules: Rules, rule: UsageSplitRule, view: str) -> str:
 
 
 def idle_sql(
-    rules: Rules,
-    rule: UsageSplitRule,
-    shares: str,
-    cost_columns: list[str],
-    where: str,
-    used: str | None = None,
+    rules: Rules, rule: UsageSplitRule, shares: str, cost_columns: list[str], where: str
 ) -> str:
-    """The idle share of each row a split claimed (whole row when no usage ran on it).
-
-    ``used``: the usage per row (``x_id``, ``used``) when the caller has it in pieces (a jobs
-    split run in parts sums each part's shares on its own: a row is in one part only); by
-    default the shares summed per row."""
+    """The idle share of each row a split claimed (whole row when no usage ran on it)."""
     policy = rules.idle_policy(rule.name)
     cap = _capacity_weight(rule, cost_columns, where)
     idle = f"GREATEST({cap} - u.used, CAST(0 AS {D0}))" if cap else f"CAST(0 AS {D0})"
@@ -291,18 +282,9 @@ def idle_sql(
     return (
         f"SELECT c.x_id, {', '.join(owners)}, {lit(rule.name)} AS x_rule, "
         f"{method} AS x_method, {weight} AS w, CAST(0 AS BIGINT) AS x_usage_count "
-        f"FROM cc_claimed AS c LEFT JOIN {used or _used_sql(shares)} AS u ON u.x_id = c.x_id "
-        f"WHERE c.split_rule = {lit(rule.name)} AND {keep}"
+        f"FROM cc_claimed AS c LEFT JOIN (SELECT x_id, SUM(w) AS used FROM {shares} "
+        f"GROUP BY x_id) AS u ON u.x_id = c.x_id WHERE c.split_rule = {lit(rule.name)} AND {keep}"
     )
-
-
-def used_sql(parts: list[str]) -> str:
-    """The usage per row of a split whose shares are in ``parts`` that hold disjoint rows."""
-    return "(" + " UNION ALL ".join(f"SELECT * FROM {_used_sql(p)} AS u" for p in parts) + ")"
-
-
-def _used_sql(shares: str) -> str:
-    return f"(SELECT x_id, SUM(w) AS used FROM {shares} GROUP BY x_id)"
 
 
 def _idle_owner(key: str, owned: str) -> str:
