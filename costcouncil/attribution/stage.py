@@ -31,6 +31,7 @@ class Stage:
     #: Computed in Python: called with the engine and ``sql`` (the rows it reads), its table is
     #: loaded as the view (the controlled rounding's unit moves).
     compute: Callable[[Engine, str], pa.Table] | None = None
-    #: Not a view: computed in Python from the rows ``sql`` reads, values that later stages'
-    #: SQL names as ``{{name}}`` placeholders (a large period's part ranges).
+    #: Not a view: computed in Python from the rows ``sql`` reads, the values of the
+    #: placeholders later stages' SQL holds (a large period's part ranges,
+    #: :mod:`costcouncil.attribution.parts`).
     bind: Callable[[Engine, str], dict[str, str]] | None = None
