@@ -1,0 +1,1 @@
+"""Anomaly use cases: monitors, detection runs, feedback, and the series-CSV detector."""

@@ -1,0 +1,1 @@
+"""Notification use cases: subscriptions, delivery over HTTP and SMTP, the delivery log."""
