@@ -84,3 +84,7 @@ class WebSession(Base):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     address: Mapped[str] = mapped_column(String(64), default="")
     user: Mapped[User] = relationship(lazy="joined")
+
+
+# The monitoring tables live in their own module; importing it registers them on Base.metadata.
+from costcouncil.appdb import alerts as _alerts  # noqa: E402, F401
