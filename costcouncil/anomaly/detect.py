@@ -1,0 +1,238 @@
+"""The detector: expected value, band and score for every point of a series, judged causally.
+
+For each point, in time order, the detector predicts the value from the points before it only
+(so a backtest and a live run flag the same points):
+
+* **expected** = level + trend + season. The *level* is the rolling median of the last
+  deseasonalised points (:mod:`~costcouncil.anomaly.plan` gives the window per grain); the
+  *trend* is the level's slope over four such windows, carried forward half a window (the
+  median lags that much); the *season* is, per phase (hour of day, day of week), the median of
+  that phase's last few detrended values.
+* **scale** = 1.4826 × the median absolute one-step residual of recent clean points (a robust
+  standard deviation), at least 1 % of the level, so scores compare across series.
+* **score** = |actual − expected| / scale (a robust z); a point is **flagged** when its score
+  exceeds ``THRESHOLD / sensitivity``. The band is expected ± that many scales.
+
+Flagged points are learned only at the edge of the band, and not in the scale: an outage or a
+spike moves a median only once such points are the majority of its window. When the last
+``plan.accept`` points (a day for sub-daily series, a week for daily ones) begin with a flagged
+point and at least half of them are flagged on that side, that is a **level shift**: level and
+seasons restart from those points (the scale is kept), and detection goes on against the new
+normal. A single phase flagged on the same side in two periods running (weekends that fell
+to zero) restarts from its latest value. Points in a :class:`Known`
+window are never flagged and are learned as normal. Missing values (NaN) are not judged or learned.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from costcouncil.anomaly.plan import Plan, phases, plan
+from costcouncil.anomaly.windows import Profile, RollingMedian
+from costcouncil.schema.series import Series
+
+__all__ = ["DEFAULT_SENSITIVITY", "KINDS", "THRESHOLD", "Detection", "Known", "detect"]
+
+#: The robust z a point must exceed at sensitivity 1.
+THRESHOLD = 5.0
+DEFAULT_SENSITIVITY = 1.0
+#: Feedback and annotation kinds: each window is never flagged and is learned as normal.
+KINDS = ("expected", "not_anomaly", "annotation")
+MAD_TO_SD = 1.4826
+#: The scale is at least this share of the level (a flat series still has a band).
+MIN_RELATIVE_SCALE = 0.01
+TINY = 1e-9
+#: The trend is the level's slope over this many level windows (longer than the level's, so a
+#: ramp of a few days shows as a deviation before it shows as a trend).
+TREND_SPAN = 4
+
+
+@dataclass(frozen=True)
+class Known:
+    """A window a person vouched for: ``expected``, ``not_anomaly`` or ``annotation``.
+
+    ``end`` is inclusive; None means open (from ``start`` on).
+    """
+
+    start: np.datetime64
+    end: np.datetime64 | None
+    kind: str
+
+
+@dataclass(frozen=True)
+class Detection:
+    """The detector's verdict on every point of one series (arrays as long as the series)."""
+
+    key: str
+    timestamps: np.ndarray
+    actual: np.ndarray
+    expected: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    score: np.ndarray
+    flagged: np.ndarray
+
+
+def detect(
+    series: Series,
+    *,
+    sensitivity: float = DEFAULT_SENSITIVITY,
+    known: Sequence[Known] = (),
+    min_history: int | None = None,
+) -> Detection:
+    """Judge every point of ``series`` against what the points before it predict.
+
+    ``sensitivity`` scales the band (2 halves its width, flagging more); ``min_history`` is
+    how many points are learned before any is judged (default: the grain's, see
+    :mod:`~costcouncil.anomaly.plan`).
+    """
+    if not sensitivity > 0:
+        raise ValueError(f"sensitivity must be > 0, not {sensitivity}")
+    grain = plan(series.step)
+    stamps = series.timestamps
+    runner = _Runner(
+        grain, THRESHOLD / sensitivity, grain.min_history if min_history is None else min_history
+    )
+    seasons = [phases(stamps, series.step, s).tolist() for s in grain.seasons]
+    excused = excused_points(stamps, known).tolist()
+    expected, scale = runner.run(
+        series.values.tolist(),
+        list(zip(*seasons, strict=True)) if seasons else [()] * len(series),
+        excused,
+    )
+    return _verdict(series, stamps, expected, scale, runner)
+
+
+def excused_points(stamps: np.ndarray, known: Sequence[Known]) -> np.ndarray:
+    """Which timestamps fall in a :class:`Known` window (never flagged, learned as normal)."""
+    out = np.zeros(len(stamps), dtype=bool)
+    for k in known:
+        if k.kind not in KINDS:
+            raise ValueError(f"unknown kind {k.kind!r}; one of {', '.join(KINDS)}")
+        inside = stamps >= k.start
+        if k.end is not None:
+            inside &= stamps <= k.end
+        out |= inside
+    return out
+
+
+def _verdict(
+    series: Series, stamps: np.ndarray, expected: np.ndarray, scale: np.ndarray, runner: _Runner
+) -> Detection:
+    actual = series.values
+    with np.errstate(invalid="ignore"):
+        score = np.where(np.isfinite(actual), np.abs(actual - expected) / scale, 0.0)
+    width = runner.threshold * scale
+    flagged = np.asarray(runner.flagged, dtype=bool)
+    return Detection(
+        series.key, stamps, actual, expected, expected - width, expected + width, score, flagged
+    )
+
+
+class _Runner:
+    """The detector's state as it walks a series point by point."""
+
+    def __init__(self, grain: Plan, threshold: float, min_history: int) -> None:
+        self.grain = grain
+        self.threshold = threshold
+        self.min_history = min_history
+        self.level = RollingMedian(grain.level)
+        self.residuals = RollingMedian(grain.scale)
+        self.profiles = [Profile(s.length, s.depth) for s in grain.seasons]
+        self.history: deque[float] = deque(maxlen=TREND_SPAN * grain.level + 1)
+        self.recent: deque[tuple[float, tuple[int, ...], int]] = deque(maxlen=grain.accept)
+        self.flagged: list[bool] = []
+
+    def run(
+        self, values: list[float], seasons: list[tuple[int, ...]], excused: list[bool]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Expected value and scale of every point; fills ``self.flagged``."""
+        n = len(values)
+        expected, scale = np.empty(n), np.empty(n)
+        for i in range(n):
+            expected[i], scale[i] = self.step(i, values[i], seasons[i], excused[i])
+        return expected, scale
+
+    def step(self, i: int, y: float, phase: tuple[int, ...], excused: bool) -> tuple[float, float]:
+        """Judge point ``i`` (value ``y``) on the state so far, then learn from it."""
+        season = self.season(phase)
+        level = self.expected_level(y)
+        expected = level + season
+        scale = self.scale(level)
+        residual = y - expected
+        judged = i >= self.min_history and not math.isnan(y)
+        flag = judged and not excused and abs(residual) > self.threshold * scale
+        self.flagged.append(flag)
+        if not math.isnan(y):
+            side = (1 if residual > 0 else -1) if flag else 0
+            edge = expected + side * self.threshold * scale
+            self.learn(i, edge if flag else y, season, level, None if flag else residual, phase)
+            for profile, p in zip(self.profiles, phase, strict=True):
+                profile.mark(p, side, y - level)
+            self.remember(y, phase, side)
+        self.history.append(self.level.median())
+        return expected, scale
+
+    def season(self, phase: tuple[int, ...]) -> float:
+        """The season at this point: the longest profile that has learned enough here."""
+        for profile, p in zip(reversed(self.profiles), reversed(phase), strict=True):
+            if profile.count(p) >= (2 if profile is not self.profiles[0] else 1):
+                return profile.value(p)
+        return 0.0
+
+    def expected_level(self, y: float) -> float:
+        """The rolling median level, carried forward by the trend (``y`` when nothing is known)."""
+        median = self.level.median()
+        if math.isnan(median):
+            return 0.0 if math.isnan(y) else y
+        history = self.history
+        if len(history) < history.maxlen:  # type: ignore[operator]
+            return median
+        slope = (history[-1] - history[0]) / (len(history) - 1)
+        return median + slope * (self.grain.level + 1) / 2
+
+    def scale(self, level: float) -> float:
+        spread = MAD_TO_SD * self.residuals.median() if len(self.residuals) else 0.0
+        return max(spread, MIN_RELATIVE_SCALE * abs(level), TINY)
+
+    def learn(
+        self,
+        i: int,
+        y: float,
+        season: float,
+        level: float,
+        residual: float | None,
+        phase: tuple[int, ...],
+    ) -> None:
+        """Feed the level, the season profiles and (for a normal point) the scale."""
+        self.level.push(y - season)
+        for profile, p in zip(self.profiles, phase, strict=True):
+            profile.push(p, y - level)
+        if residual is not None and i >= self.min_history // 2:
+            self.residuals.push(abs(residual))
+
+    def remember(self, y: float, phase: tuple[int, ...], side: int) -> None:
+        """Keep the point among the recent ones; restart on a level shift."""
+        recent = self.recent
+        recent.append((y, phase, side))
+        if side == 0 or len(recent) < self.grain.accept or recent[0][2] != side:
+            return
+        if 2 * sum(1 for _, _, s in recent if s == side) >= len(recent):
+            self.restart()
+
+    def restart(self) -> None:
+        """A level shift: level and seasons start again from the recent points (the scale stays)."""
+        level = float(np.median([y for y, _, _ in self.recent]))
+        self.level.clear()
+        self.history.clear()
+        self.profiles = [Profile(s.length, s.depth) for s in self.grain.seasons]
+        for y, phase, _ in self.recent:
+            for profile, p in zip(self.profiles, phase, strict=True):
+                profile.push(p, y - level)
+            self.level.push(level)
+        self.recent.clear()
