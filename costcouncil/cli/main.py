@@ -11,7 +11,16 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from costcouncil.cli import access_cmd, agent_cmd, mlflow_cmd, render, render_alloc, serve_cmd
+from costcouncil.cli import (
+    access_cmd,
+    agent_cmd,
+    anomalies_cmd,
+    mlflow_cmd,
+    monitors_cmd,
+    render,
+    render_alloc,
+    serve_cmd,
+)
 from costcouncil.errors import CostCouncilError
 from costcouncil.ingest.sources import REGISTRY
 from costcouncil.usage.base import SourceOptions
@@ -390,6 +399,8 @@ app.command(name="agent")(agent_cmd.agent_cmd)
 app.add_typer(mlflow_cmd.mlflow_app, name="mlflow")
 app.add_typer(access_cmd.users_app, name="users")
 app.add_typer(access_cmd.tokens_app, name="tokens")
+app.add_typer(monitors_cmd.monitors_app, name="monitors")
+app.add_typer(monitors_cmd.annotations_app, name="annotations")
 
 
 def main() -> None:  # pragma: no cover - console entry point
