@@ -8,6 +8,7 @@ their own intervals: CostCouncil calibrates intervals from backtest errors inste
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -35,6 +36,11 @@ def seasonal_naive(y: np.ndarray, h: int, season: int) -> np.ndarray:
     m = min(season, len(y))
     last = y[-m:]
     return np.asarray(np.resize(last, h), dtype=np.float64)
+
+
+def naive(y: np.ndarray, h: int, season: int) -> np.ndarray:
+    """The last value repeated: best for spend that moves in steps (quotas, reservations)."""
+    return np.full(h, float(y[-1]))
 
 
 def _model(y: np.ndarray, h: int, model: Any) -> np.ndarray:
@@ -80,6 +86,7 @@ def arima(y: np.ndarray, h: int, season: int) -> np.ndarray:
 
 METHODS: Mapping[str, Method] = {
     BASELINE: seasonal_naive,
+    "naive": naive,
     "seasonal_average": seasonal_average,
     "ets": ets,
     "theta": theta,
@@ -89,7 +96,7 @@ METHODS: Mapping[str, Method] = {
     "arima": arima,
 }
 #: The default candidates: fast enough for ~500 series with a backtest in well under a minute.
-DEFAULT = (BASELINE, "seasonal_average", "ets", "theta", "dynamic_theta", "combination")
+DEFAULT = (BASELINE, "naive", "seasonal_average", "ets", "theta", "dynamic_theta", "combination")
 #: Every name ``methods=`` accepts.
 NAMES = (*METHODS, "combination")
 
@@ -107,7 +114,9 @@ def season_of(step: np.timedelta64) -> int:
 def run(name: str, y: np.ndarray, h: int, season: int) -> np.ndarray | None:
     """Method ``name``'s forecast, clipped at 0; None when the model fails or returns non-finite."""
     try:
-        out = METHODS[name](y, h, season)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out = METHODS[name](y, h, season)
     except (ValueError, ZeroDivisionError, FloatingPointError, np.linalg.LinAlgError):
         return None
     if out.shape != (h,) or not np.all(np.isfinite(out)):
