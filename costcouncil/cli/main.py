@@ -399,6 +399,7 @@ app.command(name="agent")(agent_cmd.agent_cmd)
 app.add_typer(mlflow_cmd.mlflow_app, name="mlflow")
 app.add_typer(access_cmd.users_app, name="users")
 app.add_typer(access_cmd.tokens_app, name="tokens")
+app.add_typer(anomalies_cmd.anomalies_app, name="anomalies")
 app.add_typer(monitors_cmd.monitors_app, name="monitors")
 app.add_typer(monitors_cmd.annotations_app, name="annotations")
 
