@@ -1,0 +1,88 @@
+"""``costcouncil forecast``: forecasts with 80 %/95 % intervals of a series CSV (docs/forecast.md)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from costcouncil.errors import CostCouncilError
+from costcouncil.workspace.forecast.series_file import FileForecast, forecast_csv
+
+out = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+
+def forecast(
+    series_csv: Annotated[
+        Path | None,
+        typer.Option(
+            "--series-csv",
+            help="A series CSV (series,timestamp,value; one row per series and day) to forecast.",
+        ),
+    ] = None,
+    horizon: Annotated[
+        int, typer.Option(min=1, help="Days to forecast after each series' last day.")
+    ] = 30,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Output CSV: series,date,value,lo80,hi80,lo95,hi95,method."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Forecast each series with 80 %/95 % intervals; the method is chosen per series by backtest."""
+    if series_csv is None or output is None:
+        _fail(CostCouncilError("give --series-csv FILE and --output OUT.csv"))
+    try:
+        result = forecast_csv(series_csv, horizon, output)
+    except CostCouncilError as e:
+        _fail(e)
+    if as_json:
+        print(json.dumps(result_dict(result), indent=2))
+    else:
+        print_result(result)
+
+
+def _fail(error: CostCouncilError) -> NoReturn:
+    err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
+    raise typer.Exit(1)
+
+
+def result_dict(result: FileForecast) -> dict[str, object]:
+    """The JSON twin of the table."""
+    return {
+        "output": str(result.output),
+        "horizon_days": result.horizon,
+        "rows": result.rows,
+        "series": [asdict(s) for s in result.series],
+    }
+
+
+def _num(value: float | None, suffix: str = "") -> str:
+    return (
+        "—" if value is None else f"{value:.3f}{suffix}" if not suffix else f"{value:.1f}{suffix}"
+    )
+
+
+def print_result(result: FileForecast) -> None:
+    """One row per series: method, MASE (and seasonal naive's), MAPE, history, fallback."""
+    table = Table("series", "method", "MASE", "naive MASE", "MAPE", "history", "fallback")
+    for s in result.series:
+        table.add_row(
+            s.series,
+            s.method,
+            _num(s.mase),
+            _num(s.baseline_mase),
+            _num(s.mape, " %"),
+            str(s.history),
+            s.fallback or "",
+        )
+    out.print(table)
+    out.print(f"Wrote {result.rows:,} rows ({result.horizon} days per series) to {result.output}")
