@@ -15,6 +15,7 @@ from costcouncil.cli import (
     access_cmd,
     agent_cmd,
     anomalies_cmd,
+    forecast_cmd,
     mlflow_cmd,
     monitors_cmd,
     render,
@@ -399,6 +400,7 @@ app.command(name="agent")(agent_cmd.agent_cmd)
 app.add_typer(mlflow_cmd.mlflow_app, name="mlflow")
 app.add_typer(access_cmd.users_app, name="users")
 app.add_typer(access_cmd.tokens_app, name="tokens")
+app.command(name="forecast")(forecast_cmd.forecast)
 app.add_typer(anomalies_cmd.anomalies_app, name="anomalies")
 app.add_typer(monitors_cmd.monitors_app, name="monitors")
 app.add_typer(monitors_cmd.annotations_app, name="annotations")
