@@ -17,7 +17,8 @@ Flagged points are learned only at the edge of the band, and not in the scale: a
 spike moves a median only once such points are the majority of its window. When the last
 ``plan.accept`` points (a day for sub-daily series, a week for daily ones) begin with a flagged
 point and at least half of them are flagged on that side, that is a **level shift**: level and
-seasons restart from those points (the scale is kept), and detection goes on against the new
+seasons restart from those points (the scale is kept, widened in proportion when the level
+rose), and detection goes on against the new
 normal. A single phase flagged on the same side in two periods running (weekends that fell
 to zero) restarts from its latest value. Points in a :class:`Known`
 window are never flagged and are learned as normal. Missing values (NaN) are not judged or learned.
@@ -181,7 +182,7 @@ class _Runner:
     def season(self, phase: tuple[int, ...]) -> float:
         """The season at this point: the longest profile that has learned enough here."""
         for profile, p in zip(reversed(self.profiles), reversed(phase), strict=True):
-            if profile.count(p) >= (2 if profile is not self.profiles[0] else 1):
+            if profile.count(p) >= (3 if profile is not self.profiles[0] else 1):
                 return profile.value(p)
         return 0.0
 
@@ -226,8 +227,14 @@ class _Runner:
             self.restart()
 
     def restart(self) -> None:
-        """A level shift: level and seasons start again from the recent points (the scale stays)."""
+        """A level shift: level and seasons start again from the recent points.
+
+        The scale stays, widened in proportion when the level rose (cost noise grows with spend).
+        """
         level = float(np.median([y for y, _, _ in self.recent]))
+        before = self.level.median()
+        if before > 0 and level > before:
+            self.residuals.rescale(level / before)
         self.level.clear()
         self.history.clear()
         self.profiles = [Profile(s.length, s.depth) for s in self.grain.seasons]

@@ -12,7 +12,7 @@ coarser than a day        none                                8 points   26     
 ========================  =================================  =========  ======  =======
 
 *depth* is how many past seasons each phase's median looks at; the weekly profile of a sub-daily
-series is used at a phase once it holds 2 weeks there (the daily one before). *level* is the
+series is used at a phase once it holds 3 weeks there (the daily one before). *level* is the
 window of the rolling median level, *scale* the window of past residuals whose MAD is the
 scale, *accept* the run of flagged points after which a shift is accepted as the new normal.
 """

@@ -7,11 +7,12 @@ It is pure and incremental: :meth:`RateMonitor.observe` adds an event's time and
 * **current rate** — the spend of the last ``window`` seconds, scaled to an hour.
 * **expected rate** — learned from the stream's own completed hours: the larger of the median of
   the last 24 hours and the median of the same hour of day over the last 7 days (robust: a
-  runaway of a few hours moves neither; the larger one, so a daily peak is not a runaway).
-* **alert** when the window's spend exceeds all of: ``factor`` × the expected spend of a window;
-  the expected spend plus ``z`` compound-Poisson standard deviations (√(expected × mean event
-  amount), so a quiet stream of big calls is not flagged for one more call); and the ``floor``
-  (a rate per hour), so a first-ever stream or a tiny baseline does not alarm on noise.
+  runaway of a few hours moves neither; the larger one, so a daily peak is not a runaway),
+  and at least ``floor`` per hour, so a first-ever stream or a tiny baseline does not alarm on
+  noise.
+* **alert** when the window's spend exceeds both ``factor`` × the expected spend of a window
+  and the expected spend plus ``z`` compound-Poisson standard deviations (√(expected × mean
+  event amount), so a quiet stream of big calls is not flagged for one more call).
 
 With the defaults (60 s window, factor 3, z 6) a stream running at 10× its usual rate is flagged
 once about 20 events of the runaway have arrived — within seconds for a busy stream — while
@@ -122,11 +123,15 @@ class RateMonitor:
         return RateAlert(at, since, rate, expected, spend, len(inside))
 
     def limit(self, expected: float) -> float:
-        """The most a window may spend before it is a runaway, given the expected rate per hour."""
-        per_window = expected * self.window / HOUR_S
+        """The most a window may spend before it is a runaway, given the expected rate per hour.
+
+        The expected rate counts as at least ``floor``, so a new or tiny stream needs a burst
+        well above the floor (and above its own Poisson noise) to alarm.
+        """
+        per_window = max(expected, self.floor) * self.window / HOUR_S
         mean_amount = self._total / self._count if self._count else 0.0
         noise = per_window + self.z * math.sqrt(per_window * mean_amount)
-        return max(self.factor * per_window, noise, self.floor * self.window / HOUR_S)
+        return max(self.factor * per_window, noise)
 
     def _forget(self, t: float) -> None:
         """Drop events older than the window and hours older than the history."""

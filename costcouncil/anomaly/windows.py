@@ -40,6 +40,11 @@ class RollingMedian:
         half = n // 2
         return values[half] if n % 2 else 0.5 * (values[half - 1] + values[half])
 
+    def rescale(self, factor: float) -> None:
+        """Multiply every value in the window by ``factor`` (> 0, so the order holds)."""
+        self._fifo = deque(v * factor for v in self._fifo)
+        self._sorted = [v * factor for v in self._sorted]
+
     def clear(self) -> None:
         self._fifo.clear()
         self._sorted.clear()
