@@ -88,7 +88,7 @@ def _url_forms(url: str) -> list[str]:
         return forms
     tail = parts.path + (f"?{parts.query}" if parts.query else "")
     path_secret = len(parts.path) > PATH_SHOWN // 2
-    forms += [tail] if path_secret else []
+    forms += [tail, parts.path] if path_secret else []
     forms += [parts.query] if parts.query else []
     forms += [parts.password] if parts.password else []
     return [f for f in forms if f]

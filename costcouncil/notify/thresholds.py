@@ -56,6 +56,8 @@ OPERATORS: Mapping[str, Callable[[Any, Any], bool]] = {
 #: Longest expression and deepest nesting accepted (the parser is recursive).
 MAX_LENGTH = 1000
 MAX_DEPTH = 32
+#: Most characters of an expression repeated in an error.
+SHOWN = 120
 
 _TOKEN = re.compile(
     r"""(?P<space>\s+)
@@ -291,4 +293,5 @@ class _Parser:
 
 def _error(expression: str, column: int | None, message: str) -> ConfigError:
     where = f" at column {column}" if column is not None else ""
-    return ConfigError(f"threshold {expression!r}: {message}{where}")
+    shown = expression if len(expression) <= SHOWN else expression[: SHOWN - 1] + "…"
+    return ConfigError(f"threshold {shown!r}: {message}{where}")
