@@ -36,9 +36,8 @@ import duckdb
 import numpy as np
 import pyarrow.csv as pacsv
 
-from costcouncil.forecast import forecast_many
 from costcouncil.forecast import backtest as bt
-from costcouncil.forecast import methods
+from costcouncil.forecast import forecast_many, methods
 from costcouncil.schema.series import DAY, HOUR, Series
 
 ROOT = Path(__file__).resolve().parents[1]
