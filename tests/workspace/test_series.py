@@ -88,3 +88,14 @@ def test_a_day_still_being_billed_is_left_out(tmp_path: Path) -> None:
 def test_an_unknown_metric_is_refused(org: Workspace) -> None:
     with pytest.raises(ConfigError, match="choose one of EffectiveCost"):
         scope_series(org, [Scope()], metric="Cost")
+
+
+def test_usage_charges_are_a_filter(org: Workspace) -> None:
+    every = scope_series(org, [Scope()])[Scope()].values
+    usage = scope_series(org, [Scope()], charges="usage")[Scope()]
+    assert np.allclose(usage.values, every)  # the small organisation bills only usage
+    assert scope_series(org, [Scope()], charges="other") == {}
+    with pytest.raises(ConfigError, match="choose one of all, usage, other"):
+        scope_series(org, [Scope()], charges="fees")
+    with pytest.raises(ConfigError, match="no ChargeCategory"):
+        scope_series(org, [Scope()], charges="usage", grain="hour")

@@ -31,6 +31,12 @@ FIXED_DIMENSIONS = ("provider", "service", "service_category", "account", "regio
 #: Cost metrics a series may sum.
 METRICS = ("EffectiveCost", "BilledCost", "ListCost", "ContractedCost")
 ORG = "org"
+#: Which charges a series sums: SQL added to its filter.
+CHARGES = {
+    "all": "",
+    "usage": " AND charge_category = 'Usage'",
+    "other": " AND coalesce(charge_category, '') <> 'Usage'",
+}
 
 
 @dataclass(frozen=True)
@@ -81,10 +87,19 @@ def scope_series(
     *,
     metric: str = "EffectiveCost",
     grain: str = "day",
+    charges: str = "all",
 ) -> dict[Scope, Series]:
-    """The series of each scope (a scope without any cost is left out)."""
+    """The series of each scope (a scope without any cost is left out).
+
+    ``charges``: ``all``, ``usage`` (ChargeCategory ``Usage``: what anomaly monitors watch) or
+    ``other`` (purchases, fees, taxes, credits, adjustments: invoice events that recur by month).
+    """
     if metric not in METRICS:
         raise ConfigError(f"metric {metric!r}: choose one of {', '.join(METRICS)}")
+    if charges not in CHARGES:
+        raise ConfigError(f"charges {charges!r}: choose one of {', '.join(CHARGES)}")
+    if charges != "all" and grain == "hour":
+        raise ConfigError("hourly series sum every charge: the hourly rollup has no ChargeCategory")
     files = _files(workspace, "hourly" if grain == "hour" else "daily")
     if not files or not scopes:
         return {}
@@ -94,7 +109,7 @@ def scope_series(
         end = _last_complete(con, workspace, grain)
         out: dict[Scope, Series] = {}
         for dimension, group in _by_dimension(scopes).items():
-            out.update(_series(con, workspace, dimension, group, metric, grain, end))
+            out.update(_series(con, workspace, dimension, group, (metric, charges), grain, end))
         return out
     finally:
         con.close()
@@ -168,10 +183,11 @@ def _series(
     workspace: Workspace,
     dimension: str | None,
     scopes: list[Scope],
-    metric: str,
+    what: tuple[str, str],
     grain: str,
     end: np.datetime64,
 ) -> dict[Scope, Series]:
+    metric, charges = what
     time = "hour" if grain == "hour" else "day"
     key = "NULL" if dimension is None else q(dimension)
     where = (
@@ -179,6 +195,7 @@ def _series(
         if dimension is None
         else f"AND {key} IN ({', '.join(lit(str(s.value)) for s in scopes)})"
     )
+    where += CHARGES[charges]
     rows = con.execute(
         f"SELECT CAST({key} AS VARCHAR), CAST({time} AS TIMESTAMP), SUM({q(metric)})::DOUBLE FROM r "
         f"WHERE currency = ? AND {time} < ? {where} GROUP BY 1, 2 ORDER BY 1, 2",
