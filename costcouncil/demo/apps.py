@@ -11,11 +11,12 @@ import json
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
-from costcouncil.demo.arrays import money_units, noise, uniform
+from costcouncil.demo.arrays import money_units, uniform
 from costcouncil.demo.catalog import (
     AWS_ACCOUNTS,
+    LAUNCH_APP,
     LLM_APPS,
     LLM_MODELS,
     PROVIDERS,
@@ -25,6 +26,10 @@ from costcouncil.demo.catalog import (
 from costcouncil.demo.catalog import LlmApp as CatalogApp
 from costcouncil.demo.fleet import aws_columns
 from costcouncil.demo.streams import Q_TOKENS, Stream, hex_id, messy_tags, owner_tags, tag_state
+from costcouncil.demo.twists import Lane, Twists
+
+#: Models by code (the index used in arrays).
+MODEL_NAMES = tuple(LLM_MODELS)
 
 #: Token meters are priced per million tokens (FOCUS UnitFormat ``<unit-quantity> <plural-units>``).
 TOKEN_UNIT = "1000000 Tokens"
@@ -63,13 +68,16 @@ class Spike:
 
 @dataclass(frozen=True)
 class Volumes:
-    """Everything :func:`tokens` needs, as arrays indexed by app."""
+    """Everything the token functions (:mod:`costcouncil.demo.tokens`) need, by app."""
 
     seed: int
     weekday0: int
     volume: NDArray[np.float64]
     weekday_only: NDArray[np.bool_]
+    ratios: NDArray[np.float64]
+    models: NDArray[np.int64]
     spike: Spike
+    changes: Twists
 
 
 def _kinds(use: CatalogApp) -> int:
@@ -86,6 +94,11 @@ def plan_apps(seed: int, rng: np.random.Generator, budget: float, days: int) -> 
     length = np.clip(np.floor(weight / (weight * kinds).sum() * budget), min(14, days), days)
     volume = rng.lognormal(0.0, 0.3, n)
     return [_app(seed, i, uses[i], days - int(length[i]), days, float(volume[i])) for i in range(n)]
+
+
+def launch_app(seed: int, index: int, start: int, stop: int) -> App:
+    """The use launched during the year (:data:`~costcouncil.demo.catalog.LAUNCH_APP`)."""
+    return _app(seed, index, LAUNCH_APP, start, stop, 1.0)
 
 
 def _app(seed: int, i: int, use: CatalogApp, start: int, stop: int, scale: float) -> App:
@@ -110,33 +123,22 @@ def spike_for(apps: list[App]) -> Spike:
     return Spike(app.index, start, start + length)
 
 
-def volumes(seed: int, weekday0: int, apps: list[App], spike: Spike) -> Volumes:
+def volumes(seed: int, weekday0: int, apps: list[App], spike: Spike, changes: Twists) -> Volumes:
+    ratios = np.array([TOKEN_RATIOS] * len(apps), dtype=np.float64)
+    ratios[:, TOKEN_KINDS.index("cached")] = [a.use.cached for a in apps]
     return Volumes(
         seed,
         weekday0,
         np.array([a.volume for a in apps], dtype=np.float64),
         np.array([a.use.weekday_only for a in apps], dtype=np.bool_),
+        ratios,
+        np.array([MODEL_NAMES.index(a.use.model) for a in apps], dtype=np.int64),
         spike,
+        changes,
     )
 
 
-def tokens(
-    v: Volumes, app: ArrayLike, kind: ArrayLike, day: ArrayLike, spiked: bool = True
-) -> NDArray[np.int64]:
-    """Tokens of ``kind`` that ``app`` used on ``day`` (days since the span start)."""
-    app, kind, day = np.asarray(app), np.asarray(kind), np.asarray(day)
-    growth = 1.04 ** (day / 30.44)
-    weekend = (v.weekday0 + day) % 7 >= 5
-    season = np.where(weekend & v.weekday_only[app], 0.55, 1.0)
-    daily = v.volume[app] * growth * season * noise(v.seed, 0.12, app, day)
-    ratio = np.asarray(TOKEN_RATIOS)[kind] * noise(v.seed + 11, 0.05, app, day, kind)
-    s = v.spike
-    bump = (app == s.app) & (day >= s.start) & (day < s.stop) if spiked else False
-    out: NDArray[np.int64] = np.rint(daily * ratio * np.where(bump, s.factor, 1.0)).astype(np.int64)
-    return out
-
-
-def _columns(app: App, kind: str, seed: int) -> tuple[dict[str, str | None], str]:
+def _columns(app: App, model: str, kind: str, seed: int) -> tuple[dict[str, str | None], str]:
     owner, state = app.use.owner, "n/a"
     if app.provider == "aws":
         columns = aws_columns(owner.environment, "us-east-1", "") | {"AvailabilityZone": None}
@@ -147,7 +149,7 @@ def _columns(app: App, kind: str, seed: int) -> tuple[dict[str, str | None], str
         u = float(uniform(seed, 77, app.index)[0])
         state = tag_state(u)
         columns["Tags"] = messy_tags(owner_tags(owner), state, u * 10 % 1)
-    return columns | _meter_columns(app, kind), state
+    return columns | _meter_columns(app, model, kind), state
 
 
 def api_columns(app: App) -> dict[str, str | None]:
@@ -177,8 +179,7 @@ def api_columns(app: App) -> dict[str, str | None]:
     }
 
 
-def _meter_columns(app: App, kind: str) -> dict[str, str | None]:
-    model = app.use.model
+def _meter_columns(app: App, model: str, kind: str) -> dict[str, str | None]:
     details = {"x_Model": model, "x_TokenKind": kind, "x_ServiceTier": app.use.tier}
     return {
         "ServiceCategory": "AI and Machine Learning",
@@ -195,28 +196,43 @@ def _meter_columns(app: App, kind: str) -> dict[str, str | None]:
     }
 
 
-def meter_streams(seed: int, apps: list[App]) -> list[Stream]:
-    """One daily stream per app and priced token kind."""
+def meter_streams(seed: int, apps: list[App], lanes: tuple[Lane, ...]) -> list[Stream]:
+    """One daily stream per app, model it used and priced token kind.
+
+    An app's own model is metered over the app's window; a lane on another model (a model-mix
+    shift) over the lane's window, on the app's project.
+    """
     out = []
     for app in apps:
-        for kind, price in LLM_MODELS[app.use.model].prices:
-            columns, state = _columns(app, kind, seed)
-            out.append(
-                Stream(
-                    app.provider,
-                    "tokens",
-                    24,
-                    app.start,
-                    app.stop,
-                    Q_TOKENS,
-                    0.0,
-                    money_units(price),
-                    columns,
-                    app=app.index,
-                    token_kind=TOKEN_KINDS.index(kind),
-                    owner=app.use.owner,
-                    tag_state=state,
-                    role="tokens",
-                )
+        out += _meters(seed, app, app.use.model, (app.start, app.stop))
+    for lane in lanes:
+        app = apps[lane.app]
+        if lane.model != app.use.model:
+            out += _meters(seed, app, lane.model, (lane.start, lane.stop))
+    return out
+
+
+def _meters(seed: int, app: App, model: str, window: tuple[int, int]) -> list[Stream]:
+    out = []
+    for kind, price in LLM_MODELS[model].prices:
+        columns, state = _columns(app, model, kind, seed)
+        out.append(
+            Stream(
+                app.provider,
+                "tokens",
+                24,
+                window[0],
+                window[1],
+                Q_TOKENS,
+                0.0,
+                money_units(price),
+                columns,
+                app=app.index,
+                token_kind=TOKEN_KINDS.index(kind),
+                owner=app.use.owner,
+                tag_state=state,
+                role="tokens",
+                llm_model=MODEL_NAMES.index(model),
             )
+        )
     return out

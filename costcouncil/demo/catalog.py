@@ -67,6 +67,8 @@ class LlmApp:
     volume: float
     weekday_only: bool = True
     tier: str = "standard"
+    #: Cached input tokens per uncached input token (agents that resend a long prefix cache more).
+    cached: float = 0.35
 
 
 PROVIDERS: dict[str, Provider] = {
@@ -123,7 +125,11 @@ AWS_ACCOUNTS: dict[str, tuple[str, str]] = {
     "platform": ("210987654324", "acme-ml-platform"),
 }
 
-REGIONS: dict[str, str] = {"us-east-1": "US East (N. Virginia)", "us-west-2": "US West (Oregon)"}
+REGIONS: dict[str, str] = {
+    "us-east-1": "US East (N. Virginia)",
+    "us-west-2": "US West (Oregon)",
+    "eu-west-1": "Europe (Ireland)",
+}
 
 #: Public AWS on-demand list prices and 1-year reserved rates, $/hour (us-east-1 Linux).
 INSTANCES: dict[str, Instance] = {
@@ -226,6 +232,7 @@ LLM_APPS: tuple[LlmApp, ...] = (
         Owner("assistant", "support-bot", "chat-assistant", "prod"),
         "agent-tools",
         25e6,
+        cached=2.5,
     ),
     LlmApp("azure/gpt-4o", Owner("vision", "detector", "detector-v3", "prod"), "caption-qa", 12e6),
     LlmApp(
@@ -273,3 +280,13 @@ LLM_APPS: tuple[LlmApp, ...] = (
     ),
     LlmApp("gpt-4o-mini", Owner("vision", "ocr", "ocr-lite", "dev"), "form-extraction", 30e6),
 )
+
+#: A use launched during the year (a planned launch, annotated in the ground truth).
+LAUNCH_APP = LlmApp(
+    "gpt-4o-mini",
+    Owner("search", "semantic-search", "reranker", "prod"),
+    "answer-engine",
+    1.2e9,
+)
+#: Azure OpenAI's price of the gpt-4o 2024-05-13 deployment version (the planted price change).
+GPT4O_0513_PRICES = (("input", "5.00"), ("cached", "2.50"), ("output", "15.00"))

@@ -9,12 +9,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from costcouncil.demo.apps import tokens
 from costcouncil.demo.arrays import F64, I64, decimals, noise, segments, timestamps
 from costcouncil.demo.fees import Running, fee_batch
 from costcouncil.demo.plan import PROVIDER_ORDER, Plan, build_plan
 from costcouncil.demo.spec import HOUR_US, DemoSpec, Period, epoch_us
 from costcouncil.demo.streams import Q_STORAGE, Q_TOKENS, Q_TRANSFER, Streams
+from costcouncil.demo.tokens import meter_tokens, unit_prices
 from costcouncil.schema.arrow import DECIMAL, focus_schema
 
 #: Batches hold at most about this many rows (a batch may pass it by less than one stream-month).
@@ -64,9 +64,22 @@ def _quantity(plan: Plan, g: Streams, stream: I64, unit: I64, period: Period) ->
     q = np.where(transfer, sent, q)
     units = np.rint(q * 1e6).astype(np.int64)
     if meter.any():
-        n = tokens(plan.volumes, g.app[stream[meter]], g.token_kind[stream[meter]], day[meter])
+        s = stream[meter]
+        n = meter_tokens(plan.volumes, g.app[s], g.llm_model[s], g.token_kind[s], day[meter])
         units[meter] = n
     return units
+
+
+def _prices(plan: Plan, g: Streams, stream: I64, unit: I64) -> I64:
+    """Unit price of each row: the stream's, or a planted repricing's for token meters."""
+    price = g.price[stream]
+    meter = g.qty_kind[stream] == Q_TOKENS
+    if not plan.volumes.changes.reprices or not meter.any():
+        return price
+    s, day = stream[meter], unit[meter] * g.unit_hours // 24
+    v = plan.volumes
+    price[meter] = unit_prices(v, g.app[s], g.llm_model[s], g.token_kind[s], day, price[meter])
+    return price
 
 
 def _money(units: I64, price: I64) -> I64:
@@ -77,13 +90,14 @@ def _batch(
     plan: Plan, g: Streams, period: Period, stream: I64, unit: I64, running: Running
 ) -> pa.RecordBatch:
     qty = _quantity(plan, g, stream, unit, period)
-    list_cost = _money(qty, g.price[stream])
+    price = _prices(plan, g, stream, unit)
+    list_cost = _money(qty, price)
     commitment = g.commitment[stream]
     committed = commitment >= 0
     effective = np.where(committed, _money(qty, g.eff_price[stream]), list_cost)
     billed = np.where(committed, 0, list_cost)
     _accumulate(running, billed, effective, commitment, committed)
-    columns = _money_columns(g, stream, qty, list_cost, billed, effective)
+    columns = _money_columns(price, qty, list_cost, billed, effective)
     columns |= _time_columns(plan, g, period, unit)
     columns["CommitmentDiscountQuantity"] = _commitment_quantity(g, stream, qty, effective)
     return _assemble(g.static, pa.array(stream.astype(np.int32)), columns)
@@ -103,9 +117,9 @@ def _accumulate(
 
 
 def _money_columns(
-    g: Streams, stream: I64, qty: I64, list_cost: I64, billed: I64, effective: I64
+    unit_price: I64, qty: I64, list_cost: I64, billed: I64, effective: I64
 ) -> dict[str, pa.Array]:
-    price = decimals(g.price[stream], 10)
+    price = decimals(unit_price, 10)
     quantity = decimals(qty, 6)
     eff = decimals(effective, 10)
     listed = decimals(list_cost, 10)

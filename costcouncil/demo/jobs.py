@@ -28,6 +28,9 @@ _ROLES: dict[str, tuple[int, str, tuple[str, ...], float]] = {
     "notebook": (8, "agent", ("notebook",), 0.3),
     "node": (12, "kubernetes", ("training", "fine-tune", "evaluation", "inference", "batch"), 0.1),
     "runaway": (10**9, "mlflow", ("training",), 0.0),
+    "region": (24, "mlflow", ("training", "fine-tune"), 0.03),
+    "restart": (3, "mlflow", ("training",), 0.03),
+    "batch": (24, "kubernetes", ("batch",), 0.03),
 }
 _SHARES = np.array([0.5, 1.0, 2.0, 4.0])
 
@@ -138,6 +141,8 @@ def _table(
     kind = np.array(kinds)[np.floor(uniform(seed, 47, np.arange(n)) * len(kinds)).astype(np.int64)]
     if role == "runaway":
         status = pa.array(np.full(n, "killed"))
+    if role == "restart":  # every attempt of the run crashes and is restarted
+        status = pa.array(np.full(n, "failed"))
     origin = epoch_us(plan.spec.start)
     columns = {
         "job_id": pa.nulls(n, pa.string()),
@@ -152,6 +157,8 @@ def _table(
     columns |= _run_columns(columns["model"], start, role)
     attrs = [json.dumps({"instance_type": s.instance, "role": role}) for s in streams]
     columns["attributes"] = pa.array(np.array(attrs)[run])
+    if role == "restart":
+        columns |= _restarts(run, streams)
     return pa.table({f.name: columns[f.name] for f in JOBS_SCHEMA})
 
 
@@ -183,10 +190,31 @@ def _run_columns(model: pa.Array, start: F64, role: str) -> dict[str, pa.Array]:
     }
 
 
+def _restarts(run: I64, streams: list[Stream]) -> dict[str, pa.Array]:
+    """Restarted attempts share their run; ``attributes`` counts the attempts."""
+    first = np.searchsorted(run, run)
+    attempt = np.arange(run.size) - first + 1
+    names = np.array(
+        [f"{s.owner.model if s.owner else 'run'}-training-oom-{i}" for i, s in enumerate(streams)]
+    )
+    attrs = [
+        json.dumps(
+            {
+                "instance_type": streams[r].instance,
+                "role": "restart",
+                "attempt": int(a),
+                "error": "CUDA out of memory",
+            }
+        )
+        for r, a in zip(run.tolist(), attempt.tolist(), strict=True)
+    ]
+    return {"run": pa.array(names[run]), "attributes": pa.array(attrs)}
+
+
 def _idle_jobs(plan: Plan) -> pa.Table:
     """The forgotten instance ran one evaluation at the start of its window, then nothing."""
     s = plan.idle
     run = np.zeros(1, dtype=np.int64)
     times = (np.array([float(s.start)]), np.array([float(plan.idle_busy_until)]))
-    width = np.array([float(INSTANCES["g5.12xlarge"].accelerator_count)])
+    width = np.array([float(INSTANCES[s.instance or ""].accelerator_count)])
     return _table(plan, [s], run, times, width, "mlflow", ("evaluation",), "idle")

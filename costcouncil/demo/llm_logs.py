@@ -15,11 +15,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from costcouncil.demo.apps import LOG_PROVIDER, App, tokens
+from costcouncil.demo.apps import LOG_PROVIDER, MODEL_NAMES
 from costcouncil.demo.arrays import F64, I64, decimals, money_units, segments, timestamps, uniform
 from costcouncil.demo.catalog import LLM_MODELS, TOKEN_KINDS
 from costcouncil.demo.plan import Plan, build_plan
 from costcouncil.demo.spec import HOUR_US, DemoSpec, epoch_us
+from costcouncil.demo.tokens import lane_tokens, unit_prices
+from costcouncil.demo.twists import REASONING, REQUESTS
 from costcouncil.schema.usage import LLM_SCHEMA
 
 #: At most this many log rows, whatever the size of the cost data.
@@ -33,18 +35,29 @@ _TOKEN_COLUMNS = {
 
 
 def generate_llm_requests(spec: DemoSpec) -> pa.Table:
-    """About ``rows / 10`` log rows (capped) for every LLM app and active day."""
+    """About ``rows / 10`` log rows (capped) for every LLM app and active day, and for every
+    planted lane (another model or client of an app) and day of its window."""
     plan = build_plan(spec)
-    apps = list(plan.apps)
-    app_days = np.array([a.stop - a.start for a in apps], dtype=np.int64)
-    app, day = segments(np.array([a.start for a in apps], dtype=np.int64), app_days)
+    lane, app, day = _lane_days(plan)
     slices = int(np.clip(round(min(spec.rows // 10, MAX_LOG_ROWS) / app.size), 1, 24))
-    row_app, piece = segments(np.zeros(app.size, dtype=np.int64), np.full(app.size, slices))
-    cum = _cumulative_weights(spec.seed, row_app.size, slices)
-    columns = _token_columns(plan, app[row_app], day[row_app], cum, slices)
-    columns |= _time_columns(plan, app[row_app], day[row_app], piece, slices)
-    columns |= _app_columns(apps, app[row_app])
+    row, piece = segments(np.zeros(app.size, dtype=np.int64), np.full(app.size, slices))
+    cum = _cumulative_weights(spec.seed, row.size, slices)
+    rows = (lane[row], app[row], day[row])
+    columns = _token_columns(plan, rows, cum, slices)
+    columns |= _time_columns(plan, app[row], day[row], piece, slices)
+    columns |= _app_columns(plan, lane[row], app[row])
     return pa.table({f.name: columns[f.name] for f in LLM_SCHEMA}, schema=LLM_SCHEMA)
+
+
+def _lane_days(plan: Plan) -> tuple[I64, I64, I64]:
+    """(lane, app, day) of every app's active days (lane -1), then of every planted lane's."""
+    lanes = plan.volumes.changes.lanes
+    starts = np.array([a.start for a in plan.apps] + [ln.start for ln in lanes], dtype=np.int64)
+    stops = np.array([a.stop for a in plan.apps] + [ln.stop for ln in lanes], dtype=np.int64)
+    which, day = segments(starts, stops - starts)
+    n = len(plan.apps)
+    owner = np.array([a.index for a in plan.apps] + [ln.app for ln in lanes], dtype=np.int64)
+    return np.where(which < n, -1, which - n), owner[which], day
 
 
 def _cumulative_weights(seed: int, n: int, slices: int) -> F64:
@@ -61,25 +74,45 @@ def _split(total: I64, cum: F64, slices: int) -> I64:
     return np.diff(upto, axis=1, prepend=0).reshape(-1)
 
 
-def _token_columns(plan: Plan, app: I64, day: I64, cum: F64, slices: int) -> dict[str, pa.Array]:
+def _models(plan: Plan, lane: I64, app: I64) -> I64:
+    """Model code of each row: the lane's model, or the app's own."""
+    lanes = plan.volumes.changes.lanes
+    own = plan.volumes.models[app]
+    codes = np.array([MODEL_NAMES.index(ln.model) for ln in lanes] + [0], dtype=np.int64)
+    return np.where(lane < 0, own, codes[lane])
+
+
+def _token_columns(
+    plan: Plan, rows: tuple[I64, I64, I64], cum: F64, slices: int
+) -> dict[str, pa.Array]:
+    lane, app, day = rows
+    v, model = plan.volumes, _models(plan, lane, app)
     columns: dict[str, pa.Array] = {}
     cost = np.zeros(app.size, dtype=np.int64)
     for k, kind in enumerate(TOKEN_KINDS):
-        price = _price_table(plan.apps, kind)
-        n = np.where(price[app] >= 0, _split(tokens(plan.volumes, app, k, day), cum, slices), 0)
-        cost += n * np.maximum(price[app], 0) // 1_000_000
+        price = unit_prices(v, app, model, k, day, _PRICES[model, k])
+        n = np.where(price >= 0, _split(lane_tokens(v, lane, app, k, day), cum, slices), 0)
+        if kind == "output":
+            r = np.where(
+                price >= 0, _split(lane_tokens(v, lane, app, REASONING, day), cum, slices), 0
+            )
+            columns["reasoning_tokens"] = pa.array(r)
+            cost += r * np.maximum(price, 0) // 1_000_000
+        cost += n * np.maximum(price, 0) // 1_000_000
         columns[_TOKEN_COLUMNS[kind]] = pa.array(n)
-    requests = tokens(plan.volumes, app, 0, day) // 1200 + 1
-    columns["request_count"] = pa.array(np.maximum(_split(requests, cum, slices), 1))
-    columns["reasoning_tokens"] = pa.array(np.zeros(app.size, dtype=np.int64))
+    requests = _split(lane_tokens(v, lane, app, REQUESTS, day), cum, slices)
+    columns["request_count"] = pa.array(np.maximum(requests, 1))
     columns["cost"] = decimals(cost, 10)
     return columns
 
 
-def _price_table(apps: tuple[App, ...], kind: str) -> I64:
-    """Price per 1M tokens of ``kind`` for each app in 1e-10 USD; -1 where the model has none."""
-    prices = [dict(LLM_MODELS[a.use.model].prices).get(kind) for a in apps]
-    return np.array([money_units(p) if p else -1 for p in prices], dtype=np.int64)
+def _price_table() -> I64:
+    """Price per 1M tokens by (model code, kind) in 1e-10 USD; -1 where the model has none."""
+    table = [[dict(LLM_MODELS[m].prices).get(k) for k in TOKEN_KINDS] for m in MODEL_NAMES]
+    return np.array([[money_units(p) if p else -1 for p in row] for row in table], dtype=np.int64)
+
+
+_PRICES = _price_table()
 
 
 def _time_columns(plan: Plan, app: I64, day: I64, piece: I64, slices: int) -> dict[str, pa.Array]:
@@ -90,7 +123,18 @@ def _time_columns(plan: Plan, app: I64, day: I64, piece: I64, slices: int) -> di
     return {"time": timestamps(us), "request_id": pc.binary_join_element_wise("req", ids, "-")}
 
 
-def _app_columns(apps: list[App], app: I64) -> dict[str, pa.Array]:
+def _by_lane(
+    lane: I64, app: I64, usual: Sequence[str | None], extra: Sequence[str | None]
+) -> pa.Array:
+    """Per row: the planted lane's value where it has one, else the app's usual value."""
+    lanes = np.array([*extra, None], dtype=object)[lane]
+    own = np.array(usual, dtype=object)[app]
+    return pa.array(np.where((lane >= 0) & (lanes != None), lanes, own), pa.string())  # noqa: E711
+
+
+def _app_columns(plan: Plan, lane: I64, app: I64) -> dict[str, pa.Array]:
+    apps, lanes = plan.apps, plan.volumes.changes.lanes
+
     def col(values: Sequence[str | None]) -> pa.Array:
         return pa.array(np.array(values, dtype=object)[app], pa.string())
 
@@ -99,19 +143,22 @@ def _app_columns(apps: list[App], app: I64) -> dict[str, pa.Array]:
         json.dumps({"project_id": a.resource_id, "owner_model": a.use.owner.model}) for a in apps
     ]
     n = app.size
+    none = [None] * len(apps)
     return {
         "source": pa.repeat("litellm", n),
         "provider": col([LOG_PROVIDER[a.provider] for a in apps]),
-        "model": col([a.use.model for a in apps]),
+        "model": pa.array(
+            np.array(MODEL_NAMES, dtype=object)[_models(plan, lane, app)], pa.string()
+        ),
         "service_tier": col([a.use.tier for a in apps]),
         "team": col([o.team for o in owners]),
         "project": col([o.project for o in owners]),
         "model_version": pa.nulls(n, pa.string()),
         "run": pa.nulls(n, pa.string()),
         "environment": col([o.environment for o in owners]),
-        "user": pa.nulls(n, pa.string()),
+        "user": _by_lane(lane, app, none, [ln.user for ln in lanes]),
         "feature": col([a.use.feature for a in apps]),
-        "customer": pa.nulls(n, pa.string()),
-        "api_key_id": col([a.api_key for a in apps]),
+        "customer": _by_lane(lane, app, none, [ln.customer for ln in lanes]),
+        "api_key_id": _by_lane(lane, app, [a.api_key for a in apps], [ln.api_key for ln in lanes]),
         "attributes": col(attrs),
     }

@@ -42,6 +42,7 @@ class Stream:
     tag_state: str = "clean"
     instance: str | None = None
     role: str = ""
+    llm_model: int = -1
 
     @property
     def resource_id(self) -> str:
@@ -63,6 +64,7 @@ class Streams:
     commitment: NDArray[np.int64]
     app: NDArray[np.int64]
     token_kind: NDArray[np.int64]
+    llm_model: NDArray[np.int64]
     spend: NDArray[np.bool_]
     static: pa.RecordBatch = field(compare=False)
 
@@ -89,6 +91,7 @@ def to_streams(records: list[Stream]) -> Streams:
         commitment=_ints(records, "commitment"),
         app=_ints(records, "app"),
         token_kind=_ints(records, "token_kind"),
+        llm_model=_ints(records, "llm_model"),
         spend=np.array([r.columns.get("CommitmentDiscountCategory") == "Spend" for r in records]),
         static=static,
     )

@@ -5,29 +5,27 @@ Money is a decimal string; times are ISO-8601 UTC ending in ``Z``; windows are h
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from costcouncil.demo.apps import tokens
-from costcouncil.demo.arrays import money_units
-from costcouncil.demo.catalog import INSTANCES, LLM_MODELS, TOKEN_KINDS
+from costcouncil.demo.catalog import INSTANCES, LLM_MODELS
 from costcouncil.demo.costs import generate_costs
 from costcouncil.demo.plan import Plan, build_plan
-from costcouncil.demo.spec import HOUR_US, DemoSpec, epoch_us
+from costcouncil.demo.spec import DemoSpec
 from costcouncil.demo.streams import Stream
+from costcouncil.demo.truth_planted import (
+    hours_cost,
+    iso_hour,
+    llm_excess,
+    normal_truth,
+    planted_truth,
+)
 
-VERSION = 1
-_UNIT = Decimal(10) ** -10
-
-
-def iso_hour(plan: Plan, hour: int) -> str:
-    us = epoch_us(plan.spec.start) + hour * HOUR_US
-    return datetime.fromtimestamp(us / 1e6, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+#: 2: every root cause planted (``cause``, ``scope``, ``evidence``), ``normal_events``.
+VERSION = 2
 
 
 def _sum(batch: pa.RecordBatch, column: str) -> Decimal:
@@ -58,49 +56,63 @@ def totals(spec: DemoSpec) -> list[dict[str, Any]]:
     ]
 
 
-def _hours_cost(streams: list[Stream], start: int, stop: int) -> Decimal:
-    return sum((Decimal(stop - start) * s.price * _UNIT for s in streams), Decimal(0))
+def _existing(
+    plan: Plan, entry: dict[str, Any], scope: tuple[str, str], cause: str
+) -> dict[str, Any]:
+    """An anomaly planted since version 1, with the keys every anomaly now has."""
+    also = {
+        "runaway-gpu-job": ["team=research", "model=llm-7b"],
+        "forgotten-idle-instance": ["team=__idle__", "model=__idle__"],
+    }.get(entry["id"], [f"team={plan.apps[plan.volumes.spike.app].use.owner.team}"])
+    provider = {"aws": "AWS", "openai": "OpenAI"}[entry["provider"]]
+    scopes = list(dict.fromkeys(["org", f"provider={provider}", f"{scope[0]}={scope[1]}", *also]))
+    return entry | {
+        "cause": cause,
+        "scope": {scope[0]: scope[1]},
+        "monitor": f"{scope[0]}={scope[1]}",
+        "scopes": scopes,
+    }
 
 
 def _runaway(plan: Plan) -> dict[str, Any]:
     s = plan.runaway
-    return {
+    entry = {
         "id": "runaway-gpu-job",
         "kind": "runaway_gpu_job",
         "provider": "aws",
         "resource_ids": [r.resource_id for r in s],
         "start": iso_hour(plan, s[0].start),
         "end": iso_hour(plan, s[0].stop),
-        "expected_excess_cost": str(_hours_cost(list(s), s[0].start, s[0].stop)),
+        "expected_excess_cost": str(hours_cost(list(s), s[0].start, s[0].stop)),
         "description": "4 x p5.48xlarge launched by a sweep nobody stopped (research, dev)",
+        "evidence": {"jobs_status": "killed", "instance_type": "p5.48xlarge", "count": len(s)},
     }
+    return _existing(plan, entry, ("team", "research"), "runaway_gpu_job")
 
 
 def _idle(plan: Plan) -> dict[str, Any]:
     s = plan.idle
-    return {
+    entry = {
         "id": "forgotten-idle-instance",
         "kind": "idle_instance",
         "provider": "aws",
         "resource_ids": [s.resource_id],
         "start": iso_hour(plan, plan.idle_busy_until),
         "end": iso_hour(plan, s.stop),
-        "expected_excess_cost": str(_hours_cost([s], plan.idle_busy_until, s.stop)),
-        "description": "g5.12xlarge left running after its only job finished (vision, dev)",
+        "expected_excess_cost": str(hours_cost([s], plan.idle_busy_until, s.stop)),
+        "description": f"{s.instance} left running after its only job finished (vision, dev)",
+        "evidence": {"jobs": 0, "instance_type": s.instance},
     }
+    return _existing(plan, entry, ("team", "__idle__"), "idle_gpu_up")
 
 
 def _spike(plan: Plan) -> dict[str, Any]:
     sp = plan.volumes.spike
     app = plan.apps[sp.app]
     prices = LLM_MODELS[app.use.model].prices
-    days = np.arange(sp.start, sp.stop)
-    excess = Decimal(0)
-    for kind, price in prices:
-        k = TOKEN_KINDS.index(kind)
-        extra = tokens(plan.volumes, sp.app, k, days) - tokens(plan.volumes, sp.app, k, days, False)
-        excess += Decimal(int(extra.sum()) * money_units(price) // 1_000_000) * _UNIT
-    return {
+    excess = llm_excess(plan, "llm-token-spike", (sp.app,), sp.start, sp.stop)
+    lane = next(ln for ln in plan.volumes.changes.lanes if ln.tag == "llm-token-spike")
+    entry = {
         "id": "llm-token-spike",
         "kind": "llm_token_spike",
         "provider": app.provider,
@@ -111,7 +123,9 @@ def _spike(plan: Plan) -> dict[str, Any]:
         "expected_excess_cost": str(excess),
         "factor": sp.factor,
         "description": f"{app.use.feature} retry loop: {sp.factor:g}x the usual tokens",
+        "evidence": {"column": "user", "value": lane.user, "traffic": f"x{sp.factor:g}"},
     }
+    return _existing(plan, entry, ("model", app.use.model), "new_client")
 
 
 def _expected(s: Stream) -> dict[str, str | None]:
@@ -134,8 +148,11 @@ def _tagging(plan: Plan, state: str) -> list[dict[str, Any]]:
 
 
 def ground_truth(spec: DemoSpec) -> dict[str, Any]:
-    """Planted anomalies, untagged and mis-tagged resources, and totals per provider and period."""
+    """Planted anomalies and normal events, untagged and mis-tagged resources, and totals per
+    provider and period."""
     plan = build_plan(spec)
+    anomalies = [_runaway(plan), _idle(plan), _spike(plan)]
+    anomalies += [planted_truth(plan, p) for p in plan.planted]
     return {
         "version": VERSION,
         "spec": {
@@ -145,10 +162,13 @@ def ground_truth(spec: DemoSpec) -> dict[str, Any]:
             "months": spec.months,
         },
         "totals": totals(spec),
-        "anomalies": [_runaway(plan), _idle(plan), _spike(plan)],
+        "anomalies": anomalies,
+        "normal_events": [normal_truth(plan, n) for n in plan.normal],
         "untagged": _tagging(plan, "untagged"),
         "mistagged": _tagging(plan, "mistagged"),
-        "shared_resources": sorted({s.resource_id for s in plan.streams if s.role == "node"}),
+        "shared_resources": sorted(
+            {s.resource_id for s in plan.streams if s.role in ("node", "spare")}
+        ),
         "commitments": [c.id for c in plan.commitments],
         "instances": sorted({s.instance for s in plan.streams if s.instance} & set(INSTANCES)),
     }
