@@ -76,6 +76,8 @@ def _without(frame: Frame, client: str) -> Frame:
 
 
 def _models(frame: Frame) -> dict[str, Model]:
+    """Each model's requests, tokens and cost per day; when the requests carry no cost, the
+    modelled costs are scaled to the window's LLM charges (the cost lines of kind ``llm``)."""
     sums: dict[str, list[float]] = defaultdict(lambda: [0.0] * 5)
     prices: dict[str, tuple[float, float, float]] = {}
     for g in frame.llm:
@@ -86,7 +88,16 @@ def _models(frame: Frame) -> dict[str, Model]:
         ):
             row[j] += v / frame.days
         prices.setdefault(key, (g.price_input, g.price_output, g.price_cached))
-    return {k: _model(v, prices[k]) for k, v in sums.items() if v[0] > 0}
+    models = {k: _model(v, prices[k]) for k, v in sums.items() if v[0] > 0}
+    if any(v[4] > 0 for v in sums.values()):
+        return models
+    charged = sum(g.cost for g in frame.costs if g.kind == "llm") / frame.days
+    modelled = sum(m.cost for m in models.values())
+    if charged <= 0 or modelled <= 0:
+        return models
+    f = charged / modelled
+    return {k: replace(m, cost=m.cost * f, p_in=m.p_in * f, p_out=m.p_out * f, p_cached=m.p_cached * f)
+            for k, m in models.items()}  # fmt: skip
 
 
 def _model(v: list[float], prices: tuple[float, float, float]) -> Model:
