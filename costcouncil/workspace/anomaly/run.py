@@ -98,15 +98,16 @@ def _record(
     step = timedelta(seconds=int(series.step / np.timedelta64(1, "s")))
     with store.session() as s:
         rows = list(s.scalars(select(Anomaly).where(Anomaly.monitor_id == monitor.id)))
+        used: set[int] = set()
         for event in found:
             start = _dt(event.start)
             end = _dt(event.end) + step if event.end is not None else None
-            hit = _overlapping(rows, start, end, step)
+            hit = _overlapping(rows, start, end, used)
             if hit is None:
                 hit = Anomaly(monitor_id=monitor.id, scope=monitor.scope, team=monitor.team,
                               grain=monitor.grain, start=start, detected_at=at, causes=[])  # fmt: skip
                 s.add(hit)
-                rows.append(hit)
+                used.add(id(hit))
                 kind = "new"
             else:
                 kind = _kind(hit, end, event)
@@ -117,13 +118,16 @@ def _record(
 
 
 def _overlapping(
-    rows: list[Anomaly], start: datetime, end: datetime | None, step: timedelta
+    rows: list[Anomaly], start: datetime, end: datetime | None, used: set[int]
 ) -> Anomaly | None:
+    """The recorded anomaly this event continues: the first not yet matched in this run whose
+    window overlaps the event's (ends exclusive; an ongoing one extends to the future)."""
     for row in rows:
-        row_start = aware(row.start)
-        row_end = aware(row.end)
+        row_start, row_end = aware(row.start), aware(row.end)
         assert row_start is not None
-        if (end is None or row_start <= end) and (row_end is None or row_end + step >= start):
+        overlaps = (end is None or row_start < end) and (row_end is None or row_end > start)
+        if overlaps and id(row) not in used:
+            used.add(id(row))
             return row
     return None
 
@@ -139,7 +143,7 @@ def _kind(row: Anomaly, end: datetime | None, event: Event) -> str:
 def _fill(
     row: Anomaly, event: Event, start: datetime, end: datetime | None, currency: str, at: datetime
 ) -> None:
-    row.start = min(aware(row.start) or start, start)
+    row.start = start
     row.end = end
     row.actual = str(_money(event.actual))
     row.expected = str(_money(event.expected))
