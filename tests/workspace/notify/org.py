@@ -9,19 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
 
 from costcouncil.appdb.db import Database, open_database
 from costcouncil.appdb.models import User
-from costcouncil.notify.signing import SignatureError, verify
+from costcouncil.notify.signing import TIMESTAMP_HEADER, SignatureError, verify
 from costcouncil.workspace.access.accounts import Access
 from costcouncil.workspace.allocate.series import Scope
 from costcouncil.workspace.anomaly.store import Monitoring
 from tests.appdb.conftest import fresh_postgres_database, postgres_server_url
-from tests.workspace.notify.factories import NOW, SECRET
-from tests.workspace.notify.peers import Reply, Request
+from tests.workspace.notify.factories import SECRET
+from tests.workspace.notify.peers import Reply, Request, header_map
 
 VISION = frozenset({"vision"})
 SEARCH = frozenset({"search"})
@@ -65,9 +66,14 @@ def seed(db: Database) -> Org:
 
 
 def receiver(request: Request) -> Reply:
-    """A webhook receiver verifying every request's signature (401 when it fails)."""
+    """A webhook receiver verifying every request's signature (401 when it fails).
+
+    Its clock is the request's own timestamp: the tests dispatch at many ``now`` (the freshness
+    check itself is tested with ``deliver``)."""
+    stamp = header_map(request.headers).get(TIMESTAMP_HEADER.lower(), "0")
+    clock = datetime.fromtimestamp(int(stamp) if stamp.isdigit() else 0, UTC)
     try:
-        verify(SECRET, request.headers, request.body, now=NOW)
+        verify(SECRET, request.headers, request.body, now=clock)
     except SignatureError as e:
         return 401, {}, str(e).encode()
     return 200, {}, b"ok"

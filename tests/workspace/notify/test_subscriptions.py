@@ -122,7 +122,7 @@ def test_a_member_sees_and_changes_only_their_teams_subscriptions(subs: Subscrip
     assert [x.name for x in subs.list(SEARCH)] == ["search-oncall"]
     for change in (subs.remove, subs.disable, subs.get):
         with pytest.raises(ConfigError) as e:
-            change("search-oncall", visible=VISION)  # type: ignore[operator]
+            change("search-oncall", visible=VISION)
         assert "'search-oncall' not found" in str(e.value) and "org-wide" not in str(e.value)
     assert len(subs.list()) == 3 and subs.get("search-oncall").enabled
 
