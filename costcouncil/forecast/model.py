@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import replace
 from multiprocessing import get_context
 
@@ -71,8 +73,28 @@ def _prepare_all(
     if workers <= 1 or len(series) < 2:
         return [_prepare_args(a) for a in args]
     chunk = max(1, math.ceil(len(args) / (workers * 4)))
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+    with _main_hidden(), ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         return list(pool.map(_prepare_args, args, chunksize=chunk))
+
+
+@contextmanager
+def _main_hidden() -> Iterator[None]:
+    """Start the workers without re-running the caller's main script.
+
+    A spawned worker normally imports the parent's ``__main__`` again (by module name or file):
+    a script without an ``if __name__ == "__main__"`` guard would run again in every worker, and
+    one read from standard input cannot be found at all. The workers need nothing from it (they
+    run :func:`prepare`), so its name and file are hidden while they start.
+    """
+    main = sys.modules["__main__"]
+    saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__}
+    main.__spec__ = None
+    main.__dict__.pop("__file__", None)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            setattr(main, key, value)
 
 
 def _prepare_args(args: tuple[Series, int, tuple[str, ...]]) -> Prepared:
