@@ -18,6 +18,7 @@ from costcouncil.cli import (
     forecast_cmd,
     mlflow_cmd,
     monitors_cmd,
+    notify_cmd,
     render,
     render_alloc,
     serve_cmd,
@@ -404,6 +405,8 @@ app.command(name="forecast")(forecast_cmd.forecast)
 app.add_typer(anomalies_cmd.anomalies_app, name="anomalies")
 app.add_typer(monitors_cmd.monitors_app, name="monitors")
 app.add_typer(monitors_cmd.annotations_app, name="annotations")
+app.add_typer(notify_cmd.subscriptions_app, name="subscriptions")
+app.add_typer(notify_cmd.notify_app, name="notify")
 
 
 def main() -> None:  # pragma: no cover - console entry point
