@@ -12,6 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from costcouncil.errors import CostCouncilError
+from costcouncil.workspace.core import Workspace
+from costcouncil.workspace.forecast.run import forecast_workspace
+from costcouncil.workspace.forecast.saved import Saved
 from costcouncil.workspace.forecast.series_file import FileForecast, forecast_csv
 
 out = Console()
@@ -19,6 +22,14 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def forecast(
+    directory: Annotated[
+        Path | None,
+        typer.Argument(help="A workspace: forecast its scopes (leave out with --series-csv)."),
+    ] = None,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(help="Only this scope (org or DIMENSION=VALUE; repeatable)."),
+    ] = None,
     series_csv: Annotated[
         Path | None,
         typer.Option(
@@ -37,9 +48,13 @@ def forecast(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """Forecast each series with 80 %/95 % intervals; the method is chosen per series by backtest."""
+    """Forecast a workspace's scopes (month-end, next 12 months) or each series of a CSV, with
+    80 %/95 % intervals; the method is chosen per series by backtest."""
+    if directory is not None and series_csv is None:
+        _workspace(directory, scope or [], output, as_json)
+        return
     if series_csv is None or output is None:
-        _fail(CostCouncilError("give --series-csv FILE and --output OUT.csv"))
+        _fail(CostCouncilError("give a workspace DIR, or --series-csv FILE and --output OUT.csv"))
     try:
         result = forecast_csv(series_csv, horizon, output)
     except CostCouncilError as e:
@@ -86,3 +101,34 @@ def print_result(result: FileForecast) -> None:
         )
     out.print(table)
     out.print(f"Wrote {result.rows:,} rows ({result.horizon} days per series) to {result.output}")
+
+
+def _workspace(directory: Path, scopes: list[str], output: Path | None, as_json: bool) -> None:
+    try:
+        result = forecast_workspace(Workspace.open(directory), scopes, output)
+    except CostCouncilError as e:
+        _fail(e)
+    if result is None:
+        out.print("nothing to forecast yet: ingest and `costcouncil allocate` first")
+        return
+    if as_json:
+        print(json.dumps({"created_at": result.created_at, "currency": result.currency,
+                          "first_day": result.first_day, "scopes": result.scopes}, indent=2))  # fmt: skip
+        return
+    table = Table("scope", "method", "MASE", f"{_month(result)} so far", "month end", "80 %",
+                  "last month", "passes it", title=f"Forecasts ({result.currency})")  # fmt: skip
+    for name, s in result.scopes.items():
+        end = s["month_end"]
+        table.add_row(name, s["method"] + (" *" if s["fallback"] else ""), _num(s["mase"]),
+                      f"{s['month_actual']:,.0f}", f"{end['value']:,.0f}",
+                      f"{end['lo80']:,.0f}–{end['hi80']:,.0f}", f"{s['last_month']:,.0f}",
+                      s["passes_last_month"] or "")  # fmt: skip
+    out.print(table)
+    if any(s["fallback"] for s in result.scopes.values()):
+        out.print("* too little history for a backtest: see --json for what it fell back to")
+    if output is not None:
+        out.print(f"Wrote the daily points to {output}")
+
+
+def _month(result: Saved) -> str:
+    return result.first_day[:7]

@@ -32,6 +32,7 @@ from costcouncil.workspace.allocate.run import AllocateOptions, allocate
 from costcouncil.workspace.core import Workspace
 from costcouncil.workspace.ingest.costs import IngestOptions, ingest
 from costcouncil.workspace.ingest.usage import SCHEMAS, UsageOutcome, ingest_source, ingest_usage
+from costcouncil.workspace.refresh.run import refresh
 from costcouncil.workspace.reports.export import export_focus
 from costcouncil.workspace.reports.report import METRICS, report
 from costcouncil.workspace.reports.status import status
@@ -231,9 +232,17 @@ def allocate_cmd(
     spark_master: Annotated[
         str, typer.Option(help="Spark master URL for --engine spark.")
     ] = "local[2]",
+    no_refresh: Annotated[
+        bool,
+        typer.Option(
+            "--no-refresh",
+            help="Skip refreshing forecasts, anomaly detection and notifications afterwards.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Split every cost row to owners by rules.yaml; cost is conserved exactly."""
+    """Split every cost row to owners by rules.yaml; cost is conserved exactly. Then refresh
+    forecasts, detect anomalies and notify subscribers (unless --no-refresh or --dry-run)."""
     ws = _open(directory)
     options = AllocateOptions(tuple(period or ()), rules, dry_run, engine, spark_master)
     try:
@@ -243,10 +252,16 @@ def allocate_cmd(
         _fail(e)
     for early in outcome.before_first_price:
         err.print(f"[bold yellow]warning:[/] {early.warning()}", markup=True, highlight=False)
+    refreshed = None if dry_run or no_refresh else refresh(ws)
     if as_json:
-        print(json.dumps(render_alloc.outcome_dict(outcome), indent=2))
-    else:
-        render_alloc.allocation(out, outcome, dry_run)
+        shown = render_alloc.outcome_dict(outcome)
+        if refreshed is not None:
+            shown["refresh"] = refreshed.as_dict()
+        print(json.dumps(shown, indent=2))
+        return
+    render_alloc.allocation(out, outcome, dry_run)
+    if refreshed is not None:
+        render.refreshed(out, err, refreshed.as_dict())
 
 
 @app.command(name="explain")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -173,3 +174,15 @@ def _minute(iso: str) -> str:
 
 def _money(value: Decimal) -> str:
     return f"{value:,.2f}"
+
+
+def refreshed(console: Console, errors: Console, done: Mapping[str, Any]) -> None:
+    """One line for what ran after allocate, and one warning per step that failed."""
+    seconds = sum(done["seconds"].values())
+    console.print(
+        f"Refreshed in {seconds:.1f} s: {done['forecast_scopes']} forecast(s), "
+        f"{done['anomalies_new']} new anomal(ies) on {done['monitors']} monitor(s), "
+        f"{done['notified']} notification(s)"
+    )
+    for step, why in done["failures"].items():
+        errors.print(f"[bold yellow]warning:[/] {step} failed: {why}", markup=True, highlight=False)

@@ -1,0 +1,1 @@
+"""After the numbers change: forecasts refreshed, anomalies detected, people told."""
