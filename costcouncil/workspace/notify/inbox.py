@@ -11,7 +11,7 @@ it reopened — the item's shown status changes and it becomes unread again for 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal, cast
 
@@ -23,9 +23,20 @@ from costcouncil.appdb.db import Database
 from costcouncil.errors import ConfigError
 from costcouncil.notify.dedupe import Sent, decide
 from costcouncil.notify.message import Alert
-from costcouncil.workspace.notify.subscriptions import Visible, aware
 
-__all__ = ["InboxEntry", "inbox", "mark_read", "record", "stored_alert", "unread_count"]
+__all__ = [
+    "InboxEntry",
+    "Visible",
+    "aware",
+    "inbox",
+    "mark_read",
+    "record",
+    "stored_alert",
+    "unread_count",
+]
+
+#: The teams a caller may see; None for every team.
+Visible = frozenset[str] | None
 
 #: Longest title and link kept (the columns' sizes).
 _TITLE, _LINK = 400, 400
@@ -124,6 +135,11 @@ def stored_alert(body: dict[str, Any]) -> Alert:
         link=str(body["link"]), impact_pct=body.get("impact_pct"), score=body.get("score"),
         lines=tuple(body.get("lines") or ()), severity=body.get("severity", "warning"),
     )  # fmt: skip
+
+
+def aware(value: datetime) -> datetime:
+    """SQLite hands timezone-aware columns back naive; they were stored as UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _time(text: str) -> datetime:

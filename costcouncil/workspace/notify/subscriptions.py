@@ -31,11 +31,10 @@ from costcouncil.errors import ConfigError
 from costcouncil.notify import thresholds
 from costcouncil.notify.channels import Channel, parse_channel
 from costcouncil.workspace.core import Workspace
+from costcouncil.workspace.notify import inbox
+from costcouncil.workspace.notify.inbox import InboxEntry, Visible, aware
 
 __all__ = ["DeliveryInfo", "SubscriptionInfo", "Subscriptions", "Visible", "aware"]
-
-#: The teams a caller may see; None for every team.
-Visible = frozenset[str] | None
 
 
 @dataclass(frozen=True)
@@ -86,11 +85,6 @@ class DeliveryInfo:
         out = self.__dict__.copy()
         out["created_at"] = self.created_at.isoformat()
         return out
-
-
-def aware(value: datetime) -> datetime:
-    """SQLite hands timezone-aware columns back naive; they were stored as UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def channel_of(row: Subscription) -> Channel:
@@ -195,6 +189,22 @@ class Subscriptions:
                 query = query.where(Subscription.name == subscription)
             query = query.order_by(Delivery.created_at.desc(), Delivery.id.desc()).limit(limit)
             return [delivery_info(row, sub) for row, sub in s.execute(query)]
+
+    def inbox(
+        self, user_id: int, visible: Visible = None, *, limit: int = 100
+    ) -> builtins.list[InboxEntry]:
+        """The inbox items ``user_id`` may see, newest first, each marked read or unread."""
+        return inbox.inbox(self.db, user_id, visible, limit=limit)
+
+    def unread_count(self, user_id: int, visible: Visible = None) -> int:
+        """How many inbox items ``user_id`` may see and has not read."""
+        return inbox.unread_count(self.db, user_id, visible)
+
+    def mark_read(
+        self, user_id: int, item_id: int, *, now: datetime | None = None, visible: Visible = None
+    ) -> None:
+        """Record that ``user_id`` read inbox item ``item_id`` (``ConfigError`` if not visible)."""
+        inbox.mark_read(self.db, user_id, item_id, now=now or _now(), visible=visible)
 
     def _row(self, s: Session, name: str, visible: Visible) -> Subscription:
         query = _visible(select(Subscription), visible).where(Subscription.name == name)

@@ -261,3 +261,11 @@ def test_an_inbox_item_is_updated_not_duplicated(org: Org) -> None:
     assert seen(vision(status="updated", impact=Decimal("1600")), 2) == ("updated", "1600", False)
     assert seen(vision(status="resolved", end=NOW), 3) == ("resolved", "1234.50", False)
     assert seen(vision(status="resolved", end=NOW), 4) == ("resolved", "1234.50", True)
+
+
+def test_the_inbox_is_also_reached_through_subscriptions(org: Org, subs: Subscriptions) -> None:
+    dispatch(subs, [vision(), search()], now=NOW)
+    assert subs.unread_count(org.search_member, SEARCH) == 1
+    [item] = subs.inbox(org.search_member, SEARCH)
+    subs.mark_read(org.search_member, item.id, visible=SEARCH)
+    assert subs.unread_count(org.search_member, SEARCH) == 0 and subs.unread_count(org.admin) == 2
