@@ -23,7 +23,7 @@ import orjson
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from costcouncil.api import errors, figures_api
+from costcouncil.api import errors, figures_api, monitoring_api
 from costcouncil.api.auth import Caller, Guard
 from costcouncil.api.served import Served
 from costcouncil.api.web import routes as web
@@ -114,6 +114,7 @@ def create_app(
         return _json(live_costs(live, query))
 
     app.include_router(figures_api.router(served))
+    app.include_router(monitoring_api.router(served))
     web.install(app, served)
     return app
 

@@ -11,8 +11,9 @@ from fastapi import Request
 
 from costcouncil.api.auth import READ, Caller, Guard
 from costcouncil.api.ratelimit import LoginLimiter
+from costcouncil.appdb.db import Database
 from costcouncil.settings import Settings
-from costcouncil.workspace.access.accounts import Access
+from costcouncil.workspace.access.accounts import Access, user_id
 from costcouncil.workspace.figures.filters import Dimensions, Filter, last_day, parse_filter
 from costcouncil.workspace.figures.rollup_store import RollupStore
 from costcouncil.workspace.live.service import LiveIngest
@@ -26,6 +27,7 @@ class Served:
     store: RollupStore
     guard: Guard
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    _database: Database | None = None
 
     @property
     def dims(self) -> Dimensions:
@@ -43,6 +45,18 @@ class Served:
     def last_day(self) -> date:
         """The last day with cost (today when the lake has none)."""
         return last_day(self.store) or datetime.now(UTC).date()
+
+    def database(self) -> Database:
+        """The workspace's app database (the access layer's, or one opened on first use)."""
+        if self.access is not None:
+            return self.access.db
+        if self._database is None:
+            self._database = Access.open(self.live.workspace).db
+        return self._database
+
+    def user_id(self, caller: Caller) -> int | None:
+        """The app-database id of the caller's user (None for the open server or a service)."""
+        return user_id(self.database(), caller.principal.email)
 
     def filter(self, params: Mapping[str, str], caller: Caller) -> Filter:
         """The caller's filter from URL parameters (a member's teams always applied)."""

@@ -47,10 +47,18 @@ OPERATIONS = [
     ("GET", "/v1/costs"), ("GET", "/v1/allocations"), ("GET", "/v1/unit-economics"),
     ("GET", "/v1/explain"), ("GET", "/v1/gpu"), ("GET", "/v1/overview"), ("GET", "/v1/ingest"),
     ("GET", "/v1/me"), ("GET", "/v1/audit"), ("GET", "/v1/dimensions"),
+    ("GET", "/v1/forecasts"), ("GET", "/v1/forecasts/points"), ("GET", "/v1/anomalies"),
+    ("GET", "/v1/anomalies/{anomaly_id}"), ("POST", "/v1/anomalies/{anomaly_id}/feedback"),
+    ("GET", "/v1/monitors"), ("POST", "/v1/monitors"), ("DELETE", "/v1/monitors/{name}"),
+    ("GET", "/v1/annotations"), ("POST", "/v1/annotations"),
+    ("DELETE", "/v1/annotations/{annotation_id}"), ("GET", "/v1/subscriptions"),
+    ("POST", "/v1/subscriptions"), ("DELETE", "/v1/subscriptions/{name}"),
+    ("GET", "/v1/deliveries"), ("GET", "/v1/inbox"), ("POST", "/v1/inbox/{item_id}/read"),
 ]  # fmt: skip
 #: Operations with query parameters, also fuzzed with values outside their schema.
 WITH_QUERY = ["/v1/live/costs", "/v1/costs", "/v1/allocations", "/v1/unit-economics",
-              "/v1/explain", "/v1/gpu", "/v1/overview", "/v1/audit"]  # fmt: skip
+              "/v1/explain", "/v1/gpu", "/v1/overview", "/v1/audit", "/v1/forecasts",
+              "/v1/forecasts/points", "/v1/anomalies", "/v1/deliveries"]  # fmt: skip
 CASES = [
     *((m, p, GenerationMode.POSITIVE) for m, p in OPERATIONS),
     *(("GET", p, GenerationMode.NEGATIVE) for p in WITH_QUERY),

@@ -266,3 +266,15 @@ def _scopes(scopes: list[str] | None, role: str) -> list[str]:
         if scope not in DEFAULT_SCOPES[role]:
             raise ConfigError(f"a {role} may not hold scope {scope!r}")
     return picked
+
+
+def user_id(database: Database, email: str) -> int | None:
+    """The id of the user ``email`` (None when there is none, or ``email`` is not an address:
+    the open server's caller, the ingest service)."""
+    try:
+        key = _email(email)
+    except ConfigError:
+        return None
+    with database.session() as s:
+        found = s.scalar(select(User.id).where(User.email == key))
+        return int(found) if found is not None else None
