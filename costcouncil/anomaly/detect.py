@@ -19,8 +19,12 @@ spike moves a median only once such points are the majority of its window. When 
 point and at least half of them are flagged on that side, that is a **level shift**: level and
 seasons restart from those points (the scale is kept, widened in proportion when the level
 rose), and detection goes on against the new
-normal. A single phase flagged on the same side in two periods running (weekends that fell
-to zero) restarts from its latest value. Points in a :class:`Known`
+normal; for a while after, a point back within the band of the *old* normal is the end of a long
+anomaly, not a new one, and restarts there. A single phase flagged on the same side in two
+periods running (weekends that fell to zero) restarts from its latest value. A daily series also
+learns what recurs by the calendar: when the same place in the month (days 1-15 counted from the
+1st, later days from the month's last day) was off the band on the same side in each of the last
+two months — a month-end batch, a fee on the 1st — that amount is expected there. Points in a :class:`Known`
 window are never flagged and are learned as normal. Missing values (NaN) are not judged or learned.
 """
 
@@ -35,7 +39,7 @@ import numpy as np
 
 from costcouncil.anomaly.plan import Plan, phases, plan
 from costcouncil.anomaly.windows import Profile, RollingMedian
-from costcouncil.schema.series import Series
+from costcouncil.schema.series import DAY, Series
 
 __all__ = ["DEFAULT_SENSITIVITY", "KINDS", "THRESHOLD", "Detection", "Known", "detect"]
 
@@ -51,6 +55,10 @@ TINY = 1e-9
 #: The trend is the level's slope over this many level windows (longer than the level's, so a
 #: ramp of a few days shows as a deviation before it shows as a trend).
 TREND_SPAN = 4
+#: Months a day's place in the month remembers (daily series: recurring monthly amounts).
+MONTHS = 3
+#: For this many acceptance windows after a level shift, a return to the old normal is not flagged.
+RETURN_WINDOW = 8
 
 
 @dataclass(frozen=True)
@@ -101,12 +109,25 @@ def detect(
     )
     seasons = [phases(stamps, series.step, s).tolist() for s in grain.seasons]
     excused = excused_points(stamps, known).tolist()
+    runner.months = list(month_keys(stamps)) if series.step == DAY else [None] * len(series)
     expected, scale = runner.run(
         series.values.tolist(),
         list(zip(*seasons, strict=True)) if seasons else [()] * len(series),
         excused,
     )
     return _verdict(series, stamps, expected, scale, runner)
+
+
+def month_keys(stamps: np.ndarray) -> list[int]:
+    """Each day's place in its month: days 1-15 count from the 1st (0, 1, …), later days from
+    the month's last day (-1 is the last day), so "the last day" is one place in every month."""
+    days = stamps.astype("datetime64[D]")
+    first = days.astype("datetime64[M]").astype("datetime64[D]")
+    following = (days.astype("datetime64[M]") + 1).astype("datetime64[D]")
+    day = (days - first).astype(np.int64)
+    left = (following - days).astype(np.int64)
+    keys: list[int] = np.where(day < 15, day, -left).tolist()
+    return keys
 
 
 def excused_points(stamps: np.ndarray, known: Sequence[Known]) -> np.ndarray:
@@ -148,6 +169,10 @@ class _Runner:
         self.history: deque[float] = deque(maxlen=TREND_SPAN * grain.level + 1)
         self.recent: deque[tuple[float, tuple[int, ...], int]] = deque(maxlen=grain.accept)
         self.flagged: list[bool] = []
+        self.months: list[int | None] = []
+        self.by_month: dict[int, deque[float]] = {}
+        #: The level, scale and remaining points of the normal before the last accepted shift.
+        self.before: tuple[float, float, int] | None = None
 
     def run(
         self, values: list[float], seasons: list[tuple[int, ...]], excused: list[bool]
@@ -163,21 +188,61 @@ class _Runner:
         """Judge point ``i`` (value ``y``) on the state so far, then learn from it."""
         season = self.season(phase)
         level = self.expected_level(y)
-        expected = level + season
         scale = self.scale(level)
+        key = self.months[i] if i < len(self.months) else None
+        monthly = self.monthly(key, scale)
+        expected = level + season + monthly
         residual = y - expected
         judged = i >= self.min_history and not math.isnan(y)
         flag = judged and not excused and abs(residual) > self.threshold * scale
+        if flag and self.back_to_before(y, season):
+            flag, expected, residual = False, y, 0.0
         self.flagged.append(flag)
         if not math.isnan(y):
+            if key is not None:
+                self.by_month.setdefault(key, deque(maxlen=MONTHS)).append(y - level - season)
+            y -= monthly
             side = (1 if residual > 0 else -1) if flag else 0
-            edge = expected + side * self.threshold * scale
+            edge = expected - monthly + side * self.threshold * scale
             self.learn(i, edge if flag else y, season, level, None if flag else residual, phase)
             for profile, p in zip(self.profiles, phase, strict=True):
                 profile.mark(p, side, y - level)
             self.remember(y, phase, side)
         self.history.append(self.level.median())
+        if self.before is not None:
+            level_b, scale_b, left = self.before
+            self.before = (level_b, scale_b, left - 1) if left > 1 else None
         return expected, scale
+
+    def monthly(self, key: int | None, scale: float) -> float:
+        """A day's recurring monthly amount: when the same place in each of the last two months
+        was off by more than the band on the same side (a month-end batch, a fee on the 1st), the
+        median of those residuals (of the last three months); else 0."""
+        past = self.by_month.get(key) if key is not None else None
+        if not past or len(past) < 2:
+            return 0.0
+        limit = self.threshold * scale
+        last = list(past)[-2:]
+        for side in (1, -1):
+            if all(side * r > limit for r in last):
+                return float(np.median([r for r in past if side * r > limit]))
+        return 0.0
+
+    def back_to_before(self, y: float, season: float) -> bool:
+        """After an accepted shift, a point back within the band of the old normal is the old
+        normal returning (the end of a long anomaly), not an anomaly: restart there."""
+        if self.before is None:
+            return False
+        level, scale, _ = self.before
+        if abs(y - level - season) > self.threshold * scale:
+            return False
+        self.before = None
+        self.level.clear()
+        self.history.clear()
+        for _ in range(self.grain.level):
+            self.level.push(level)
+        self.recent.clear()
+        return True
 
     def season(self, phase: tuple[int, ...]) -> float:
         """The season at this point: the longest profile that has learned enough here."""
@@ -233,6 +298,8 @@ class _Runner:
         """
         level = float(np.median([y for y, _, _ in self.recent]))
         before = self.level.median()
+        if not math.isnan(before):
+            self.before = (before, self.scale(before), RETURN_WINDOW * self.grain.accept)
         if before > 0 and level > before:
             self.residuals.rescale(level / before)
         self.level.clear()
