@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class LlmGroup:
-    """LLM requests of one (provider, model, client) in a window; ``client`` is the API key, user
-    or feature that sent them. Prices are per token, from the price catalog (0 when unknown)."""
+    """LLM requests of one (provider, model, client) in a window; ``client`` is the API key (or
+    user) that sent them, ``customer``, ``user`` and ``feature`` the other ways to name who sent
+    them ("" when unknown). Prices are per token (0 when unknown)."""
 
     provider: str
     model: str
@@ -27,6 +28,9 @@ class LlmGroup:
     price_input: float = 0.0
     price_output: float = 0.0
     price_cached: float = 0.0
+    customer: str = ""
+    user: str = ""
+    feature: str = ""
 
 
 @dataclass(frozen=True)

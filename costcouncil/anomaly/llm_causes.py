@@ -21,6 +21,8 @@ from costcouncil.anomaly.frames import Frame, LlmGroup
 CLIENT_GROWTH = 2.0
 #: ... and when it sends at least this share of the added requests.
 CLIENT_SHARE = 0.5
+#: The ways a request names who sent it, most specific first.
+CLIENT_KEYS = ("client", "customer", "user", "feature")
 
 
 @dataclass(frozen=True)
@@ -62,8 +64,8 @@ def llm_causes(baseline: Frame, window: Frame) -> list[Found]:
     found = []
     if client is not None:
         found.append(client)
-        name = client.evidence["client"]
-        baseline, window = _without(baseline, name), _without(window, name)
+        by, name = client.evidence["by"], client.evidence["client"]
+        baseline, window = _without(baseline, by, name), _without(window, by, name)
     before, now = _models(baseline), _models(window)
     if before and now:
         found += _volume_and_mix(before, now)
@@ -71,8 +73,8 @@ def llm_causes(baseline: Frame, window: Frame) -> list[Found]:
     return [f for f in found if abs(f.per_day) > 1e-9]
 
 
-def _without(frame: Frame, client: str) -> Frame:
-    return replace(frame, llm=tuple(g for g in frame.llm if g.client != client))
+def _without(frame: Frame, by: str, client: str) -> Frame:
+    return replace(frame, llm=tuple(g for g in frame.llm if getattr(g, by) != client))
 
 
 def _models(frame: Frame) -> dict[str, Model]:
@@ -175,28 +177,45 @@ def _mix_summary(moved: dict[str, float]) -> str:
 
 
 def _client(baseline: Frame, window: Frame) -> Found | None:
-    """One client behind most of the added requests, new or at least twice its old rate; its
-    added requests priced at its models' cost per request before (or now, for a new model)."""
-    before = _per_client(baseline.llm, baseline.days)
-    now = _per_client(window.llm, window.days)
-    added = sum(now.values()) - sum(before.values())
-    grown = {c: r - before.get(c, 0.0) for c, r in now.items()}
-    name, delta = max(grown.items(), key=lambda kv: kv[1], default=("", 0.0))
-    old = before.get(name, 0.0)
-    if added <= 0 or delta < CLIENT_SHARE * added or (old > 0 and now[name] < CLIENT_GROWTH * old):
+    """One client behind most of the added requests, new or at least twice its old rate — named
+    by API key, customer, user or feature, whichever one value explains the most; its added
+    requests priced at its models' cost per request before (or now, for a new model)."""
+    added = _requests(window) - _requests(baseline)
+    if added <= 0:
         return None
+    best: tuple[float, str, str, float, float] | None = None
+    for by in CLIENT_KEYS:
+        before = _per_client(baseline.llm, baseline.days, by)
+        now = _per_client(window.llm, window.days, by)
+        for name, rate in now.items():
+            old, delta = before.get(name, 0.0), rate - before.get(name, 0.0)
+            new_enough = old == 0 or rate >= CLIENT_GROWTH * old
+            if (
+                name
+                and new_enough
+                and delta >= CLIENT_SHARE * added
+                and (best is None or delta > best[3])
+            ):
+                best = (delta, by, name, delta, old)
+    if best is None:
+        return None
+    _, by, name, delta, old = best
     prices = _models(baseline)
-    added_cost = _client_cost(window, name, prices) - _client_cost(baseline, name, prices)
-    what = "new client" if old == 0 else "client"
+    added_cost = _client_cost(window, by, name, prices) - _client_cost(baseline, by, name, prices)
+    what = f"new {by}" if old == 0 else by
     return Found("new_client", added_cost,
-                 f"{what} {name}: {old:,.0f} → {now[name]:,.0f} requests a day",
-                 {"client": name, "before": round(old, 1), "now": round(now[name], 1)})  # fmt: skip
+                 f"{what} {name}: {old:,.0f} → {old + delta:,.0f} requests a day",
+                 {"client": name, "by": by, "before": round(old, 1), "now": round(old + delta, 1)})  # fmt: skip
 
 
-def _client_cost(frame: Frame, client: str, prices: dict[str, Model]) -> float:
+def _requests(frame: Frame) -> float:
+    return sum(g.requests for g in frame.llm) / frame.days
+
+
+def _client_cost(frame: Frame, by: str, client: str, prices: dict[str, Model]) -> float:
     """The client's cost per day in ``frame``, each model's requests at its cost per request in
     ``prices`` (the baseline's) where known, else at its own."""
-    mine = replace(frame, llm=tuple(g for g in frame.llm if g.client == client))
+    mine = replace(frame, llm=tuple(g for g in frame.llm if getattr(g, by) == client))
     total = 0.0
     for key, m in _models(mine).items():
         known = prices.get(key)
@@ -204,8 +223,8 @@ def _client_cost(frame: Frame, client: str, prices: dict[str, Model]) -> float:
     return total
 
 
-def _per_client(groups: Iterable[LlmGroup], days: float) -> dict[str, float]:
+def _per_client(groups: Iterable[LlmGroup], days: float, by: str) -> dict[str, float]:
     out: dict[str, float] = defaultdict(float)
     for g in groups:
-        out[g.client] += g.requests / days
+        out[getattr(g, by)] += g.requests / days
     return dict(out)

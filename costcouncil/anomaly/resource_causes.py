@@ -5,7 +5,8 @@ Each (resource, SKU) line's change in cost per day is explained once, in this or
 a changed unit price (same SKU, cost per unit moved by more than 1 %) takes ``Δ price × units``;
 lines attribution could not give an owner take ``untagged_spend``; idle-capacity lines take
 ``idle_gpu_up``; on a GPU resource new in the window, the share of its days with jobs is
-``runaway_gpu_job`` and the rest ``idle_gpu_up``; on a GPU resource seen before, more GPU-hours of
+busy, split by its jobs' outcome (failed: ``training_failures``; killed or still running:
+``runaway_gpu_job``; finished: ``new_resource``), and the rest ``idle_gpu_up``; on a GPU resource seen before, more GPU-hours of
 failed or killed jobs take ``training_failures`` (at the resource's cost per GPU-hour); any other
 new resource is ``new_resource``. LLM charges are left to the LLM usage causes.
 """
@@ -21,6 +22,11 @@ from costcouncil.anomaly.frames import CostGroup, Frame
 #: A unit price change smaller than this share is rounding, not a price change.
 PRICE_TOLERANCE = 0.01
 FAILED = ("failed", "killed")
+_JOB_CAUSE = {
+    "failed": "training_failures",
+    "killed": "runaway_gpu_job",
+    "running": "runaway_gpu_job",
+}
 
 
 @dataclass
@@ -121,7 +127,8 @@ def _resource(
     if not existed and delta > 0:
         if kind == "gpu":
             active = _active_share(resource, window)
-            tally.add("runaway_gpu_job", resource, delta * active)
+            for cause, share in _job_causes(resource, window).items():
+                tally.add(cause, resource, delta * active * share)
             tally.add("idle_gpu_up", resource, delta * (1 - active))
         else:
             tally.add("new_resource", resource, delta)
@@ -131,6 +138,18 @@ def _resource(
         cost = sum(g.cost for g in window.costs if g.resource == resource) / window.days
         if failed > 0 and hours > 0:
             tally.add("training_failures", resource, min(delta, failed * cost / hours))
+
+
+def _job_causes(resource: str, window: Frame) -> dict[str, float]:
+    """How a new GPU resource's busy time splits by what its jobs did: failed jobs are
+    ``training_failures``, jobs killed or still running (nobody let them finish) a
+    ``runaway_gpu_job``, jobs that finished new work a ``new_resource``."""
+    hours: dict[str, float] = defaultdict(float)
+    for j in window.jobs:
+        if j.resource == resource:
+            hours[_JOB_CAUSE.get(j.status, "new_resource")] += j.gpu_hours
+    total = sum(hours.values())
+    return {c: h / total for c, h in hours.items()} if total > 0 else {"runaway_gpu_job": 1.0}
 
 
 def _active_share(resource: str, window: Frame) -> float:

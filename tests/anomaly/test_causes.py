@@ -154,3 +154,27 @@ def test_explain_never_fails_and_ranks_in_the_direction_of_the_change(
         assert c.contribution * change >= 0
     sizes = [abs(c.contribution) for c in causes]
     assert sizes == sorted(sizes, reverse=True)
+
+
+def test_a_new_gpu_is_named_by_what_its_jobs_did() -> None:
+    base = [_gpu("i-old", 28 * 100.0)]
+    window = [_gpu("i-old", 3 * 100.0), _gpu("i-new", 3 * 2_000.0)]
+    for status, cause in (("failed", "training_failures"), ("killed", "runaway_gpu_job"),
+                          ("succeeded", "new_resource")):  # fmt: skip
+        jobs = [JobGroup("i-new", status, 3 * 24 * 8.0, 30, days_active=3)]
+        assert _top(_frame(28, costs=base), _frame(3, costs=window, jobs=jobs)) == cause, status
+
+
+def test_a_new_customer_over_many_keys_is_one_client() -> None:
+    def keyed(key: str, customer: str, requests: float) -> LlmGroup:
+        g = _llm("gpt-4o-mini", requests, 1_200, 200, client=key)
+        return LlmGroup(g.provider, g.model, g.client, g.requests, g.input_tokens, g.output_tokens,
+                        g.cached_tokens, g.cost, g.price_input, g.price_output, g.price_cached,
+                        customer=customer)  # fmt: skip
+
+    base = [keyed(f"key-acme-{i}", "acme", 28 * 1_000) for i in range(5)]
+    window = [keyed(f"key-acme-{i}", "acme", 3 * 1_000) for i in range(5)]
+    window += [keyed(f"key-globex-{i}", "globex", 3 * 1_500) for i in range(4)]
+    causes = explain(_frame(28, base), _frame(3, window))
+    assert causes[0].cause == "new_client"
+    assert causes[0].evidence == {"client": "globex", "by": "customer", "before": 0.0, "now": 6000.0}

@@ -167,16 +167,21 @@ def _llm(
     if where is None:
         return ()
     sql = (
-        "SELECT provider, model, coalesce(api_key_id, \"user\", feature, 'unknown'), "
+        "SELECT provider, model, coalesce(api_key_id, \"user\", 'unknown'), "
+        "coalesce(customer, ''), coalesce(\"user\", ''), coalesce(feature, ''), "
         "SUM(coalesce(request_count, 1))::DOUBLE, SUM(coalesce(input_tokens, 0))::DOUBLE, "
         "SUM(coalesce(output_tokens, 0) + coalesce(reasoning_tokens, 0))::DOUBLE, "
         "SUM(coalesce(cached_input_tokens, 0))::DOUBLE, SUM(coalesce(cost, 0))::DOUBLE FROM llm "
-        f"WHERE time >= {_ts(start)} AND time < {_ts(end)} AND {where} GROUP BY 1, 2, 3"
+        f"WHERE time >= {_ts(start)} AND time < {_ts(end)} AND {where} GROUP BY 1, 2, 3, 4, 5, 6"
     )
-    return tuple(
-        LlmGroup(str(r[0]), str(r[1]), str(r[2]), *(float(v or 0.0) for v in r[3:]))
-        for r in con.execute(sql).fetchall()
-    )
+    return tuple(_llm_group(r) for r in con.execute(sql).fetchall())
+
+
+def _llm_group(r: tuple[object, ...]) -> LlmGroup:
+    provider, model, client, customer, user, feature = (str(v) for v in r[:6])
+    requests, inputs, outputs, cached, cost = (float(v or 0.0) for v in r[6:11])  # type: ignore[arg-type]
+    return LlmGroup(provider, model, client, requests, inputs, outputs, cached, cost,
+                    customer=customer, user=user, feature=feature)  # fmt: skip
 
 
 def _cost_filter(con: duckdb.DuckDBPyConnection, scope: Scope) -> str:
