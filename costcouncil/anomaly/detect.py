@@ -24,7 +24,10 @@ anomaly, not a new one, and restarts there. A single phase flagged on the same s
 periods running (weekends that fell to zero) restarts from its latest value. A daily series also
 learns what recurs by the calendar: when the same place in the month (days 1-15 counted from the
 1st, later days from the month's last day) was off the band on the same side in each of the last
-two months — a month-end batch, a fee on the 1st — that amount is expected there. Points in a :class:`Known`
+two months — a month-end batch, a fee on the 1st — that amount is expected there; and a point
+leaning at least one scale the same way as the mean of its last week, when that week's mean is
+off the band (its z is the sum of the week's z over √7), is flagged too: a sustained change each
+day's noise hides (it is then learned as expected, so the level does not absorb it). Points in a :class:`Known`
 window are never flagged and are learned as normal. Missing values (NaN) are not judged or learned.
 """
 
@@ -171,6 +174,8 @@ class _Runner:
         self.flagged: list[bool] = []
         self.months: list[int | None] = []
         self.by_month: dict[int, deque[float]] = {}
+        self.zs: deque[float] = deque(maxlen=max(grain.sustained, default=1))
+        self.run_level = math.nan
         #: The level, scale and remaining points of the normal before the last accepted shift.
         self.before: tuple[float, float, int] | None = None
 
@@ -197,13 +202,15 @@ class _Runner:
         flag = judged and not excused and abs(residual) > self.threshold * scale
         if flag and self.back_to_before(y, season):
             flag, expected, residual = False, y, 0.0
+        held = judged and not (flag or excused) and self.sustained(residual / scale)
+        flag = flag or held
         self.flagged.append(flag)
         if not math.isnan(y):
             if key is not None:
                 self.by_month.setdefault(key, deque(maxlen=MONTHS)).append(y - level - season)
             y -= monthly
             side = (1 if residual > 0 else -1) if flag else 0
-            edge = expected - monthly + side * self.threshold * scale
+            edge = expected - monthly + (0 if held else side * self.threshold * scale)
             self.learn(i, edge if flag else y, season, level, None if flag else residual, phase)
             for profile, p in zip(self.profiles, phase, strict=True):
                 profile.mark(p, side, y - level)
@@ -213,6 +220,25 @@ class _Runner:
             level_b, scale_b, left = self.before
             self.before = (level_b, scale_b, left - 1) if left > 1 else None
         return expected, scale
+
+    def sustained(self, z: float) -> bool:
+        """Whether the mean of the last few points (this one included) is off the band: a change
+        each day's noise hides but several days in a row show (its z grows with the root of the
+        run's length). The point itself must lean the same way by at least one scale; points
+        flagged on their own are not part of a run (a spike does not make the next days odd)."""
+        runs = self.grain.sustained
+        if not runs:
+            return False
+        past = self.zs
+        past.append(z)
+        if abs(z) < 1:
+            return False
+        for k in runs:
+            if len(past) >= k:
+                mean = sum(list(past)[-k:]) / math.sqrt(k)
+                if abs(mean) > self.threshold and mean * z > 0:
+                    return True
+        return False
 
     def monthly(self, key: int | None, scale: float) -> float:
         """A day's recurring monthly amount: when the same place in each of the last two months
@@ -285,6 +311,8 @@ class _Runner:
     def remember(self, y: float, phase: tuple[int, ...], side: int) -> None:
         """Keep the point among the recent ones; restart on a level shift."""
         recent = self.recent
+        if side != 0 and (not recent or recent[-1][2] != side):
+            self.run_level = self.level.median()  # the normal before this run of flags
         recent.append((y, phase, side))
         if side == 0 or len(recent) < self.grain.accept or recent[0][2] != side:
             return
@@ -298,8 +326,9 @@ class _Runner:
         """
         level = float(np.median([y for y, _, _ in self.recent]))
         before = self.level.median()
-        if not math.isnan(before):
-            self.before = (before, self.scale(before), RETURN_WINDOW * self.grain.accept)
+        normal = self.run_level if not math.isnan(self.run_level) else before
+        if not math.isnan(normal):
+            self.before = (normal, self.scale(normal), RETURN_WINDOW * self.grain.accept)
         if before > 0 and level > before:
             self.residuals.rescale(level / before)
         self.level.clear()

@@ -11,7 +11,8 @@ a day                     week: 7 × 6                         14 days    8 week
 coarser than a day        none                                8 points   26      4 points
 ========================  =================================  =========  ======  =======
 
-*depth* is how many past seasons each phase's median looks at; the weekly profile of a sub-daily
+A daily series is judged from its 29th day (four weeks learned), and also by the mean of its
+last 7 days (see :mod:`~costcouncil.anomaly.detect`). *depth* is how many past seasons each phase's median looks at; the weekly profile of a sub-daily
 series is used at a phase once it holds 3 weeks there (the daily one before). *level* is the
 window of the rolling median level, *scale* the window of past residuals whose MAD is the
 scale, *accept* the run of flagged points after which a shift is accepted as the new normal.
@@ -46,6 +47,8 @@ class Plan:
     scale: int
     accept: int
     min_history: int
+    #: Runs of points whose mean is judged too (a sustained change within each day's noise).
+    sustained: tuple[int, ...] = ()
 
 
 def plan(step: np.timedelta64) -> Plan:
@@ -55,7 +58,7 @@ def plan(step: np.timedelta64) -> Plan:
         seasons = (Season(DAY, per_day, 7), Season(WEEK, 7 * per_day, 4))
         return Plan(seasons, per_day, 4 * per_day, per_day, 2 * per_day)
     if step == DAY:
-        return Plan((Season(WEEK, 7, 6),), 14, 56, 7, 14)
+        return Plan((Season(WEEK, 7, 6),), 14, 56, 7, 28, (7,))
     return Plan((), 8, 26, 4, 8)
 
 
