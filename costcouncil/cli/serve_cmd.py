@@ -13,6 +13,7 @@ from costcouncil.settings import get_settings
 from costcouncil.workspace.access.accounts import Access
 from costcouncil.workspace.allocate import rollups
 from costcouncil.workspace.core import Workspace
+from costcouncil.workspace.live.runaway import RunawayOptions
 from costcouncil.workspace.live.service import LiveIngest, LiveOptions
 
 err = Console(stderr=True, soft_wrap=True)
@@ -36,9 +37,9 @@ def serve(
 
     try:
         workspace = Workspace.open(directory)
-        live = LiveIngest(
-            workspace, LiveOptions(compact_seconds, stale_job_seconds=stale_job_seconds)
-        )
+        runaway = RunawayOptions(base_url=f"http://{host}:{port}")
+        options = LiveOptions(compact_seconds, stale_job_seconds=stale_job_seconds, runaway=runaway)
+        live = LiveIngest(workspace, options)
         access = Access.open(workspace)
         rebuilt = rollups.refresh(workspace)
     except CostCouncilError as e:

@@ -45,6 +45,8 @@ from costcouncil.workspace.core import Workspace
 from costcouncil.workspace.ingest.usage import store_tables
 from costcouncil.workspace.live.jobs import JobBook
 from costcouncil.workspace.live.prices import PICO, LivePrices
+from costcouncil.workspace.live.runaway import RunawayOptions
+from costcouncil.workspace.live.runaway_watch import RunawayWatch
 from costcouncil.workspace.live.totals import Totals, lake_llm_totals, query_all
 
 SOURCE = "events"
@@ -60,6 +62,7 @@ class LiveOptions:
     batch_keys_limit: int = 10_000
     stale_job_seconds: float = 600.0
     segment_bytes: int = 64 << 20
+    runaway: RunawayOptions = field(default_factory=RunawayOptions)
 
 
 @dataclass
@@ -79,6 +82,7 @@ class LiveIngest:
         self.log = EventLog(workspace.root / "events", self.options.segment_bytes)
         self.prices = LivePrices(load_overrides(workspace))
         self.jobs = JobBook(self.options.stale_job_seconds)
+        self.runaway = RunawayWatch(workspace, self.prices, self.options.runaway)
         self.lake_totals = Totals()
         self.pending = _Pending()
         self.stats = {"accepted": 0, "duplicates": 0, "rejected": 0, "compacted": 0}
@@ -94,9 +98,12 @@ class LiveIngest:
     # -- life cycle -------------------------------------------------------------------------
 
     def start(self, background: bool = True) -> None:
-        """Rebuild totals from the lake, replay the log, and start compacting."""
+        """Rebuild totals from the lake, replay the log, and start compacting (and, in the
+        background, watching for runaways: docs/events.md#runaway-detection)."""
         self._refresh_lake(force=True)
         self.jobs.load_open(self.workspace)
+        if background:
+            self.runaway.start()
         for segment in self.log.segments():
             self._replay(segment)
         if background:
@@ -106,6 +113,7 @@ class LiveIngest:
     def close(self) -> None:
         """Stop the compactor after one last compaction."""
         self._stop.set()
+        self.runaway.close()
         if self._thread is not None:
             self._thread.join()
         self.compact()
@@ -158,6 +166,7 @@ class LiveIngest:
             if data:
                 segment = self.log.append(data)
                 self._count(segment, fresh)
+                self.runaway.feed(fresh)
             if key is not None:
                 self._remember_batch(key, response)
             self.stats["accepted"] += len(fresh)
@@ -219,6 +228,7 @@ class LiveIngest:
             else:
                 events.append(record)
         self._count(segment, events)
+        self.runaway.feed(events)
 
     # -- compaction -------------------------------------------------------------------------
 
