@@ -144,7 +144,9 @@ _FILTERS = [
 ]  # fmt: skip
 DASHBOARD_PATHS = ["/", "/overview.json", "/explorer", "/explorer.json", "/explorer.csv",
                    "/explorer.parquet", "/models", "/models.json", "/gpu", "/gpu.json",
-                   "/ingest", "/ingest.json"]  # fmt: skip
+                   "/ingest", "/ingest.json", "/anomalies", "/anomalies.json", "/anomalies/1",
+                   "/anomalies/1.json", "/anomalies/999999", "/anomalies/999999.json", "/inbox",
+                   "/inbox.json"]  # fmt: skip
 #: The dashboard's routes described for the fuzzer (they are not part of the API's description).
 DASHBOARD = {
     "openapi": "3.0.3",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -58,6 +59,44 @@ def when(value: Any) -> str:
     return str(value)
 
 
+def instant(value: Any) -> str:
+    """A day when the moment is midnight UTC (a daily anomaly's start), else :func:`when`."""
+    shown = when(value)
+    return shown[:10] if shown.endswith(" 00:00 UTC") else shown
+
+
+def evidence(value: Any, limit: int = 12) -> list[str]:
+    """A cause's evidence as lines a person reads: nested keys joined by ``·``, numbers with
+    thousands separators, at most ``limit`` lines (then how many more)."""
+    lines = list(_lines("", value))
+    more = len(lines) - limit
+    return lines[:limit] + ([f"… and {more} more"] if more > 0 else [])
+
+
+def _lines(prefix: str, value: Any) -> Iterator[str]:
+    if isinstance(value, dict) and value and not all(_scalar(v) for v in value.values()):
+        for k, v in value.items():
+            yield from _lines(f"{prefix} · {k}" if prefix else str(k), v)
+        return
+    if isinstance(value, dict):
+        text = ", ".join(f"{k} {_number(v)}" for k, v in value.items())
+    elif isinstance(value, list | tuple):
+        text = ", ".join(_number(v) for v in value)
+    else:
+        text = _number(value)
+    yield f"{prefix}: {text}" if prefix else text
+
+
+def _scalar(value: Any) -> bool:
+    return not isinstance(value, dict | list | tuple)
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return str(value)
+    return f"{value:,.2f}" if isinstance(value, float | Decimal) else f"{value:,}"
+
+
 def short_id(value: Any) -> str:
     """A resource or account id as a person reads it: the last part of an ARN or an Azure
     resource id (``arn:aws:ec2:…:instance/i-0abc`` → ``i-0abc``), long ids cut to their end."""
@@ -93,5 +132,7 @@ FILTERS = {
     "hours": hours,
     "label": label,
     "when": when,
+    "instant": instant,
+    "evidence": evidence,
     "short_id": short_id,
 }

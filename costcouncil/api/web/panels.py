@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from functools import partial
 from typing import Any
 
-from costcouncil.api.web import charts
+from costcouncil.api.web import band_charts, charts
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,18 @@ def _overview(data: dict[str, Any]) -> dict[str, Panel]:
                         empty_note(data, data["trend_from"], end)),
         "teams": _panel(teams, partial(charts.bars, teams, "team", "Month to date by team", c), month),
         "models": _panel(models, partial(charts.bars, models, "model", "Month to date by model", c), month),
+        **forecasts(data["forecast"]),
+    }  # fmt: skip
+
+
+def forecasts(found: dict[str, Any]) -> dict[str, Panel]:
+    """The month-end forecast of each scope (``forecast``, ``forecast-2``, …), or why none."""
+    if not found["scopes"]:
+        return {"forecast": Panel(empty=found["note"])}
+    return {
+        "forecast" + (f"-{i + 1}" if i else ""): Panel(figure=charts.embed(band_charts.forecast(
+            entry, f"{entry['scope']}: daily cost and forecast to month end")))
+        for i, entry in enumerate(found["scopes"])
     }  # fmt: skip
 
 
@@ -75,7 +87,12 @@ def _explorer(data: dict[str, Any]) -> dict[str, Panel]:
     title = f"{every} cost by {data['level'].replace('_', ' ')}"
     draw = partial(charts.stacked, data["trend"], data["level"], title,
                    currency=data["currency"], months=data["grain"] == "month")  # fmt: skip
-    return {"trend": _panel(data["trend"], draw, empty_note(data, data["from"], data["to"]))}
+    out = {"trend": _panel(data["trend"], draw, empty_note(data, data["from"], data["to"]))}
+    band = data.get("forecast")
+    if band:
+        title = f"Forecast of {band['scope']}: daily cost, then the forecast with its 80 % and 95 % ranges"
+        out["forecast"] = Panel(figure=charts.embed(band_charts.forecast(band, title)))
+    return out
 
 
 def _models(data: dict[str, Any]) -> dict[str, Panel]:

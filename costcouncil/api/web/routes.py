@@ -13,21 +13,19 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import plotly
 import pyarrow as pa
 import pyarrow.parquet as pq
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from costcouncil.api.auth import SESSION_COOKIE, Caller, address
 from costcouncil.api.errors import respond
 from costcouncil.api.figures_api import json
 from costcouncil.api.served import Served
-from costcouncil.api.web import panels
-from costcouncil.api.web.format import FILTERS, named
+from costcouncil.api.web import forecast_view, monitoring_pages, panels
+from costcouncil.api.web.templating import HERE, render, signed_in, templates
 from costcouncil.errors import ConfigError
 from costcouncil.workspace.access import sessions as web_sessions
 from costcouncil.workspace.common import csvsafe
@@ -39,7 +37,6 @@ from costcouncil.workspace.figures.ingest_status import ingest_status
 from costcouncil.workspace.figures.models import models
 from costcouncil.workspace.figures.overview import overview
 
-HERE = Path(__file__).parent
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 LOGIN_COOKIE = "cc_login"
 CSP = (
@@ -47,16 +44,6 @@ CSP = (
     "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
     "form-action 'self'"
 )
-PAGES = ("overview", "explorer", "models", "gpu", "ingest")
-
-templates = Jinja2Templates(directory=str(HERE / "templates"))
-templates.env.filters.update(FILTERS)
-templates.env.globals["named"] = named
-
-
-def _link(path: str, params: dict[str, str], **changes: str | None) -> str:
-    merged = {**params, **changes}
-    return path + "?" + urlencode({k: v for k, v in merged.items() if v is not None})
 
 
 def install(app: FastAPI, served: Served) -> None:
@@ -90,30 +77,17 @@ def install(app: FastAPI, served: Served) -> None:
             raise HTTPException(404, f"no static file {name!r}")
         return FileResponse(path)
 
-    def caller_or_login(request: Request) -> Caller | RedirectResponse:
-        caller = served.guard.resolve(request)
-        if caller is None:
-            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            return RedirectResponse("/login?" + urlencode({"next": target}), 303)
-        return served.reader(request, caller)
-
     def page(name: str, build: Callable[[Request, Caller], dict[str, Any]]) -> None:
         path = "/" if name == "overview" else f"/{name}"
 
         @app.get(path, include_in_schema=False, name=name)
         def html_page(request: Request) -> Response:
-            caller = caller_or_login(request)
+            caller = signed_in(served, request)
             if isinstance(caller, RedirectResponse):
                 return caller
             data = build(request, caller)
-            fresh = freshness(served.store, served.today(), caller.teams)
-            charts = panels.panels(name, data)
-            context = {"data": data, "page": name, "caller": caller, "link": _link,
-                       "charts": charts, "empty": panels.page_note(name, data),
-                       "plotly": any(c.figure for c in charts.values()),
-                       "params": data.get("params", {}), "freshness": fresh,
-                       "pages": PAGES, "json_link": f"/{name}.json?{request.url.query}"}  # fmt: skip
-            return templates.TemplateResponse(request, f"{name}.html", context)
+            return render(request, served, caller, name, data, panels.panels(name, data),
+                          empty=panels.page_note(name, data))  # fmt: skip
 
         @app.get(f"/{name}.json", include_in_schema=False, name=f"{name}_json")
         def json_twin(request: Request) -> Response:
@@ -123,9 +97,12 @@ def install(app: FastAPI, served: Served) -> None:
                 {**body, "freshness": freshness(served.store, served.today(), caller.teams)}
             )
 
+    workspace = served.live.workspace
+
     def build_overview(request: Request, caller: Caller) -> dict[str, Any]:
         flt = served.filter({"metric": request.query_params.get("metric", "effective")}, caller)
-        return overview(served.store, flt, served.last_day())
+        data = overview(served.store, flt, served.last_day())
+        return {**data, "forecast": forecast_view.overview_forecast(workspace, caller.teams)}
 
     def build_explorer(request: Request, caller: Caller, every: bool = False) -> dict[str, Any]:
         params = {k: v for k, v in request.query_params.items() if k != "level"}
@@ -135,7 +112,8 @@ def install(app: FastAPI, served: Served) -> None:
             raise ConfigError(f"'page' must be a page number, not {raw!r}")
         flt = served.filter(params, caller)
         data = explore(served.store, flt, level, None if every else int(raw))
-        return {**data, "dimensions": served.dims.all, "chosen_level": level}
+        band = None if every else forecast_view.explorer_forecast(workspace, flt)
+        return {**data, "dimensions": served.dims.all, "chosen_level": level, "forecast": band}
 
     def build_models(request: Request, caller: Caller) -> dict[str, Any]:
         return models(served.store, served.filter(request.query_params, caller))
@@ -172,6 +150,7 @@ def install(app: FastAPI, served: Served) -> None:
         return Response(sink.getvalue(), media_type=media,
                         headers={"Content-Disposition": disposition})  # fmt: skip
 
+    monitoring_pages.install(app, served)
     _install_login(app, served)
 
 
