@@ -8,18 +8,23 @@ tagging mistakes in ``<workspace>/ground_truth.json``.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
 
 from costcouncil.demo import DemoSpec, write_demo
 from costcouncil.workspace.allocate.run import RULES_FILE, AllocateOptions, allocate
+from costcouncil.workspace.allocate.series import parse_scope
+from costcouncil.workspace.anomaly.store import Monitoring
 from costcouncil.workspace.core import Workspace
 from costcouncil.workspace.ingest.costs import FileOutcome, IngestOptions, StageProgress, ingest
 from costcouncil.workspace.ingest.usage import ingest_usage
+from costcouncil.workspace.refresh.run import Refreshed, refresh
 
 Say = Callable[[str], None]
 
@@ -78,7 +83,37 @@ def run(
     say(
         f"  {outcome.allocation_rows:,} allocations, coverage {coverage or 0:.1%}, conserved exactly"
     )
+    with demo.step("refresh"):
+        say("Forecasting every scope and detecting anomalies on every monitor")
+        done = _refresh(demo.workspace, directory)
+        say(f"  {done.forecast_scopes} forecasts, {done.detection.count('new') if done.detection else 0} "
+            "anomalies found")  # fmt: skip
     return demo
+
+
+def _refresh(workspace: Workspace, directory: Path) -> Refreshed:
+    """The annotation the demo's planned launch carries (as its team would have entered it), then
+    forecasts and detection as of the end of the demo's year."""
+    truth = json.loads((directory / "ground_truth.json").read_text())
+    store = Monitoring.open(workspace)
+    try:
+        for event in truth.get("normal_events", []):
+            note = event.get("annotation")
+            if note and not store.annotations():
+                end = _when(note["end"]) if note.get("end") else None
+                store.add_annotation(parse_scope(workspace, note["scope"]), _when(note["start"]),
+                                     end, note["label"], actor="demo")  # fmt: skip
+    finally:
+        store.close()
+    spec = truth["spec"]
+    start = date.fromisoformat(spec["start"])
+    months = start.year * 12 + start.month - 1 + int(spec["months"])
+    end = datetime(months // 12, months % 12 + 1, 1, tzinfo=UTC)
+    return refresh(workspace, now=end)
+
+
+def _when(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _ingest(
