@@ -38,7 +38,8 @@ def _band(
 
 
 def _layout(title: str, currency: str) -> dict[str, Any]:
-    return {**LAYOUT, "title": {"text": title, "x": 0},
+    # Plotly lists filled traces last-first unless told; the legend reads as the traces are drawn.
+    return {**LAYOUT, "title": {"text": title, "x": 0}, "legend": {**LAYOUT["legend"], "traceorder": "normal"},
             "yaxis": {"title": {"text": currency}, "tickformat": ",.0f", "rangemode": "tozero"}}  # fmt: skip
 
 
