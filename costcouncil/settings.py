@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     #: Mark the dashboard's session cookie ``Secure``: true, false, or unset for "when the
     #: request came over HTTPS" (behind a TLS proxy, run uvicorn with --proxy-headers).
     cookie_secure: bool | None = None
+    #: How often ``serve`` checks whether the lake changed, in seconds; when it did, forecasts,
+    #: detection and notifications refresh (as after ``allocate``). 0 turns it off.
+    refresh_seconds: float = 300.0
+    #: The hour (UTC) after which ``serve`` sends the day's daily digests (weekly ones on Mondays).
+    digest_hour: int = 8
+    #: The dashboard's address as people reach it, for the links in notifications.
+    public_url: str = "http://127.0.0.1:8000"
 
 
 def get_settings() -> Settings:

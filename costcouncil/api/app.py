@@ -6,9 +6,13 @@
 ``POST /v1/traces``         OTLP/HTTP JSON traces; GenAI spans become ``llm_call`` events
 ``GET /v1/live/costs``      live LLM usage figures, grouped and filtered; allocated cost beside
 ``GET /v1/costs`` …         figures from the rollups (see :mod:`costcouncil.api.figures_api`)
+``/v1/forecasts`` …         forecasts, anomalies, monitors, subscriptions, inbox (see
+                            :mod:`costcouncil.api.monitoring_api`)
 ``/``, ``/explorer`` …      the dashboard (see :mod:`costcouncil.api.web`)
 =========================  ================================================================
 
+While it runs, a thread refreshes forecasts, detection and notifications whenever the lake
+changes, and sends digests when due (:mod:`costcouncil.workspace.refresh.schedule`).
 The OpenAPI description is at ``/openapi.json`` (interactive at ``/docs``).
 """
 
@@ -34,6 +38,7 @@ from costcouncil.workspace.figures.rollup_store import RollupStore
 from costcouncil.workspace.live.costs import CostQuery, live_costs
 from costcouncil.workspace.live.service import LiveIngest
 from costcouncil.workspace.live.traces import post_traces
+from costcouncil.workspace.refresh.schedule import Scheduler
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -50,14 +55,19 @@ def create_app(
     ingest token the server is open, for one person on loopback.
     """
 
+    scheduler = Scheduler(live.workspace, settings.refresh_seconds if manage else 0,
+                          digest_hour=settings.digest_hour, link=settings.public_url)  # fmt: skip
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if manage:
             live.start()
+            scheduler.start()
         try:
             yield
         finally:
             if manage:
+                scheduler.stop()
                 live.close()
 
     app = FastAPI(title="CostCouncil", version="1", lifespan=lifespan)
