@@ -252,7 +252,7 @@ def allocate_cmd(
         _fail(e)
     for early in outcome.before_first_price:
         err.print(f"[bold yellow]warning:[/] {early.warning()}", markup=True, highlight=False)
-    refreshed = None if dry_run or no_refresh else refresh(ws)
+    refreshed = None if dry_run or no_refresh else refresh(ws, link=get_settings().public_url)
     if as_json:
         shown = render_alloc.outcome_dict(outcome)
         if refreshed is not None:
