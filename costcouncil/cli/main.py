@@ -25,6 +25,7 @@ from costcouncil.cli import (
 )
 from costcouncil.errors import CostCouncilError
 from costcouncil.ingest.sources import REGISTRY
+from costcouncil.settings import get_settings
 from costcouncil.usage.base import SourceOptions
 from costcouncil.usage.sources import REGISTRY as USAGE_SOURCES
 from costcouncil.workspace.allocate.explain import explain
