@@ -17,7 +17,7 @@ import numpy as np
 from costcouncil.anomaly import detect
 from costcouncil.workspace.allocate.series import parse_scope, scope_series
 from costcouncil.workspace.anomaly.explain import ensure_causes
-from costcouncil.workspace.anomaly.run import _known as known_windows
+from costcouncil.workspace.anomaly.run import known_windows
 from costcouncil.workspace.anomaly.store import AnomalyInfo, MonitorInfo, Monitoring, Visible
 from costcouncil.workspace.core import Workspace
 

@@ -60,7 +60,7 @@ def run_detection(
     for m in monitors:
         found = series.get(scopes[m.id])
         if found is not None and len(found) >= 2:
-            known = _known(store, m)
+            known = known_windows(store, m)
             detection = detect(found, sensitivity=m.sensitivity or 1.0, known=known)
             outcome.changes += _record(store, workspace, m, found, events(detection), at or now())
     fresh = [c.anomaly_id for c in outcome.changes if c.kind in ("new", "grew")]
@@ -68,7 +68,7 @@ def run_detection(
     return outcome
 
 
-def _known(store: Monitoring, monitor: MonitorInfo) -> list[Known]:
+def known_windows(store: Monitoring, monitor: MonitorInfo) -> list[Known]:
     """Annotations of the monitor's scope or the organisation's (the organisation's monitor takes
     every annotation: a team's launch moves its total too) and anomalies marked expected or not an
     anomaly; stored ends are exclusive, the engine's inclusive."""
