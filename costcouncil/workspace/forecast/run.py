@@ -36,7 +36,9 @@ def forecast_workspace(
 
 
 def _write(saved: Saved, output: Path) -> None:
-    tables = [_with_method(saved.points(scope), saved.scopes[scope]["method"]) for scope in saved.scopes]
+    tables = [
+        _with_method(saved.points(scope), saved.scopes[scope]["method"]) for scope in saved.scopes
+    ]
     table = pa.concat_tables(tables) if tables else None
     try:
         with output.open("wb") as sink:

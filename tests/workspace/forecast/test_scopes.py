@@ -4,7 +4,6 @@ calendar, known changes from forecasts.yaml, saved for the dashboard and API."""
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import numpy as np
 import pytest
