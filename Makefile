@@ -65,6 +65,10 @@ bench: install
 	$(BIN)/python benchmarks/attribution.py
 	$(BIN)/python benchmarks/events.py
 	$(BIN)/python benchmarks/api.py --rows 2000000
+	$(BIN)/python benchmarks/forecast.py
+	$(BIN)/python benchmarks/anomalies.py
+	$(BIN)/python benchmarks/monitoring.py
+	$(BIN)/python benchmarks/runaway.py
 
 clean:
 	rm -rf $(VENV) .venv-validator $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache
