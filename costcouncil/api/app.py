@@ -82,7 +82,8 @@ def create_app(
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, Any]:
-        return {"status": "ok", **live.stats, "pending": live.pending_events()}
+        return {"status": "ok", **live.stats, "pending": live.pending_events(),
+                "runaway": dict(live.runaway.stats)}  # fmt: skip
 
     @app.post("/v1/events", dependencies=[Depends(writer)], tags=["live"])
     async def events(

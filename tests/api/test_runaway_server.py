@@ -120,6 +120,8 @@ def test_a_tenfold_runaway_is_told_once_within_a_minute(server: Server, receiver
     assert body["type"] == "anomaly.new" and isinstance(alert, dict)
     assert str(alert["id"]).startswith("live-search-gpt-4o-")
     assert alert["scope"] == "team=search" and "model=gpt-4o " in str(alert["title"])
+    watched = httpx.get(f"{server.url}/health").json()["runaway"]
+    assert watched["alerts"] >= 1 and watched["observed"] > 0 and watched["dispatch_failures"] == 0
 
 
 def _play(
