@@ -8,10 +8,8 @@ through a list, a count or an error.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -19,13 +17,18 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from costcouncil.appdb.alerts import FEEDBACK, GRAINS, Annotation, Anomaly, Monitor
-from costcouncil.appdb.db import Database, open_database, resolve_url
-from costcouncil.appdb.models import AuditEvent
 from costcouncil.errors import ConfigError
 from costcouncil.workspace.allocate.series import Scope
-from costcouncil.workspace.core import Workspace
+from costcouncil.workspace.common.appstate import (
+    AppStore,
+    Visible,
+    audit,
+    aware,
+    now,
+    only_visible,
+)
 
-Visible = frozenset[str] | None
+__all__ = ["AnnotationInfo", "AnomalyInfo", "MonitorInfo", "Monitoring", "Visible", "aware", "now"]
 
 
 @dataclass(frozen=True)
@@ -98,40 +101,14 @@ class AnnotationInfo:
         return out
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def aware(value: datetime | None) -> datetime | None:
-    """SQLite hands timezone-aware columns back naive; they were stored as UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
-
-class Monitoring:
+class Monitoring(AppStore):
     """The monitoring tables of one workspace's app database."""
-
-    def __init__(self, database: Database) -> None:
-        self.db = database
-
-    @classmethod
-    def open(cls, workspace: Workspace) -> Monitoring:
-        return cls(open_database(resolve_url(workspace.config.database, workspace.root)))
-
-    def close(self) -> None:
-        self.db.close()
-
-    @contextmanager
-    def session(self) -> Iterator[Session]:
-        with self.db.session() as s:
-            yield s
 
     # -- monitors ---------------------------------------------------------------------------
 
     def monitors(self, visible: Visible = None, *, enabled_only: bool = False) -> list[MonitorInfo]:
         with self.session() as s:
-            query = _visible(select(Monitor), Monitor.team, visible).order_by(Monitor.name)
+            query = only_visible(select(Monitor), Monitor.team, visible).order_by(Monitor.name)
             found = [_monitor(m) for m in s.scalars(query)]
         return [m for m in found if m.enabled or not enabled_only]
 
@@ -160,14 +137,14 @@ class Monitoring:
                         created_at=now(), created_by=actor)  # fmt: skip
             s.add(m)
             s.flush()
-            _audit(s, actor, "monitor.add", name, {"scope": str(scope), "grain": grain})
+            audit(s, actor, "monitor.add", name, {"scope": str(scope), "grain": grain})
             return _monitor(m)
 
     def remove_monitor(self, name: str, *, actor: str = "cli", visible: Visible = None) -> None:
         """Remove a monitor and its anomalies (a built-in one is disabled instead)."""
         with self.session() as s:
             m = _one(
-                s, _visible(select(Monitor), Monitor.team, visible).where(Monitor.name == name)
+                s, only_visible(select(Monitor), Monitor.team, visible).where(Monitor.name == name)
             )
             if m is None:
                 raise ConfigError(f"no monitor {name!r}")
@@ -175,7 +152,7 @@ class Monitoring:
                 m.disabled_at = now()
             else:
                 s.delete(m)
-            _audit(s, actor, "monitor.remove", name, {})
+            audit(s, actor, "monitor.remove", name, {})
 
     def enable_monitor(self, name: str, *, actor: str = "cli") -> None:
         with self.session() as s:
@@ -183,7 +160,7 @@ class Monitoring:
             if m is None:
                 raise ConfigError(f"no monitor {name!r}")
             m.disabled_at = None
-            _audit(s, actor, "monitor.enable", name, {})
+            audit(s, actor, "monitor.enable", name, {})
 
     # -- anomalies --------------------------------------------------------------------------
 
@@ -197,7 +174,7 @@ class Monitoring:
     ) -> list[AnomalyInfo]:
         """Anomalies, newest first."""
         with self.session() as s:
-            query = _visible(select(Anomaly, Monitor.name).join(Monitor), Anomaly.team, visible)
+            query = only_visible(select(Anomaly, Monitor.name).join(Monitor), Anomaly.team, visible)
             if monitor is not None:
                 query = query.where(Monitor.name == monitor)
             if open_only:
@@ -208,7 +185,7 @@ class Monitoring:
     def anomaly(self, anomaly_id: int, visible: Visible = None) -> AnomalyInfo:
         with self.session() as s:
             query = select(Anomaly, Monitor.name).join(Monitor).where(Anomaly.id == anomaly_id)
-            row = s.execute(_visible(query, Anomaly.team, visible)).first()
+            row = s.execute(only_visible(query, Anomaly.team, visible)).first()
             if row is None:
                 raise ConfigError(f"no anomaly {anomaly_id}")
             return _anomaly(row[0], row[1])
@@ -227,18 +204,18 @@ class Monitoring:
             raise ConfigError(f"feedback {feedback!r}: choose one of {', '.join(FEEDBACK)}")
         with self.session() as s:
             query = select(Anomaly).where(Anomaly.id == anomaly_id)
-            a = _one(s, _visible(query, Anomaly.team, visible))
+            a = _one(s, only_visible(query, Anomaly.team, visible))
             if a is None:
                 raise ConfigError(f"no anomaly {anomaly_id}")
             a.feedback, a.feedback_note, a.feedback_by, a.feedback_at = feedback, note, actor, now()
-            _audit(s, actor, "anomaly.mark", str(anomaly_id), {"feedback": feedback, "note": note})
+            audit(s, actor, "anomaly.mark", str(anomaly_id), {"feedback": feedback, "note": note})
         return self.anomaly(anomaly_id, visible)
 
     # -- annotations ------------------------------------------------------------------------
 
     def annotations(self, visible: Visible = None) -> list[AnnotationInfo]:
         with self.session() as s:
-            query = _visible(select(Annotation), Annotation.team, visible).order_by(
+            query = only_visible(select(Annotation), Annotation.team, visible).order_by(
                 Annotation.start
             )
             return [_annotation(a) for a in s.scalars(query)]
@@ -257,7 +234,7 @@ class Monitoring:
                            label=label.strip(), created_by=actor, created_at=now())  # fmt: skip
             s.add(a)
             s.flush()
-            _audit(s, actor, "annotation.add", str(a.id), {"scope": str(scope), "label": label})
+            audit(s, actor, "annotation.add", str(a.id), {"scope": str(scope), "label": label})
             return _annotation(a)
 
     def remove_annotation(
@@ -265,25 +242,15 @@ class Monitoring:
     ) -> None:
         with self.session() as s:
             query = select(Annotation).where(Annotation.id == annotation_id)
-            a = _one(s, _visible(query, Annotation.team, visible))
+            a = _one(s, only_visible(query, Annotation.team, visible))
             if a is None:
                 raise ConfigError(f"no annotation {annotation_id}")
             s.delete(a)
-            _audit(s, actor, "annotation.remove", str(annotation_id), {})
-
-
-def _visible(query: Any, column: Any, visible: Visible) -> Any:
-    if visible is None:
-        return query
-    return query.where(column.in_(sorted(visible)))
+            audit(s, actor, "annotation.remove", str(annotation_id), {})
 
 
 def _one(s: Session, query: Select[Any]) -> Any:
     return s.scalars(query).first()
-
-
-def _audit(s: Session, actor: str, action: str, target: str, detail: dict[str, object]) -> None:
-    s.add(AuditEvent(at=now(), actor=actor, action=action, target=target, detail=detail))
 
 
 def _monitor(m: Monitor) -> MonitorInfo:

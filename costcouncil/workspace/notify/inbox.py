@@ -11,7 +11,7 @@ it reopened — the item's shown status changes and it becomes unread again for 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal, cast
 
@@ -23,6 +23,7 @@ from costcouncil.appdb.db import Database
 from costcouncil.errors import ConfigError
 from costcouncil.notify.dedupe import Sent, decide
 from costcouncil.notify.message import Alert
+from costcouncil.workspace.common.appstate import Visible, aware, only_visible
 
 __all__ = [
     "InboxEntry",
@@ -35,8 +36,6 @@ __all__ = [
     "unread_count",
 ]
 
-#: The teams a caller may see; None for every team.
-Visible = frozenset[str] | None
 
 #: Longest title and link kept (the columns' sizes).
 _TITLE, _LINK = 400, 400
@@ -137,11 +136,6 @@ def stored_alert(body: dict[str, Any]) -> Alert:
     )  # fmt: skip
 
 
-def aware(value: datetime) -> datetime:
-    """SQLite hands timezone-aware columns back naive; they were stored as UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def _time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
@@ -154,9 +148,7 @@ def _read_ids(s: Session, user_id: int, item_ids: list[int]) -> set[int]:
 
 
 def _visible(query: Any, visible: Visible) -> Any:
-    if visible is None:
-        return query
-    return query.where(InboxItem.team.in_(sorted(visible)))
+    return only_visible(query, InboxItem.team, visible)
 
 
 def _entry(item: InboxItem, read: bool) -> InboxEntry:

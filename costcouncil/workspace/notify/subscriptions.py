@@ -15,24 +15,22 @@ from __future__ import annotations
 
 import builtins
 import difflib
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from costcouncil.appdb.alerts import FREQUENCIES, Delivery, Monitor, Subscription
-from costcouncil.appdb.db import Database, open_database, resolve_url
-from costcouncil.appdb.models import AuditEvent
 from costcouncil.errors import ConfigError
 from costcouncil.notify import thresholds
 from costcouncil.notify.channels import Channel, parse_channel
-from costcouncil.workspace.core import Workspace
+from costcouncil.workspace.common import appstate
+from costcouncil.workspace.common.appstate import AppStore, Visible, audit, aware, now, only_visible
 from costcouncil.workspace.notify import inbox
-from costcouncil.workspace.notify.inbox import InboxEntry, Visible, aware
+from costcouncil.workspace.notify.inbox import InboxEntry
 
 __all__ = ["DeliveryInfo", "SubscriptionInfo", "Subscriptions", "Visible", "aware"]
 
@@ -92,26 +90,8 @@ def channel_of(row: Subscription) -> Channel:
     return parse_channel({**row.config, "kind": row.channel}, source=f"subscription {row.name!r}")
 
 
-class Subscriptions:
+class Subscriptions(AppStore):
     """The subscriptions and delivery log of one workspace's app database."""
-
-    def __init__(self, database: Database) -> None:
-        self.db = database
-
-    @classmethod
-    def open(cls, workspace: Workspace) -> Subscriptions:
-        """The subscriptions of ``workspace`` (its app database migrated to the newest schema)."""
-        return cls(open_database(resolve_url(workspace.config.database, workspace.root)))
-
-    def close(self) -> None:
-        """Release the database connections."""
-        self.db.close()
-
-    @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A unit of work, committed when the block ends without an error."""
-        with self.db.session() as s:
-            yield s
 
     def add(
         self,
@@ -139,10 +119,10 @@ class Subscriptions:
             row = Subscription(name=name, monitor_id=found.id if found else None,
                                channel=parsed.kind, config=parsed.model_dump(mode="json"),
                                threshold=expression, frequency=frequency, team=team,
-                               created_by=actor, created_at=_now())  # fmt: skip
+                               created_by=actor, created_at=now())  # fmt: skip
             s.add(row)
             s.flush()
-            _audit(s, actor, "subscription.add", name, _audit_detail(row, parsed, found))
+            audit(s, actor, "subscription.add", name, _audit_detail(row, parsed, found))
             return _info(row, parsed, found.name if found else None)
 
     def list(self, visible: Visible = None) -> builtins.list[SubscriptionInfo]:
@@ -165,19 +145,19 @@ class Subscriptions:
         """Delete a subscription and its delivery log."""
         with self.session() as s:
             s.delete(self._row(s, name, visible))
-            _audit(s, actor, "subscription.remove", name, {})
+            audit(s, actor, "subscription.remove", name, {})
 
     def enable(self, name: str, *, actor: str = "cli", visible: Visible = None) -> None:
         """Let a disabled subscription hear of alerts again."""
         with self.session() as s:
             self._row(s, name, visible).disabled_at = None
-            _audit(s, actor, "subscription.enable", name, {})
+            audit(s, actor, "subscription.enable", name, {})
 
     def disable(self, name: str, *, actor: str = "cli", visible: Visible = None) -> None:
         """Stop a subscription hearing of alerts (it is kept, with its delivery log)."""
         with self.session() as s:
-            self._row(s, name, visible).disabled_at = _now()
-            _audit(s, actor, "subscription.disable", name, {})
+            self._row(s, name, visible).disabled_at = now()
+            audit(s, actor, "subscription.disable", name, {})
 
     def deliveries(
         self, subscription: str | None = None, *, limit: int = 50, visible: Visible = None
@@ -204,7 +184,7 @@ class Subscriptions:
         self, user_id: int, item_id: int, *, now: datetime | None = None, visible: Visible = None
     ) -> None:
         """Record that ``user_id`` read inbox item ``item_id`` (``ConfigError`` if not visible)."""
-        inbox.mark_read(self.db, user_id, item_id, now=now or _now(), visible=visible)
+        inbox.mark_read(self.db, user_id, item_id, now=now or appstate.now(), visible=visible)
 
     def _row(self, s: Session, name: str, visible: Visible) -> Subscription:
         query = _visible(select(Subscription), visible).where(Subscription.name == name)
@@ -268,9 +248,7 @@ def _team(monitor: Monitor | None, team: str | None, visible: Visible) -> str | 
 
 
 def _visible(query: Any, visible: Visible) -> Any:
-    if visible is None:
-        return query
-    return query.where(Subscription.team.in_(sorted(visible)))
+    return only_visible(query, Subscription.team, visible)
 
 
 def _missing(name: str, names: builtins.list[str]) -> str:
@@ -297,11 +275,3 @@ def _audit_detail(
         "frequency": row.frequency,
         "team": row.team,
     }
-
-
-def _audit(s: Session, actor: str, action: str, target: str, detail: dict[str, object]) -> None:
-    s.add(AuditEvent(at=_now(), actor=actor, action=action, target=target, detail=detail))
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
