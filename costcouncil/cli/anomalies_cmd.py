@@ -4,31 +4,23 @@ workspace's anomalies (see docs/anomalies.md)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from costcouncil.anomaly.detect import DEFAULT_SENSITIVITY
+from costcouncil.cli.common import JsonOpt, WorkspaceArg, err, opened, out
 from costcouncil.errors import CostCouncilError
 from costcouncil.workspace.anomaly.explain import ensure_causes
 from costcouncil.workspace.anomaly.run import run_detection
 from costcouncil.workspace.anomaly.series_file import Summary, detect_csv
 from costcouncil.workspace.anomaly.store import AnomalyInfo, Monitoring
-from costcouncil.workspace.core import Workspace
-
-WorkspaceArg = Annotated[Path, typer.Argument(help="The workspace folder.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 anomalies_app = typer.Typer(
     help="Anomalies: a workspace's (detect, list, show, mark) or any series file's (--series-csv)."
 )
-out = Console()
-err = Console(stderr=True, soft_wrap=True)
 
 
 @anomalies_app.callback(invoke_without_command=True)
@@ -80,30 +72,10 @@ def _render(summary: Summary) -> None:
     out.print(table)
 
 
-def _fail(error: CostCouncilError) -> NoReturn:
-    err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
-    raise typer.Exit(1)
-
-
-@contextmanager
-def _opened(directory: Path) -> Iterator[tuple[Workspace, Monitoring]]:
-    try:
-        workspace = Workspace.open(directory)
-        store = Monitoring.open(workspace)
-    except CostCouncilError as e:
-        _fail(e)
-    try:
-        yield workspace, store
-    except CostCouncilError as e:
-        _fail(e)
-    finally:
-        store.close()
-
-
 @anomalies_app.command("detect")
 def anomalies_detect(directory: WorkspaceArg, as_json: JsonOpt = False) -> None:
     """Run detection on every monitor now (``allocate`` and ``serve`` also run it)."""
-    with _opened(directory) as (workspace, store):
+    with opened(directory, Monitoring) as (workspace, store):
         outcome = run_detection(workspace, store)
     counts = {k: outcome.count(k) for k in ("new", "grew", "ended")}
     if as_json:
@@ -126,7 +98,7 @@ def anomalies_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List anomalies, newest first: window, actual vs expected, impact, score, feedback."""
-    with _opened(directory) as (_, store):
+    with opened(directory, Monitoring) as (_, store):
         found = store.anomalies(monitor=monitor, open_only=open_only, limit=limit)
     if as_json:
         print(json.dumps([a.as_dict() for a in found], indent=2))
@@ -155,7 +127,7 @@ def anomalies_show(
     as_json: JsonOpt = False,
 ) -> None:
     """One anomaly with its ranked root causes and their evidence."""
-    with _opened(directory) as (workspace, store):
+    with opened(directory, Monitoring) as (workspace, store):
         found = ensure_causes(workspace, store, store.anomaly(anomaly))
     if as_json:
         print(json.dumps(found.as_dict(), indent=2))
@@ -176,6 +148,6 @@ def anomalies_mark(
     note: Annotated[str, typer.Option(help="Why (kept with the feedback).")] = "",
 ) -> None:
     """Give feedback: expected and not_anomaly feed back into detection; resolved closes it."""
-    with _opened(directory) as (_, store):
+    with opened(directory, Monitoring) as (_, store):
         marked = store.mark(anomaly, feedback, note)
     out.print(f"anomaly {marked.id} marked {marked.feedback}")

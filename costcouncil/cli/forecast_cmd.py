@@ -5,20 +5,17 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from costcouncil.cli.common import fail, out
 from costcouncil.errors import CostCouncilError
 from costcouncil.workspace.core import Workspace
 from costcouncil.workspace.forecast.run import forecast_workspace
 from costcouncil.workspace.forecast.saved import Saved
 from costcouncil.workspace.forecast.series_file import FileForecast, forecast_csv
-
-out = Console()
-err = Console(stderr=True, soft_wrap=True)
 
 
 def forecast(
@@ -54,20 +51,15 @@ def forecast(
         _workspace(directory, scope or [], output, as_json)
         return
     if series_csv is None or output is None:
-        _fail(CostCouncilError("give a workspace DIR, or --series-csv FILE and --output OUT.csv"))
+        fail(CostCouncilError("give a workspace DIR, or --series-csv FILE and --output OUT.csv"))
     try:
         result = forecast_csv(series_csv, horizon, output)
     except CostCouncilError as e:
-        _fail(e)
+        fail(e)
     if as_json:
         print(json.dumps(result_dict(result), indent=2))
     else:
         print_result(result)
-
-
-def _fail(error: CostCouncilError) -> NoReturn:
-    err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
-    raise typer.Exit(1)
 
 
 def result_dict(result: FileForecast) -> dict[str, object]:
@@ -107,7 +99,7 @@ def _workspace(directory: Path, scopes: list[str], output: Path | None, as_json:
     try:
         result = forecast_workspace(Workspace.open(directory), scopes, output)
     except CostCouncilError as e:
-        _fail(e)
+        fail(e)
     if result is None:
         out.print("nothing to forecast yet: ingest and `costcouncil allocate` first")
         return

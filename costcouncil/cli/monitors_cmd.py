@@ -3,22 +3,16 @@ the known events it must not flag (see docs/anomalies.md)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from costcouncil.errors import ConfigError, CostCouncilError
+from costcouncil.cli.common import JsonOpt, WorkspaceArg, opened, out, table
+from costcouncil.errors import ConfigError
 from costcouncil.workspace.allocate.series import parse_scope
 from costcouncil.workspace.anomaly.monitors import sync_default_monitors
 from costcouncil.workspace.anomaly.store import Monitoring
-from costcouncil.workspace.core import Workspace
 
 monitors_app = typer.Typer(
     help="Anomaly monitors: a scope watched at a grain.", no_args_is_help=True
@@ -27,58 +21,21 @@ annotations_app = typer.Typer(
     help="Known events (a launch, a retrain) that detection treats as normal.",
     no_args_is_help=True,
 )
-out = Console()
-err = Console(stderr=True, soft_wrap=True)
-WorkspaceArg = Annotated[Path, typer.Argument(help="The workspace folder.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-def _fail(error: CostCouncilError) -> NoReturn:
-    err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
-    raise typer.Exit(1)
-
-
-@contextmanager
-def _opened(directory: Path) -> Iterator[tuple[Workspace, Monitoring]]:
-    try:
-        workspace = Workspace.open(directory)
-        store = Monitoring.open(workspace)
-    except CostCouncilError as e:
-        _fail(e)
-    try:
-        yield workspace, store
-    except CostCouncilError as e:
-        _fail(e)
-    finally:
-        store.close()
-
-
-def _table(rows: list[dict[str, Any]], columns: list[str], as_json: bool, empty: str) -> None:
-    if as_json:
-        print(json.dumps(rows, indent=2, default=str))
-        return
-    if not rows:
-        out.print(empty)
-        return
-    table = Table(*columns)
-    for row in rows:
-        table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
-    out.print(table)
 
 
 @monitors_app.command("list")
 def monitors_list(directory: WorkspaceArg, as_json: JsonOpt = False) -> None:
     """List monitors (the defaults are created on the first detection, or with `sync`)."""
-    with _opened(directory) as (_, store):
+    with opened(directory, Monitoring) as (_, store):
         rows = [m.as_dict() for m in store.monitors()]
-    _table(rows, ["name", "scope", "grain", "sensitivity", "builtin", "enabled"], as_json,
+    table(rows, ["name", "scope", "grain", "sensitivity", "builtin", "enabled"], as_json,
            "no monitors yet: run `costcouncil monitors sync DIR` or `costcouncil allocate`")  # fmt: skip
 
 
 @monitors_app.command("sync")
 def monitors_sync(directory: WorkspaceArg) -> None:
     """Create the default monitors: the organisation, each team, each model, each provider."""
-    with _opened(directory) as (workspace, store):
+    with opened(directory, Monitoring) as (workspace, store):
         added = sync_default_monitors(workspace, store)
     out.print(f"{len(added)} monitor(s) added" + (f": {', '.join(added)}" if added else ""))
 
@@ -96,7 +53,7 @@ def monitors_add(
     ] = None,
 ) -> None:
     """Add a monitor for any scope."""
-    with _opened(directory) as (workspace, store):
+    with opened(directory, Monitoring) as (workspace, store):
         parsed = parse_scope(workspace, scope, grain)
         added = store.add_monitor(name, parsed, grain=grain, sensitivity=sensitivity)
     out.print(f"added monitor {added.name!r} ({added.scope}, {added.grain})")
@@ -107,7 +64,7 @@ def monitors_remove(
     directory: WorkspaceArg, name: Annotated[str, typer.Argument(help="The monitor's name.")]
 ) -> None:
     """Remove a monitor and its anomalies (a default monitor is disabled instead)."""
-    with _opened(directory) as (_, store):
+    with opened(directory, Monitoring) as (_, store):
         store.remove_monitor(name)
     out.print(f"removed monitor {name!r}")
 
@@ -117,7 +74,7 @@ def monitors_enable(
     directory: WorkspaceArg, name: Annotated[str, typer.Argument(help="The monitor's name.")]
 ) -> None:
     """Enable a disabled default monitor again."""
-    with _opened(directory) as (_, store):
+    with opened(directory, Monitoring) as (_, store):
         store.enable_monitor(name)
     out.print(f"enabled monitor {name!r}")
 
@@ -141,7 +98,7 @@ def annotations_add(
     end: Annotated[str | None, typer.Option(help="When it ends (open-ended if left out).")] = None,
 ) -> None:
     """Annotate a known event: detection learns it as normal and does not flag it."""
-    with _opened(directory) as (workspace, store):
+    with opened(directory, Monitoring) as (workspace, store):
         begins = _when(start, "--start")
         assert begins is not None
         added = store.add_annotation(
@@ -153,9 +110,9 @@ def annotations_add(
 @annotations_app.command("list")
 def annotations_list(directory: WorkspaceArg, as_json: JsonOpt = False) -> None:
     """List annotations."""
-    with _opened(directory) as (_, store):
+    with opened(directory, Monitoring) as (_, store):
         rows = [a.as_dict() for a in store.annotations()]
-    _table(rows, ["id", "scope", "start", "end", "label", "created_by"], as_json, "no annotations")
+    table(rows, ["id", "scope", "start", "end", "label", "created_by"], as_json, "no annotations")
 
 
 @annotations_app.command("remove")
@@ -163,6 +120,6 @@ def annotations_remove(
     directory: WorkspaceArg, annotation: Annotated[int, typer.Argument(help="Its id.")]
 ) -> None:
     """Remove an annotation."""
-    with _opened(directory) as (_, store):
+    with opened(directory, Monitoring) as (_, store):
         store.remove_annotation(annotation)
     out.print(f"removed annotation {annotation}")

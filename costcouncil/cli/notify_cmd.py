@@ -3,21 +3,15 @@ which channel, the delivery log, a test message and the digests (see docs/notifi
 
 from __future__ import annotations
 
-import json
 import re
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Annotated, Any, Literal, NoReturn
+from typing import Annotated, Any, Literal
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from costcouncil.errors import ConfigError, CostCouncilError
-from costcouncil.workspace.core import Workspace
+from costcouncil.cli.common import JsonOpt, WorkspaceArg, fail, opened, out, table
+from costcouncil.errors import ConfigError
 from costcouncil.workspace.notify.dispatch import send_digests, send_test
 from costcouncil.workspace.notify.subscriptions import DeliveryInfo, Subscriptions
 
@@ -26,11 +20,7 @@ subscriptions_app = typer.Typer(
     no_args_is_help=True,
 )
 notify_app = typer.Typer(help="Send a test notification or the due digests.", no_args_is_help=True)
-out = Console()
-err = Console(stderr=True, soft_wrap=True)
-WorkspaceArg = Annotated[Path, typer.Argument(help="The workspace folder.")]
 NameArg = Annotated[str, typer.Argument(help="The subscription's name.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 Kind = Literal["slack", "teams", "webhook", "email"]
 Frequency = Literal["immediate", "daily", "weekly"]
 Period = Literal["daily", "weekly"]
@@ -42,39 +32,6 @@ _OPTIONS = {"kind": "--channel", "url": "--url", "secret": "--secret", "host": "
             "port": "--smtp-port", "username": "--smtp-user", "password": "--smtp-password-stdin",
             "sender": "--sender", "recipients": "--to"}  # fmt: skip
 _LOG = ["created_at", "subscription", "alert", "alert_status", "status", "attempts", "detail"]
-
-
-def _fail(error: CostCouncilError | str) -> NoReturn:
-    err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
-    raise typer.Exit(1)
-
-
-@contextmanager
-def _opened(directory: Path) -> Iterator[tuple[Workspace, Subscriptions]]:
-    try:
-        workspace = Workspace.open(directory)
-        subs = Subscriptions.open(workspace)
-    except CostCouncilError as e:
-        _fail(e)
-    try:
-        yield workspace, subs
-    except CostCouncilError as e:
-        _fail(e)
-    finally:
-        subs.close()
-
-
-def _table(rows: list[dict[str, Any]], columns: list[str], as_json: bool, empty: str) -> None:
-    if as_json:
-        print(json.dumps(rows, indent=2, default=str, ensure_ascii=False))
-        return
-    if not rows:
-        out.print(empty)
-        return
-    table = Table(*columns)
-    for row in rows:
-        table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
-    out.print(table)
 
 
 def _channel(
@@ -146,7 +103,7 @@ def subscriptions_add(
     """Subscribe a channel to a monitor's alerts (secrets are stored, never shown back)."""
     smtp = _smtp(smtp_host, smtp_port, smtp_user, smtp_password_stdin, sender, to or [],
                  smtp_security)  # fmt: skip
-    with _opened(directory) as (_, subs):
+    with opened(directory, Subscriptions) as (_, subs):
         try:
             added = subs.add(name, channel=_channel(channel, url, secret, smtp), monitor=monitor,
                              threshold=threshold, frequency=frequency, team=team)  # fmt: skip
@@ -159,15 +116,15 @@ def subscriptions_add(
 @subscriptions_app.command("list")
 def subscriptions_list(directory: WorkspaceArg, as_json: JsonOpt = False) -> None:
     """List subscriptions (channel targets redacted)."""
-    with _opened(directory) as (_, subs):
+    with opened(directory, Subscriptions) as (_, subs):
         rows = [x.as_dict() for x in subs.list()]
-    _table(rows, _LIST, as_json, "no subscriptions: add one with `costcouncil subscriptions add`")
+    table(rows, _LIST, as_json, "no subscriptions: add one with `costcouncil subscriptions add`")
 
 
 @subscriptions_app.command("remove")
 def subscriptions_remove(directory: WorkspaceArg, name: NameArg) -> None:
     """Remove a subscription and its delivery log."""
-    with _opened(directory) as (_, subs):
+    with opened(directory, Subscriptions) as (_, subs):
         subs.remove(name)
     out.print(f"removed subscription {name!r}")
 
@@ -175,7 +132,7 @@ def subscriptions_remove(directory: WorkspaceArg, name: NameArg) -> None:
 @subscriptions_app.command("enable")
 def subscriptions_enable(directory: WorkspaceArg, name: NameArg) -> None:
     """Let a disabled subscription hear of alerts again."""
-    with _opened(directory) as (_, subs):
+    with opened(directory, Subscriptions) as (_, subs):
         subs.enable(name)
     out.print(f"enabled subscription {name!r}")
 
@@ -183,7 +140,7 @@ def subscriptions_enable(directory: WorkspaceArg, name: NameArg) -> None:
 @subscriptions_app.command("disable")
 def subscriptions_disable(directory: WorkspaceArg, name: NameArg) -> None:
     """Stop a subscription hearing of alerts (kept with its delivery log)."""
-    with _opened(directory) as (_, subs):
+    with opened(directory, Subscriptions) as (_, subs):
         subs.disable(name)
     out.print(f"disabled subscription {name!r}")
 
@@ -198,18 +155,18 @@ def subscriptions_deliveries(
     as_json: JsonOpt = False,
 ) -> None:
     """The delivery log: what was sent, queued or failed, newest first (redacted)."""
-    with _opened(directory) as (_, subs):
+    with opened(directory, Subscriptions) as (_, subs):
         rows = [x.as_dict() for x in subs.deliveries(subscription, limit=limit)]
-    _table(rows, _LOG, as_json, "no deliveries yet")
+    table(rows, _LOG, as_json, "no deliveries yet")
 
 
 @notify_app.command("test")
 def notify_test(directory: WorkspaceArg, name: NameArg) -> None:
     """Send a test notification through a subscription's channel now; exit 1 if it fails."""
-    with _opened(directory) as (workspace, subs):
+    with opened(directory, Subscriptions) as (workspace, subs):
         row = send_test(subs, name, now=datetime.now(UTC), currency=workspace.config.currency)
     if row.status != "sent":
-        _fail(_line(row))
+        fail(_line(row))
     out.print(_line(row), highlight=False, soft_wrap=True)
 
 
@@ -221,7 +178,7 @@ def notify_digests(
     ] = "daily",
 ) -> None:
     """Send the due daily or weekly digests (one message per subscription with queued alerts)."""
-    with _opened(directory) as (_, subs):
+    with opened(directory, Subscriptions) as (_, subs):
         rows = send_digests(subs, period, now=datetime.now(UTC))
     for row in rows:
         out.print(_line(row), highlight=False, soft_wrap=True)
