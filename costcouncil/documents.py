@@ -11,13 +11,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from costcouncil.errors import ConfigError
 
+M = TypeVar("M", bound=BaseModel)
 DEFAULT_OWNER_KEYS = (
     "team",
     "project",
@@ -61,12 +62,17 @@ class WorkspaceConfig(BaseModel):
 
 
 def load_workspace_config(path: Path) -> WorkspaceConfig:
+    return load_document(path, WorkspaceConfig)
+
+
+def load_document(path: Path, model: type[M]) -> M:
+    """The YAML document at ``path`` as ``model``; a ConfigError names every problem's key path."""
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as e:
         raise ConfigError(f"{path}: cannot be read as YAML ({e})") from e
     try:
-        return WorkspaceConfig.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as e:
         raise ConfigError(_describe(path, e)) from e
 

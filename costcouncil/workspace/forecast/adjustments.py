@@ -19,13 +19,12 @@ entry and key.
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from costcouncil.documents import load_document
 from costcouncil.errors import ConfigError
 from costcouncil.forecast import Adjustment
 from costcouncil.workspace.allocate.series import parse_scope
@@ -55,7 +54,7 @@ def load_adjustments(workspace: Workspace) -> dict[str, list[Adjustment]]:
     path = workspace.root / FILE
     if not path.exists():
         return {}
-    document = _read(path)
+    document = load_document(path, _Document)
     out: dict[str, list[Adjustment]] = {}
     for i, e in enumerate(document.adjustments):
         if e.end is not None and e.end <= e.start:
@@ -71,18 +70,3 @@ def load_adjustments(workspace: Workspace) -> dict[str, list[Adjustment]]:
             Adjustment(np.datetime64(e.start, "s"), end, e.amount, e.factor, e.label)
         )
     return out
-
-
-def _read(path: Path) -> _Document:
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise ConfigError(f"{path}: cannot be read as YAML ({e})") from e
-    try:
-        return _Document.model_validate(raw)
-    except ValidationError as e:
-        lines = [f"{path}: {e.error_count()} problem(s):"]
-        for item in e.errors():
-            where = ".".join(str(p) for p in item["loc"]) or "(top level)"
-            lines.append(f"  - {where}: {item['msg']} (got {item.get('input')!r})")
-        raise ConfigError("\n".join(lines)) from e
