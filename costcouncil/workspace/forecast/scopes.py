@@ -90,32 +90,26 @@ def _aligned(usage: Series | None, every: Series) -> Series:
 
 def _recurring(other: Series | None, days: np.ndarray) -> np.ndarray:
     """Each future day: the median of the same day of the month over the last three months of
-    ``other`` (a day past a short month's end takes that month's last day)."""
-    out = np.zeros(len(days))
+    ``other`` (a day past a short month's end takes that month's last day; 0 when none is
+    known)."""
     if other is None or len(other) == 0:
-        return out
-    past = other.timestamps.astype("datetime64[D]")
-    last = past[-1]
-    for i, day in enumerate(days.astype("datetime64[D]")):
-        samples = [_same_day(other.values, past, last, day, k) for k in (1, 2, 3)]
-        out[i] = float(np.median([v for v in samples if v is not None] or [0.0]))
+        return np.zeros(len(days))
+    first = other.start.astype("datetime64[D]")
+    future = days.astype("datetime64[D]")
+    month = future.astype("datetime64[M]")
+    offset = future - month.astype("datetime64[D]")
+    samples = np.full((3, len(days)), np.nan)
+    for back in (1, 2, 3):
+        earlier = month - back
+        start = earlier.astype("datetime64[D]")
+        length = (earlier + 1).astype("datetime64[D]") - start
+        index = (start + np.minimum(offset, length - 1) - first).astype(np.int64)
+        known = (index >= 0) & (index < len(other))
+        samples[back - 1, known] = other.values[index[known]]
+    found = ~np.isnan(samples).all(axis=0)
+    out = np.zeros(len(days))
+    out[found] = np.nanmedian(samples[:, found], axis=0)
     return out
-
-
-def _same_day(
-    values: np.ndarray, past: np.ndarray, last: np.datetime64, day: np.datetime64, back: int
-) -> float | None:
-    """The value on the same day of the month ``back`` months before ``day`` (None if unknown)."""
-    month = day.astype("datetime64[M]") - back
-    first = month.astype("datetime64[D]")
-    length = int(((month + 1).astype("datetime64[D]") - first) // np.timedelta64(1, "D"))
-    offset = int(
-        (day - day.astype("datetime64[M]").astype("datetime64[D]")) // np.timedelta64(1, "D")
-    )
-    target = first + np.timedelta64(min(offset, length - 1), "D")
-    if target > last or target < past[0]:
-        return None
-    return float(values[int((target - past[0]) // np.timedelta64(1, "D"))])
 
 
 def _plus(fc: Forecast, extra: np.ndarray) -> Forecast:
