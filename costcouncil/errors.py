@@ -5,6 +5,8 @@
     CostCouncilError                 base; ``str(e)`` is the message a user reads
     ├── WorkspaceError               no workspace, a broken costcouncil.yaml, a held lock
     ├── ConfigError                  a settings or YAML document value is wrong
+    │   └── NotFoundError            no such monitor, anomaly, annotation, subscription or inbox
+    │                                item (or not one the caller may see: the same answer)
     ├── IngestError                  a file cannot be ingested at all (terminal for that file)
     │   ├── FormatError              unreadable: truncated gzip, wrong delimiter, unknown format
     │   └── ValidationError          rows or columns break FOCUS; carries every Problem at once
@@ -33,6 +35,10 @@ class WorkspaceError(CostCouncilError):
 
 class ConfigError(CostCouncilError):
     """A configuration value or a YAML document is invalid."""
+
+
+class NotFoundError(ConfigError):
+    """What was named does not exist — or the caller may not see it, which answers the same."""
 
 
 class LakeError(CostCouncilError):

@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from costcouncil.errors import CostCouncilError
+from costcouncil.errors import CostCouncilError, NotFoundError
 
 CODES = {
     400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
@@ -73,4 +73,4 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(CostCouncilError)
     async def ours(request: Request, exc: CostCouncilError) -> Response:
-        return respond(request, 422, str(exc))
+        return respond(request, 404 if isinstance(exc, NotFoundError) else 422, str(exc))

@@ -3,7 +3,7 @@ the delivery log and the inbox.
 
 A ``member`` sees and changes only what belongs to their teams: forecasts of ``team=<theirs>``,
 anomalies, monitors, annotations and subscriptions of their teams' scopes, their inbox items.
-Anything else answers exactly as if it did not exist (404), so a list, a count or an error never
+Anything else answers exactly as if it did not exist (404, from the stores' ``NotFoundError``), so a list, a count or an error never
 tells of another team's anomaly. Writes need the ``costs:read`` scope (and, from a browser
 session, its CSRF token); subscriptions and monitors of other scopes than a team need a role that
 sees every team.
@@ -21,7 +21,6 @@ from pydantic import BaseModel, Field
 from costcouncil.api.auth import READ, Caller
 from costcouncil.api.figures_api import json
 from costcouncil.api.served import Served
-from costcouncil.errors import ConfigError
 from costcouncil.workspace.allocate.series import Scope, parse_scope
 from costcouncil.workspace.anomaly.explain import ensure_causes
 from costcouncil.workspace.anomaly.store import Monitoring
@@ -109,15 +108,13 @@ def router(served: Served) -> APIRouter:
     @api.get("/anomalies/{anomaly_id}", summary="One anomaly with its ranked root causes")
     def anomaly(anomaly_id: RowId, caller: Caller = Depends(reader)) -> Response:  # noqa: B008
         store = monitoring()
-        info = _found(lambda: store.anomaly(anomaly_id, caller.teams))
+        info = store.anomaly(anomaly_id, caller.teams)
         return json(ensure_causes(workspace, store, info).as_dict())
 
     @api.post("/anomalies/{anomaly_id}/feedback", summary="Mark expected, not_anomaly or resolved")
     def feedback(anomaly_id: RowId, body: Feedback, request: Request) -> Response:
         caller = served.guard.require(request, READ)
-        store = monitoring()
-        _found(lambda: store.anomaly(anomaly_id, caller.teams))
-        marked = store.mark(anomaly_id, body.feedback, body.note, actor=caller.principal.email,
+        marked = monitoring().mark(anomaly_id, body.feedback, body.note, actor=caller.principal.email,
                             visible=caller.teams)  # fmt: skip
         return json(marked.as_dict())
 
@@ -136,11 +133,7 @@ def router(served: Served) -> APIRouter:
     @api.delete("/monitors/{name}", summary="Remove a monitor (a default one is disabled)")
     def remove_monitor(name: str, request: Request) -> Response:
         caller = served.guard.require(request, READ)
-        _found(
-            lambda: monitoring().remove_monitor(
-                name, actor=caller.principal.email, visible=caller.teams
-            )
-        )
+        monitoring().remove_monitor(name, actor=caller.principal.email, visible=caller.teams)
         return json({"removed": name})
 
     @api.get("/annotations", summary="Known events detection treats as normal")
@@ -158,8 +151,8 @@ def router(served: Served) -> APIRouter:
     @api.delete("/annotations/{annotation_id}", summary="Remove an annotation")
     def remove_annotation(annotation_id: RowId, request: Request) -> Response:
         caller = served.guard.require(request, READ)
-        _found(lambda: monitoring().remove_annotation(annotation_id, actor=caller.principal.email,
-                                                      visible=caller.teams))  # fmt: skip
+        monitoring().remove_annotation(annotation_id, actor=caller.principal.email,
+                                       visible=caller.teams)  # fmt: skip
         return json({"removed": annotation_id})
 
     @api.get("/subscriptions", summary="Subscriptions (secrets never shown)")
@@ -178,9 +171,7 @@ def router(served: Served) -> APIRouter:
     @api.delete("/subscriptions/{name}", summary="Remove a subscription")
     def remove_subscription(name: str, request: Request) -> Response:
         caller = served.guard.require(request, READ)
-        _found(
-            lambda: subscriptions().remove(name, actor=caller.principal.email, visible=caller.teams)
-        )
+        subscriptions().remove(name, actor=caller.principal.email, visible=caller.teams)
         return json({"removed": name})
 
     @api.get("/deliveries", summary="The delivery log, newest first")
@@ -206,7 +197,7 @@ def router(served: Served) -> APIRouter:
         user = served.user_id(caller)
         if user is None:
             raise HTTPException(409, "read state is kept per user: sign in as a user")
-        _found(lambda: subscriptions().mark_read(user, item_id, visible=caller.teams))
+        subscriptions().mark_read(user, item_id, visible=caller.teams)
         return json({"read": item_id})
 
     return api
@@ -231,12 +222,3 @@ def _member_team(caller: Caller) -> str | None:
     if not caller.teams:
         raise HTTPException(403, "a member without a team cannot subscribe")
     return sorted(caller.teams)[0]
-
-
-def _found(work: Any) -> Any:
-    try:
-        return work()
-    except ConfigError as e:
-        if str(e).startswith("no "):
-            raise HTTPException(404, str(e)) from None
-        raise

@@ -118,6 +118,8 @@ def test_subscriptions_hide_secrets_and_the_inbox_is_per_user(
     assert added.status_code == 201, added.text
     listed = admin.get("/v1/subscriptions").text
     assert "vision hook" in listed and secret not in listed and "abcdef" not in listed
+    gone = admin.delete("/v1/subscriptions/no-such-hook")
+    assert gone.status_code == 404 and "not found" in gone.json()["error"]["message"]
     nosy = member.post("/v1/subscriptions", json={"name": "peek", "monitor": "team=search",
                        "channel": {"kind": "webhook", "url": "https://x.example.com", "secret": secret}})  # fmt: skip
     assert nosy.status_code in (404, 422) and "team=search" not in nosy.text.replace("'team=search'", "")

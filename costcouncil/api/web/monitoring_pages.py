@@ -21,7 +21,6 @@ from costcouncil.api.served import Served
 from costcouncil.api.web import anomaly_view, band_charts, charts
 from costcouncil.api.web.panels import Panel
 from costcouncil.api.web.templating import render, signed_in
-from costcouncil.errors import ConfigError
 from costcouncil.workspace.anomaly.store import AnomalyInfo, Monitoring
 from costcouncil.workspace.figures.freshness import freshness
 from costcouncil.workspace.notify.subscriptions import Subscriptions
@@ -121,11 +120,8 @@ def _install_inbox(app: FastAPI, served: Served) -> None:
         user = served.user_id(caller)
         if user is None:
             raise HTTPException(409, "read state is kept per user: sign in as a user")
-        try:
-            Subscriptions(served.database()).mark_read(user, _row_id(item_id, "inbox item"),
-                                                       visible=caller.teams)  # fmt: skip
-        except ConfigError as e:
-            raise HTTPException(404, str(e)) from None
+        Subscriptions(served.database()).mark_read(user, _row_id(item_id, "inbox item"),
+                                                   visible=caller.teams)  # fmt: skip
         return RedirectResponse("/inbox", 303)
 
 
@@ -144,10 +140,7 @@ def _poster(served: Served, request: Request, csrf: str) -> Caller:
 
 def _anomaly(store: Monitoring, anomaly_id: str, caller: Caller) -> AnomalyInfo:
     """The anomaly the caller may see, or 404 as if it did not exist."""
-    try:
-        return store.anomaly(_row_id(anomaly_id, "anomaly"), caller.teams)
-    except ConfigError as e:
-        raise HTTPException(404, str(e)) from None
+    return store.anomaly(_row_id(anomaly_id, "anomaly"), caller.teams)
 
 
 def _row_id(text: str, what: str) -> int:

@@ -17,7 +17,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from costcouncil.appdb.alerts import FEEDBACK, GRAINS, Annotation, Anomaly, Monitor
-from costcouncil.errors import ConfigError
+from costcouncil.errors import ConfigError, NotFoundError
 from costcouncil.workspace.allocate.series import Scope
 from costcouncil.workspace.common.appstate import (
     AppStore,
@@ -147,7 +147,7 @@ class Monitoring(AppStore):
                 s, only_visible(select(Monitor), Monitor.team, visible).where(Monitor.name == name)
             )
             if m is None:
-                raise ConfigError(f"no monitor {name!r}")
+                raise NotFoundError(f"no monitor {name!r}")
             if m.builtin:
                 m.disabled_at = now()
             else:
@@ -158,7 +158,7 @@ class Monitoring(AppStore):
         with self.session() as s:
             m = s.scalar(select(Monitor).where(Monitor.name == name))
             if m is None:
-                raise ConfigError(f"no monitor {name!r}")
+                raise NotFoundError(f"no monitor {name!r}")
             m.disabled_at = None
             audit(s, actor, "monitor.enable", name, {})
 
@@ -187,7 +187,7 @@ class Monitoring(AppStore):
             query = select(Anomaly, Monitor.name).join(Monitor).where(Anomaly.id == anomaly_id)
             row = s.execute(only_visible(query, Anomaly.team, visible)).first()
             if row is None:
-                raise ConfigError(f"no anomaly {anomaly_id}")
+                raise NotFoundError(f"no anomaly {anomaly_id}")
             return _anomaly(row[0], row[1])
 
     def mark(
@@ -206,7 +206,7 @@ class Monitoring(AppStore):
             query = select(Anomaly).where(Anomaly.id == anomaly_id)
             a = _one(s, only_visible(query, Anomaly.team, visible))
             if a is None:
-                raise ConfigError(f"no anomaly {anomaly_id}")
+                raise NotFoundError(f"no anomaly {anomaly_id}")
             a.feedback, a.feedback_note, a.feedback_by, a.feedback_at = feedback, note, actor, now()
             audit(s, actor, "anomaly.mark", str(anomaly_id), {"feedback": feedback, "note": note})
         return self.anomaly(anomaly_id, visible)
@@ -244,7 +244,7 @@ class Monitoring(AppStore):
             query = select(Annotation).where(Annotation.id == annotation_id)
             a = _one(s, only_visible(query, Annotation.team, visible))
             if a is None:
-                raise ConfigError(f"no annotation {annotation_id}")
+                raise NotFoundError(f"no annotation {annotation_id}")
             s.delete(a)
             audit(s, actor, "annotation.remove", str(annotation_id), {})
 

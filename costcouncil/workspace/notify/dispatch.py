@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 from costcouncil.appdb.alerts import Delivery as Row
 from costcouncil.appdb.alerts import InboxItem, Monitor, Subscription
 from costcouncil.appdb.db import Database
-from costcouncil.errors import ConfigError
+from costcouncil.errors import ConfigError, NotFoundError
 from costcouncil.notify import thresholds
 from costcouncil.notify.channels import Channel
 from costcouncil.notify.dedupe import Decision, Sent, decide
@@ -189,7 +189,7 @@ def send_test(
     with db.session() as s:
         row = s.scalars(select(Subscription).where(Subscription.name == name)).first()
         if row is None:
-            raise ConfigError(f"subscription {name!r} not found")
+            raise NotFoundError(f"subscription {name!r} not found")
         sub = _sub(row, channel_of(row))
     alert = Alert(
         id=f"test-{now:%Y%m%dT%H%M%SZ}", kind="test", title="Test notification",

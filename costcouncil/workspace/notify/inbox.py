@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from costcouncil.appdb.alerts import InboxItem, InboxRead
 from costcouncil.appdb.db import Database
-from costcouncil.errors import ConfigError
+from costcouncil.errors import NotFoundError
 from costcouncil.notify.dedupe import Sent, decide
 from costcouncil.notify.message import Alert
 from costcouncil.workspace.common.appstate import Visible, aware, only_visible
@@ -119,7 +119,7 @@ def mark_read(
     with db.session() as s:
         query = _visible(select(InboxItem.id), visible).where(InboxItem.id == item_id)
         if s.scalar(query) is None:
-            raise ConfigError(f"no inbox item {item_id}")
+            raise NotFoundError(f"no inbox item {item_id}")
         if not _read_ids(s, user_id, [item_id]):
             s.add(InboxRead(item_id=item_id, user_id=user_id, read_at=now))
 

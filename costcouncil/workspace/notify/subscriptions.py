@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from costcouncil.appdb.alerts import FREQUENCIES, Delivery, Monitor, Subscription
-from costcouncil.errors import ConfigError
+from costcouncil.errors import ConfigError, NotFoundError
 from costcouncil.notify import thresholds
 from costcouncil.notify.channels import Channel, parse_channel
 from costcouncil.workspace.common import appstate
@@ -136,7 +136,7 @@ class Subscriptions(AppStore):
         """One subscription by name (``ConfigError`` when there is none the caller may see)."""
         found = [x for x in self.list(visible) if x.name == name]
         if not found:
-            raise ConfigError(
+            raise NotFoundError(
                 f"subscription {_missing(name, [x.name for x in self.list(visible)])}"
             )
         return found[0]
@@ -191,7 +191,7 @@ class Subscriptions(AppStore):
         found: Subscription | None = s.scalars(query).first()
         if found is None:
             names = s.scalars(_visible(select(Subscription.name), visible)).all()
-            raise ConfigError(f"subscription {_missing(name, list(names))}")
+            raise NotFoundError(f"subscription {_missing(name, list(names))}")
         return found
 
 
