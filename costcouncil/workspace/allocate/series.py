@@ -29,7 +29,7 @@ from costcouncil.workspace.core import Workspace
 #: Dimensions besides the owner keys that a scope may name.
 FIXED_DIMENSIONS = ("provider", "service", "service_category", "account", "region")
 #: Cost metrics a series may sum.
-METRICS = ("EffectiveCost", "BilledCost", "ListCost", "ContractedCost")
+METRICS = ("EffectiveCost", *(m for m in rollups.METRICS.values() if m != "EffectiveCost"))
 ORG = "org"
 #: Which charges a series sums: SQL added to its filter.
 CHARGES = {
