@@ -149,12 +149,11 @@ class Certificate:
 
 
 def self_signed(folder: Path) -> Certificate:
-    """Write a self-signed EC certificate valid a day either side of the wall clock.
+    """Write a self-signed EC certificate valid from 2000 to 2099.
 
-    The TLS handshake checks validity against the real clock (not a test's ``now``), so this is
-    the one place the wall clock is read; the outcome does not depend on the date.
+    The TLS handshake checks validity against the system clock, which a moved-clock run does not
+    move (it moves Python's), so the window is fixed and wide: no date this runs on matters.
     """
-    now = dt.datetime.now(dt.UTC)
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     sans = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
@@ -164,8 +163,10 @@ def self_signed(folder: Path) -> Certificate:
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
+        # Fixed and wide, never "now": OpenSSL checks it against the system clock, which a
+        # moved-clock run (time-machine moves Python's clock only) does not move.
+        .not_valid_before(dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+        .not_valid_after(dt.datetime(2099, 12, 31, tzinfo=dt.UTC))
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
