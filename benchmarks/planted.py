@@ -58,7 +58,14 @@ def _when(text: str) -> datetime:
 def workspace(args: argparse.Namespace) -> Workspace:
     folder = Path(args.demo)
     if not (folder / "ground_truth.json").exists():
-        command = [str(ROOT / ".venv/bin/costcouncil"), "demo", str(folder), "--no-serve", "--rows", str(args.rows)]
+        command = [
+            str(ROOT / ".venv/bin/costcouncil"),
+            "demo",
+            str(folder),
+            "--no-serve",
+            "--rows",
+            str(args.rows),
+        ]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return Workspace.open(folder)
 
@@ -78,15 +85,18 @@ def demo(args: argparse.Namespace) -> None:
 
 
 def _annotate(ws: Workspace, store: Monitoring, truth: dict[str, Any]) -> None:
-    for event in truth.get("normal_events", []):
-        note = event.get("annotation")
-        if note:
-            store.add_annotation(parse_scope(ws, note["scope"]), _when(note["start"]),
-                                 _when(note["end"]) if note.get("end") else None, note["label"])  # fmt: skip
+    for note in [n for e in truth.get("normal_events", []) for n in e.get("annotations", [])]:
+        store.add_annotation(parse_scope(ws, note["scope"]), _when(note["start"]),
+                             _when(note["end"]) if note.get("end") else None, note["label"])  # fmt: skip
 
 
 def _report(
-    ws: Workspace, store: Monitoring, truth: dict[str, Any], found: list[AnomalyInfo], monitors: int, seconds: float
+    ws: Workspace,
+    store: Monitoring,
+    truth: dict[str, Any],
+    found: list[AnomalyInfo],
+    monitors: int,
+    seconds: float,
 ) -> None:
     planted = truth["anomalies"]
     hits, causes = [], []
@@ -102,7 +112,9 @@ def _report(
             top = str((ensure_causes(ws, store, best).causes or [{"cause": "(none)"}])[0]["cause"])
             causes.append(top == p["cause"])
         hits.append(bool(mine))
-        print(f"{p['id']:28} {p['monitor']:34} {p['cause']:22} {'yes' if mine else 'NO':6} {top:22}")
+        print(
+            f"{p['id']:28} {p['monitor']:34} {p['cause']:22} {'yes' if mine else 'NO':6} {top:22}"
+        )
     true, normal = _alarms(truth, found)
     recall = sum(hits) / len(hits) if hits else 0.0
     precision = true / len(found) if found else 0.0
@@ -116,7 +128,9 @@ def _report(
 def _alarms(truth: dict[str, Any], found: list[AnomalyInfo]) -> tuple[int, int]:
     true = 0
     for a in found:
-        if any(a.scope in p["scopes"] and _span(p).overlaps(a.start, a.end) for p in truth["anomalies"]):
+        if any(
+            a.scope in p["scopes"] and _span(p).overlaps(a.start, a.end) for p in truth["anomalies"]
+        ):
             true += 1
     normal = 0
     for event in truth.get("normal_events", []):

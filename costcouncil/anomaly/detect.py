@@ -52,14 +52,19 @@ DEFAULT_SENSITIVITY = 1.0
 #: Feedback and annotation kinds: each window is never flagged and is learned as normal.
 KINDS = ("expected", "not_anomaly", "annotation")
 MAD_TO_SD = 1.4826
+#: The scale is also at least the 90th percentile of recent absolute residuals, flagged spikes
+#: included (but not the points of a run), over its normal-equivalent: spikes on more than one
+#: day in ten are how that series varies, not anomalies.
+TAIL_Q, TAIL_TO_SD = 0.9, 1.645
 #: The scale is at least this share of the level (a flat series still has a band).
 MIN_RELATIVE_SCALE = 0.01
 TINY = 1e-9
 #: The trend is the level's slope over this many level windows (longer than the level's, so a
 #: ramp of a few days shows as a deviation before it shows as a trend).
 TREND_SPAN = 4
-#: Months a day's place in the month remembers (daily series: recurring monthly amounts).
-MONTHS = 3
+#: Months a day's place in the month remembers (daily series: recurring monthly amounts), and
+#: among how many of the latest a recurrence must have been seen to still be expected.
+MONTHS, RECENT_MONTHS = 5, 3
 #: For this many acceptance windows after a level shift, a return to the old normal is not flagged.
 RETURN_WINDOW = 8
 
@@ -168,6 +173,7 @@ class _Runner:
         self.min_history = min_history
         self.level = RollingMedian(grain.level)
         self.residuals = RollingMedian(grain.scale)
+        self.tail = RollingMedian(grain.scale)
         self.profiles = [Profile(s.length, s.depth) for s in grain.seasons]
         self.history: deque[float] = deque(maxlen=TREND_SPAN * grain.level + 1)
         self.recent: deque[tuple[float, tuple[int, ...], int]] = deque(maxlen=grain.accept)
@@ -176,6 +182,8 @@ class _Runner:
         self.by_month: dict[int, deque[float]] = {}
         self.zs: deque[float] = deque(maxlen=max(grain.sustained, default=1))
         self.run_level = math.nan
+        self.last_key: int | None = None
+        self.last_side = 0
         #: The level, scale and remaining points of the normal before the last accepted shift.
         self.before: tuple[float, float, int] | None = None
 
@@ -200,26 +208,42 @@ class _Runner:
         residual = y - expected
         judged = i >= self.min_history and not math.isnan(y)
         flag = judged and not excused and abs(residual) > self.threshold * scale
-        if flag and self.back_to_before(y, season):
+        returned = flag and self.back_to_before(y, season + monthly)
+        if returned:
             flag, expected, residual = False, y, 0.0
         held = judged and not (flag or excused) and self.sustained(residual / scale)
         flag = flag or held
         self.flagged.append(flag)
         if not math.isnan(y):
-            if key is not None:
-                self.by_month.setdefault(key, deque(maxlen=MONTHS)).append(y - level - season)
-            y -= monthly
             side = (1 if residual > 0 else -1) if flag else 0
+            if i >= self.grain.tail[0] and (side == 0 or side != self.last_side):
+                self.tail.push(abs(residual))
+            if key is not None:
+                self.remember_month(key, monthly if returned else y - level - season, side)
+            y -= monthly
             edge = expected - monthly + (0 if held else side * self.threshold * scale)
             self.learn(i, edge if flag else y, season, level, None if flag else residual, phase)
             for profile, p in zip(self.profiles, phase, strict=True):
                 profile.mark(p, side, y - level)
             self.remember(y, phase, side)
-        self.history.append(self.level.median())
+        if len(self.level) >= self.grain.level:  # the trend starts once the level is settled
+            self.history.append(self.level.median())
         if self.before is not None:
             level_b, scale_b, left = self.before
             self.before = (level_b, scale_b, left - 1) if left > 1 else None
         return expected, scale
+
+    def remember_month(self, key: int, residual: float, side: int) -> None:
+        """Keep the day's residual at its place in the month. A recurring amount is a day that
+        stands out on its own: a day flagged on the same side as the day before is part of a run
+        (an outage, a runaway), so neither counts for that month."""
+        past = self.by_month.setdefault(key, deque(maxlen=MONTHS))
+        if side != 0 and side == self.last_side:
+            residual = 0.0
+            if self.last_key is not None and self.by_month.get(self.last_key):
+                self.by_month[self.last_key][-1] = 0.0
+        past.append(residual)
+        self.last_key, self.last_side = key, side
 
     def sustained(self, z: float) -> bool:
         """Whether the mean of the last few points (this one included) is off the band: a change
@@ -241,17 +265,20 @@ class _Runner:
         return False
 
     def monthly(self, key: int | None, scale: float) -> float:
-        """A day's recurring monthly amount: when the same place in each of the last two months
-        was off by more than the band on the same side (a month-end batch, a fee on the 1st), the
-        median of those residuals (of the last three months); else 0."""
+        """A day's recurring monthly amount: when the same place in at least two of the last
+        :data:`MONTHS` months (one of them among the last :data:`RECENT_MONTHS`) was off by more
+        than the band on the same side, by amounts within a factor of two of each other (a
+        month-end batch, a fee on the 1st), the median of those residuals; else 0. A month or
+        two that differ (the batch skipped, an anomaly over that day) do not undo it."""
         past = self.by_month.get(key) if key is not None else None
         if not past or len(past) < 2:
             return 0.0
         limit = self.threshold * scale
-        last = list(past)[-2:]
         for side in (1, -1):
-            if all(side * r > limit for r in last):
-                return float(np.median([r for r in past if side * r > limit]))
+            off = [side * r for r in past if side * r > limit]
+            recent = any(side * r > limit for r in list(past)[-RECENT_MONTHS:])
+            if len(off) >= 2 and recent and min(off) * 2 >= max(off):
+                return side * float(np.median(off))
         return 0.0
 
     def back_to_before(self, y: float, season: float) -> bool:
@@ -290,7 +317,10 @@ class _Runner:
 
     def scale(self, level: float) -> float:
         spread = MAD_TO_SD * self.residuals.median() if len(self.residuals) else 0.0
-        return max(spread, MIN_RELATIVE_SCALE * abs(level), TINY)
+        tail = (
+            self.tail.quantile(TAIL_Q) / TAIL_TO_SD if len(self.tail) >= self.grain.tail[1] else 0.0
+        )
+        return max(spread, tail, MIN_RELATIVE_SCALE * abs(level), TINY)
 
     def learn(
         self,

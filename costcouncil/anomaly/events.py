@@ -15,10 +15,12 @@ import numpy as np
 
 from costcouncil.anomaly.detect import Detection
 
-__all__ = ["DEFAULT_GAP", "Event", "events"]
+__all__ = ["DEFAULT_GAP", "DIRECTIONS", "Event", "events"]
 
 #: Unflagged points allowed inside one event.
 DEFAULT_GAP = 1
+#: Which events to keep: above the band, below it, or both.
+DIRECTIONS = ("up", "down", "both")
 
 
 @dataclass(frozen=True)
@@ -41,9 +43,14 @@ class Event:
     direction: str
 
 
-def events(detection: Detection, *, gap: int = DEFAULT_GAP) -> list[Event]:
-    """The events of ``detection``, in time order."""
-    return [_event(detection, a, b) for a, b in _spans(detection, gap)]
+def events(detection: Detection, *, gap: int = DEFAULT_GAP, direction: str = "both") -> list[Event]:
+    """The events of ``detection``, in time order: those above the band (``direction="up"``,
+    spend higher than expected), below it (``"down"``) or ``"both"``. The direction only picks
+    events; the detector learns from both sides alike."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction {direction!r}: one of {', '.join(DIRECTIONS)}")
+    found = [_event(detection, a, b) for a, b in _spans(detection, gap)]
+    return [e for e in found if direction in ("both", e.direction)]
 
 
 def _spans(detection: Detection, gap: int) -> list[tuple[int, int]]:

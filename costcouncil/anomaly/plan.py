@@ -49,6 +49,8 @@ class Plan:
     min_history: int
     #: Runs of points whose mean is judged too (a sustained change within each day's noise).
     sustained: tuple[int, ...] = ()
+    #: The tail scale learns from this point on, and is used once it holds this many points.
+    tail: tuple[int, int] = (0, 0)
 
 
 def plan(step: np.timedelta64) -> Plan:
@@ -56,10 +58,10 @@ def plan(step: np.timedelta64) -> Plan:
     if step < DAY:
         per_day = max(1, round(DAY / step))
         seasons = (Season(DAY, per_day, 7), Season(WEEK, 7 * per_day, 4))
-        return Plan(seasons, per_day, 4 * per_day, per_day, 2 * per_day)
+        return Plan(seasons, per_day, 4 * per_day, per_day, 2 * per_day, (), (per_day, per_day))
     if step == DAY:
-        return Plan((Season(WEEK, 7, 6),), 14, 56, 7, 28, (7,))
-    return Plan((), 8, 26, 4, 8)
+        return Plan((Season(WEEK, 7, 6),), 14, 56, 7, 28, (7,), (28, 28))
+    return Plan((), 8, 26, 4, 8, (), (8, 8))
 
 
 def phases(timestamps: np.ndarray, step: np.timedelta64, season: Season) -> np.ndarray:

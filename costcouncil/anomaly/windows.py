@@ -40,6 +40,13 @@ class RollingMedian:
         half = n // 2
         return values[half] if n % 2 else 0.5 * (values[half - 1] + values[half])
 
+    def quantile(self, q: float) -> float:
+        """The ``q`` quantile of the window (nearest rank; NaN while it is empty)."""
+        values = self._sorted
+        if not values:
+            return NAN
+        return values[min(len(values) - 1, int(q * len(values)))]
+
     def rescale(self, factor: float) -> None:
         """Multiply every value in the window by ``factor`` (> 0, so the order holds)."""
         self._fifo = deque(v * factor for v in self._fifo)

@@ -41,6 +41,7 @@ class NewMonitor(BaseModel):
     scope: str = Field(description="org or DIMENSION=VALUE", max_length=400)
     grain: str = "day"
     sensitivity: float | None = None
+    direction: str = Field(default="up", description="up (spend above expected), down or both")
 
 
 class NewAnnotation(BaseModel):
@@ -127,7 +128,8 @@ def router(served: Served) -> APIRouter:
         caller = served.guard.require(request, READ)
         scope = _owned(caller, parse_scope(workspace, body.scope, body.grain))
         added = monitoring().add_monitor(body.name, scope, grain=body.grain,
-                                         sensitivity=body.sensitivity, actor=caller.principal.email)  # fmt: skip
+                                         sensitivity=body.sensitivity, direction=body.direction,
+                                         actor=caller.principal.email)  # fmt: skip
         return json(added.as_dict(), 201)
 
     @api.delete("/monitors/{name}", summary="Remove a monitor (a default one is disabled)")

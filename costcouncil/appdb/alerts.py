@@ -37,6 +37,8 @@ class Monitor(Base):
     grain: Mapped[str] = mapped_column(String(10), default="day")
     metric: Mapped[str] = mapped_column(String(40), default="EffectiveCost")
     sensitivity: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: Which anomalies it records: ``up`` (spend above expected), ``down`` or ``both``.
+    direction: Mapped[str] = mapped_column(String(10), default="up", server_default="up")
     builtin: Mapped[bool] = mapped_column(Boolean, default=False)
     team: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(_TZ)

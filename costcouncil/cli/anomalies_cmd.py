@@ -43,6 +43,10 @@ def anomalies(
     sensitivity: Annotated[
         float, typer.Option("--sensitivity", help="Band scale: 2 halves the band, flagging more.")
     ] = DEFAULT_SENSITIVITY,
+    direction: Annotated[
+        str,
+        typer.Option(help="Flag points above the band (up), below it (down) or both."),
+    ] = "both",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Detect anomalies in every series of --series-csv; write one row per flagged point."""
@@ -52,7 +56,7 @@ def anomalies(
         err.print("[bold red]error:[/] give --series-csv FILE and --output OUT.csv", markup=True)
         raise typer.Exit(2)
     try:
-        summary = detect_csv(series_csv, output, sensitivity=sensitivity)
+        summary = detect_csv(series_csv, output, sensitivity=sensitivity, direction=direction)
     except CostCouncilError as e:
         err.print(f"[bold red]error:[/] {e}", markup=True, highlight=False)
         raise typer.Exit(1) from e

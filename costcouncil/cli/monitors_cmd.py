@@ -28,7 +28,7 @@ def monitors_list(directory: WorkspaceArg, as_json: JsonOpt = False) -> None:
     """List monitors (the defaults are created on the first detection, or with `sync`)."""
     with opened(directory, Monitoring) as (_, store):
         rows = [m.as_dict() for m in store.monitors()]
-    table(rows, ["name", "scope", "grain", "sensitivity", "builtin", "enabled"], as_json,
+    table(rows, ["name", "scope", "grain", "sensitivity", "direction", "builtin", "enabled"], as_json,
            "no monitors yet: run `costcouncil monitors sync DIR` or `costcouncil allocate`")  # fmt: skip
 
 
@@ -51,11 +51,16 @@ def monitors_add(
     sensitivity: Annotated[
         float | None, typer.Option(help="Above 1 flags more, below 1 fewer (default 1).")
     ] = None,
+    direction: Annotated[
+        str, typer.Option(help="up (spend above expected), down (below) or both.")
+    ] = "up",
 ) -> None:
     """Add a monitor for any scope."""
     with opened(directory, Monitoring) as (workspace, store):
         parsed = parse_scope(workspace, scope, grain)
-        added = store.add_monitor(name, parsed, grain=grain, sensitivity=sensitivity)
+        added = store.add_monitor(
+            name, parsed, grain=grain, sensitivity=sensitivity, direction=direction
+        )
     out.print(f"added monitor {added.name!r} ({added.scope}, {added.grain})")
 
 

@@ -8,7 +8,7 @@ logs (``usage``) computed separately agree to the token.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,6 +30,12 @@ from costcouncil.demo.twists import Lane, Twists
 
 #: Models by code (the index used in arrays).
 MODEL_NAMES = tuple(LLM_MODELS)
+
+#: An app that starts during the year is adopted over this many days (its users arrive over
+#: weeks, not overnight): its traffic grows linearly from nothing to its full volume.
+ADOPTION_DAYS = 56
+#: One app in this many is adopted during the year (the rest run from the start).
+NEW_EVERY = 8
 
 #: Token meters are priced per million tokens (FOCUS UnitFormat ``<unit-quantity> <plural-units>``).
 TOKEN_UNIT = "1000000 Tokens"
@@ -54,6 +60,9 @@ class App:
     resource_id: str
     api_key: str
     volume: float
+    #: Days its traffic takes to grow from nothing to ``volume`` after ``start`` (0: there from
+    #: the start).
+    ramp: int = 0
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,9 @@ class Volumes:
     models: NDArray[np.int64]
     spike: Spike
     changes: Twists
+    #: Each app's first day and ramp (days; 0: at full volume from its first day).
+    start: NDArray[np.int64] | None = None
+    ramp: NDArray[np.int64] | None = None
 
 
 def _kinds(use: CatalogApp) -> int:
@@ -85,20 +97,32 @@ def _kinds(use: CatalogApp) -> int:
 
 
 def plan_apps(seed: int, rng: np.random.Generator, budget: float, days: int) -> list[App]:
-    """Apps whose (days x token kinds) add up to about ``budget`` rows; all run to the end."""
-    per_app = np.mean([_kinds(a) for a in LLM_APPS])
-    n = int(np.clip(np.ceil(budget / (per_app * 0.6 * days)), 4, 48))
+    """Apps whose (days x token kinds) add up to about ``budget`` rows; all run to the end.
+
+    Most run the whole span (the budget allowing; a small demo shortens them all alike). One in
+    :data:`NEW_EVERY` is a use adopted during the year instead: it starts at an even spread of
+    days through the span's middle and grows over :data:`ADOPTION_DAYS`.
+    """
+    rows = np.cumsum([_kinds(LLM_APPS[i % len(LLM_APPS)]) * days for i in range(48)])
+    n = int(np.clip(np.searchsorted(rows, budget, side="right"), 4, 48))
     uses = [LLM_APPS[i % len(LLM_APPS)] for i in range(n)]
-    weight = rng.uniform(0.2, 1.0, n)
     kinds = np.array([_kinds(u) for u in uses])
-    length = np.clip(np.floor(weight / (weight * kinds).sum() * budget), min(14, days), days)
+    length = int(np.clip(np.floor(budget / kinds.sum()), min(14, days), days))
     volume = rng.lognormal(0.0, 0.3, n)
-    return [_app(seed, i, uses[i], days - int(length[i]), days, float(volume[i])) for i in range(n)]
+    late = list(range(NEW_EVERY - 1, n, NEW_EVERY)) if length == days else []
+    starts = {i: int(days * (0.2 + 0.6 * (k + 0.5) / len(late))) for k, i in enumerate(late)}
+    out = []
+    for i in range(n):
+        start = starts.get(i, days - length)
+        app = _app(seed, i, uses[i], start, days, float(volume[i]))
+        out.append(replace(app, ramp=ADOPTION_DAYS) if i in starts else app)
+    return out
 
 
-def launch_app(seed: int, index: int, start: int, stop: int) -> App:
-    """The use launched during the year (:data:`~costcouncil.demo.catalog.LAUNCH_APP`)."""
-    return _app(seed, index, LAUNCH_APP, start, stop, 1.0)
+def launch_app(seed: int, index: int, start: int, stop: int, ramp: int) -> App:
+    """The use launched during the year (:data:`~costcouncil.demo.catalog.LAUNCH_APP`), growing
+    to its full traffic over ``ramp`` days."""
+    return replace(_app(seed, index, LAUNCH_APP, start, stop, 1.0), ramp=ramp)
 
 
 def _app(seed: int, i: int, use: CatalogApp, start: int, stop: int, scale: float) -> App:
@@ -135,6 +159,8 @@ def volumes(seed: int, weekday0: int, apps: list[App], spike: Spike, changes: Tw
         np.array([MODEL_NAMES.index(a.use.model) for a in apps], dtype=np.int64),
         spike,
         changes,
+        np.array([a.start for a in apps], dtype=np.int64),
+        np.array([a.ramp for a in apps], dtype=np.int64),
     )
 
 

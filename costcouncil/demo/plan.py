@@ -116,14 +116,14 @@ def _launch(seed: int, apps: list[App], cal: Calendar) -> Normal | None:
     window = cal.window(LAUNCH_AT, LAUNCH_DAYS)
     if window is None:
         return None
-    app = launch_app(seed, len(apps), window[0], cal.days)
+    app = launch_app(seed, len(apps), window[0], cal.days, LAUNCH_DAYS)
     apps.append(app)
     scope = ("team", app.use.owner.team)
     label = f"planned launch: {app.use.feature} on {app.use.model}"
     hours = (window[0] * 24, window[1] * 24)
-    return Normal(
-        "planned-launch", "planned_launch", scope, (hours,), label, label, (app.resource_id,)
-    )
+    rid = (app.resource_id,)
+    also = (scope, ("model", app.use.model))  # the team's monitor and the model it launches on
+    return Normal("planned-launch", "planned_launch", scope, (hours,), label, label, rid, also)
 
 
 @lru_cache(maxsize=4)

@@ -54,6 +54,8 @@ class Normal:
     label: str
     description: str
     resource_ids: tuple[str, ...]
+    #: The scopes a user would annotate it on (none: not annotated).
+    annotate: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass

@@ -21,9 +21,19 @@ def base(v: Volumes, app: I64, kind: I64, day: I64) -> F64:
     growth = 1.04 ** (day / 30.44)
     weekend = (v.weekday0 + day) % 7 >= 5
     season = np.where(weekend & v.weekday_only[app], 0.55, 1.0)
-    daily = v.volume[app] * growth * season * noise(v.seed, 0.12, app, day)
+    daily = v.volume[app] * growth * season * adoption(v, app, day) * noise(v.seed, 0.12, app, day)
     ratio: F64 = v.ratios[app, kind] * noise(v.seed + 11, 0.05, app, day, kind)
     return daily * ratio
+
+
+def adoption(v: Volumes, app: I64, day: I64) -> F64:
+    """The share of its full traffic ``app`` has reached on ``day`` (1 once adopted)."""
+    if v.start is None or v.ramp is None:
+        return np.ones(np.broadcast(app, day).shape)
+    ramp = v.ramp[app]
+    grown = (np.asarray(day) - v.start[app] + 1) / np.maximum(ramp, 1)
+    out: F64 = np.where(ramp > 0, np.clip(grown, 0.0, 1.0), 1.0)
+    return out
 
 
 def _in(day: I64, start: int, stop: int) -> NDArray[np.bool_]:

@@ -63,6 +63,8 @@ def llm_excess(plan: Plan, tag: str, apps: tuple[int, ...], start: int, stop: in
 def _scopes(plan: Plan, p: Planted) -> list[str]:
     """Every default monitor scope whose series carries the anomaly's cost."""
     out = ["org", f"provider={provider_name(p.provider)}", f"{p.scope[0]}={p.scope[1]}"]
+    if p.scope[1] in ("__idle__", "__unallocated__"):
+        out.append(f"model={p.scope[1]}")  # idle or untagged cost has no model either
     for s in p.streams[:1]:
         if s.owner and p.scope[1] not in ("__idle__", "__unallocated__"):
             out += [f"team={s.owner.team}", f"model={s.owner.model}"]
@@ -110,6 +112,8 @@ def normal_truth(plan: Plan, n: Normal) -> dict[str, Any]:
         "description": n.description,
         "resource_ids": list(n.resource_ids),
     }
-    if n.kind == "planned_launch":
-        out["annotation"] = {"scope": scope, **windows[0], "label": n.label}
+    if n.annotate:
+        out["annotations"] = [
+            {"scope": f"{k}={v}", **windows[0], "label": n.label} for k, v in n.annotate
+        ]
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from costcouncil.anomaly.detect import Detection
 from costcouncil.anomaly.events import events
@@ -46,3 +47,12 @@ def test_same_side_within_the_gap_merges_into_an_ongoing_event() -> None:
     d = detection([10, 30, 0, 10, 0], [1, 2, 4])
     up, down = events(d)
     assert up.end == d.timestamps[1] and down.start == d.timestamps[2] and down.end is None
+
+
+def test_direction_keeps_one_side() -> None:
+    d = detection([10, 30, 0, 10, 0], [1, 2, 4])
+    assert [e.direction for e in events(d, direction="up")] == ["up"]
+    assert [e.direction for e in events(d, direction="down", gap=0)] == ["down", "down"]
+    assert len(events(d, direction="both")) == 2 == len(events(d))
+    with pytest.raises(ValueError, match="direction 'left'"):
+        events(d, direction="left")

@@ -217,8 +217,10 @@ def test_normal_events_are_planted(truth: dict[str, Any], costs: pa.Table) -> No
         assert end.day == 1 and end - _t(w["start"]) == timedelta(days=1)
         assert _cost(costs, batch["resource_ids"], _t(w["start"]), end) > 0
     launch = events["planned_launch"]
-    note = launch["annotation"]
-    assert note["scope"] == launch["monitor"] == "team=search"
+    notes = launch["annotations"]
+    assert [n["scope"] for n in notes] == [launch["monitor"], "model=gpt-4o-mini"]
+    assert launch["monitor"] == "team=search"
+    note = notes[0]
     assert note["label"].startswith("planned launch") and note["start"] < note["end"]
     start = _t(note["start"])
     assert _cost(costs, launch["resource_ids"], start - timedelta(days=30), start) == 0

@@ -62,7 +62,8 @@ def run_detection(
         if found is not None and len(found) >= 2:
             known = known_windows(store, m)
             detection = detect(found, sensitivity=m.sensitivity or 1.0, known=known)
-            outcome.changes += _record(store, workspace, m, found, events(detection), at or now())
+            found_events = events(detection, direction=m.direction)
+            outcome.changes += _record(store, workspace, m, found, found_events, at or now())
     fresh = [c.anomaly_id for c in outcome.changes if c.kind in ("new", "grew")]
     outcome.explained = explain_recent(workspace, store, fresh)
     return outcome

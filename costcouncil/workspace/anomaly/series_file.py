@@ -7,7 +7,7 @@ generic metrics can be), runs the detector on each series and writes one row per
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from costcouncil.anomaly.detect import DEFAULT_SENSITIVITY, Detection, detect
-from costcouncil.anomaly.events import events
-from costcouncil.errors import Problem
+from costcouncil.anomaly.events import DIRECTIONS, events
+from costcouncil.errors import ConfigError, Problem
 from costcouncil.schema.series import COLUMNS, SeriesError, parse_series
 from costcouncil.workspace.common.csvsafe import write_csv
 
@@ -43,10 +43,15 @@ class Summary:
         }
 
 
-def detect_csv(path: Path, output: Path, *, sensitivity: float = DEFAULT_SENSITIVITY) -> Summary:
-    """Detect anomalies in every series of ``path``; write the flagged points to ``output``."""
+def detect_csv(
+    path: Path, output: Path, *, sensitivity: float = DEFAULT_SENSITIVITY, direction: str = "both"
+) -> Summary:
+    """Detect anomalies in every series of ``path``; write the flagged points to ``output``
+    (``direction``: only those above the band, ``up``; below it, ``down``; or ``both``)."""
+    if direction not in DIRECTIONS:
+        raise ConfigError(f"direction {direction!r}: choose one of {', '.join(DIRECTIONS)}")
     found = [
-        detect(s, sensitivity=sensitivity)
+        _side(detect(s, sensitivity=sensitivity), direction)
         for s in parse_series(_read(path), str(path), allow_negative=True)
     ]
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -56,8 +61,16 @@ def detect_csv(path: Path, output: Path, *, sensitivity: float = DEFAULT_SENSITI
         len(found),
         sum(len(d.actual) for d in found),
         sum(int(d.flagged.sum()) for d in found),
-        sum(len(events(d)) for d in found),
+        sum(len(events(d, direction=direction)) for d in found),
     )
+
+
+def _side(d: Detection, direction: str) -> Detection:
+    """``d`` with only the flagged points on ``direction``'s side of the band."""
+    if direction == "both":
+        return d
+    above = d.actual > d.expected
+    return replace(d, flagged=d.flagged & (above if direction == "up" else ~above))
 
 
 def _read(path: Path) -> pa.Table:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from costcouncil.anomaly.events import DIRECTIONS
 from costcouncil.appdb.alerts import FEEDBACK, GRAINS, Annotation, Anomaly, Monitor
 from costcouncil.errors import ConfigError, NotFoundError
 from costcouncil.workspace.allocate.series import Scope
@@ -42,6 +43,7 @@ class MonitorInfo:
     builtin: bool
     team: str | None
     enabled: bool
+    direction: str = "up"
 
     def as_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -119,11 +121,14 @@ class Monitoring(AppStore):
         *,
         grain: str = "day",
         sensitivity: float | None = None,
+        direction: str = "up",
         builtin: bool = False,
         actor: str = "cli",
     ) -> MonitorInfo:
         if grain not in GRAINS:
             raise ConfigError(f"grain {grain!r}: choose one of {', '.join(GRAINS)}")
+        if direction not in DIRECTIONS:
+            raise ConfigError(f"direction {direction!r}: choose one of {', '.join(DIRECTIONS)}")
         if sensitivity is not None and not 0 < sensitivity <= 10:
             raise ConfigError(f"sensitivity {sensitivity!r}: a number above 0 and at most 10")
         name = name.strip()
@@ -133,11 +138,12 @@ class Monitoring(AppStore):
             if s.scalar(select(Monitor).where(Monitor.name == name)) is not None:
                 raise ConfigError(f"monitor {name!r} exists already")
             m = Monitor(name=name, scope=str(scope), grain=grain, metric="EffectiveCost",
-                        sensitivity=sensitivity, builtin=builtin, team=scope.team,
+                        sensitivity=sensitivity, direction=direction, builtin=builtin, team=scope.team,
                         created_at=now(), created_by=actor)  # fmt: skip
             s.add(m)
             s.flush()
-            audit(s, actor, "monitor.add", name, {"scope": str(scope), "grain": grain})
+            audit(s, actor, "monitor.add", name,
+                  {"scope": str(scope), "grain": grain, "direction": direction})  # fmt: skip
             return _monitor(m)
 
     def remove_monitor(self, name: str, *, actor: str = "cli", visible: Visible = None) -> None:
@@ -255,7 +261,7 @@ def _one(s: Session, query: Select[Any]) -> Any:
 
 def _monitor(m: Monitor) -> MonitorInfo:
     return MonitorInfo(m.id, m.name, m.scope, m.grain, m.metric, m.sensitivity, m.builtin, m.team,
-                       m.disabled_at is None)  # fmt: skip
+                       m.disabled_at is None, m.direction)  # fmt: skip
 
 
 def _anomaly(a: Anomaly, monitor: str) -> AnomalyInfo:

@@ -92,17 +92,16 @@ def run(
 
 
 def _refresh(workspace: Workspace, directory: Path) -> Refreshed:
-    """The annotation the demo's planned launch carries (as its team would have entered it), then
-    forecasts and detection as of the end of the demo's year."""
+    """The annotations the demo's planned launch carries (as its team would have entered them),
+    then forecasts and detection as of the end of the demo's year."""
     truth = json.loads((directory / "ground_truth.json").read_text())
     store = Monitoring.open(workspace)
     try:
-        for event in truth.get("normal_events", []):
-            note = event.get("annotation")
-            if note and not store.annotations():
-                end = _when(note["end"]) if note.get("end") else None
-                store.add_annotation(parse_scope(workspace, note["scope"]), _when(note["start"]),
-                                     end, note["label"], actor="demo")  # fmt: skip
+        notes = [n for e in truth.get("normal_events", []) for n in e.get("annotations", [])]
+        for note in notes if not store.annotations() else []:
+            end = _when(note["end"]) if note.get("end") else None
+            store.add_annotation(parse_scope(workspace, note["scope"]), _when(note["start"]), end,
+                                 note["label"], actor="demo")  # fmt: skip
     finally:
         store.close()
     spec = truth["spec"]

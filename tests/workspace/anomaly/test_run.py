@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from costcouncil.errors import ConfigError
 from costcouncil.workspace.allocate.run import AllocateOptions, allocate
 from costcouncil.workspace.allocate.series import Scope
 from costcouncil.workspace.anomaly.run import run_detection
@@ -20,17 +21,19 @@ from tests.factories import Charge, write_focus
 RUN_AT = datetime(2026, 11, 1, 6, tzinfo=UTC)
 
 
-def _org(root: Path) -> Workspace:
+def _org(root: Path, *, outage: bool = False) -> Workspace:
     """Sixty-one days of steady spend for teams a and b; on 20-22 October team a also pays for a
-    new instance, $400 a day."""
+    new instance, $400 a day (with ``outage``, team b's bucket also costs nothing on 25-27
+    October)."""
     ws = Workspace.init(root / "ws", name="planted")
     charges = []
     for period, days in (("2026-09", 30), ("2026-10", 31)):
         for day in range(1, days + 1):
             wobble = Decimal(day % 3)
+            gone = outage and period == "2026-10" and 25 <= day <= 27
             charges += [
                 Charge(cost=str(100 + wobble), period=period, day=day, resource="i-web", tags={"team": "a"}),
-                Charge(cost=str(50 - wobble), period=period, day=day, resource="bucket", tags={"team": "b"},
+                Charge(cost="0" if gone else str(50 - wobble), period=period, day=day, resource="bucket", tags={"team": "b"},
                        service="Amazon Simple Storage Service", category="Storage"),
             ]  # fmt: skip
             if period == "2026-10" and 20 <= day <= 22:
@@ -87,4 +90,22 @@ def test_an_annotated_window_is_not_flagged(org: Workspace) -> None:
     assert store.anomalies(monitor="team=a") == []
     assert store.anomalies(monitor="org") == []  # a team's launch moves the total too
     assert store.anomalies(monitor="provider=AWS") != []  # other scopes still see it
+    store.close()
+
+
+def test_monitors_record_drops_only_when_asked(tmp_path: Path) -> None:
+    ws = _org(tmp_path, outage=True)
+    store = Monitoring.open(ws)
+    store.add_monitor("b-both", Scope("team", "b"), direction="both")
+    store.add_monitor("b-down", Scope("team", "b"), direction="down")
+    with pytest.raises(ConfigError, match="direction 'sideways'"):
+        store.add_monitor("b-bad", Scope("team", "b"), direction="sideways")
+    run_detection(ws, store, at=RUN_AT)
+    assert {m.name: m.direction for m in store.monitors()}["team=b"] == "up"
+    assert store.anomalies(monitor="team=b") == []  # the default watches spend going up
+    for name in ("b-both", "b-down"):
+        [drop] = store.anomalies(monitor=name)
+        assert drop.direction == "down" and drop.start == datetime(2026, 10, 25, tzinfo=UTC)
+        assert drop.impact < Decimal("-140")
+    assert [a.direction for a in store.anomalies(monitor="team=a")] == ["up"]
     store.close()

@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow.csv as pacsv
 import pytest
 
+from costcouncil.errors import ConfigError
 from costcouncil.schema.series import SeriesError
 from costcouncil.workspace.anomaly.series_file import detect_csv
 
@@ -53,3 +54,18 @@ def test_bad_input_names_row_and_value(tmp_path: Path) -> None:
 def test_unreadable_file_is_a_series_error(tmp_path: Path) -> None:
     with pytest.raises(SeriesError, match="cannot read"):
         detect_csv(tmp_path / "missing.csv", tmp_path / "o.csv")
+
+
+def test_direction_writes_one_side(tmp_path: Path) -> None:
+    rows = five_minutes("cpu", 900)
+    dip = five_minutes("io", None)
+    dip[700] = (dip[700][0], dip[700][1], str(float(dip[700][2]) - 40))
+    src = write(tmp_path / "in.csv", rows + dip)
+    up = detect_csv(src, tmp_path / "up.csv", direction="up")
+    down = detect_csv(src, tmp_path / "down.csv", direction="down")
+    both = detect_csv(src, tmp_path / "both.csv")
+    assert (up.flagged, down.flagged, both.flagged) == (1, 1, 2)
+    assert pacsv.read_csv(tmp_path / "up.csv").column("series").to_pylist() == ["cpu"]
+    assert pacsv.read_csv(tmp_path / "down.csv").column("series").to_pylist() == ["io"]
+    with pytest.raises(ConfigError, match="direction 'in'"):
+        detect_csv(src, tmp_path / "x.csv", direction="in")
