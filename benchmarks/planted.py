@@ -8,8 +8,11 @@ after entering the annotation the truth's planned launch carries (as a user woul
 * a planted anomaly is **found** when an anomaly of its monitor (``monitor`` in the truth)
   overlaps its window; **recall** = found / planted;
 * every anomaly recorded on any monitor is a **true alarm** when it overlaps a planted anomaly
-  whose ``scopes`` include that monitor's scope, else a **false alarm**; **precision** = true /
-  all; F1 = 2PR / (P + R) (goal ≥ 0.8);
+  whose ``scopes`` include that monitor's scope; else, when it overlaps the first two weeks of
+  the organisation's unplanned **growth** on that scope (``growth`` in the truth: a resource or
+  LLM use that starts during the year — a real step a detector may rightly flag), it is counted
+  neither way; else it is a **false alarm**. **precision** = true / (true + false), printed
+  beside the strict precision that counts growth alarms as false; F1 = 2PR / (P + R) (goal ≥ 0.8);
 * **top-1 root cause**: the found anomaly's first cause is the planted ``cause`` (goal ≥ 80 %);
 * false alarms on the planted normal events (the month-end batch, the annotated launch) are
   counted on their own.
@@ -24,7 +27,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,8 @@ from costcouncil.workspace.anomaly.store import AnomalyInfo, Monitoring
 from costcouncil.workspace.core import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
+#: An alarm this soon after a resource or LLM use starts may be that step (counted neither way).
+GROWTH_WINDOW = timedelta(days=14)
 
 
 @dataclass(frozen=True)
@@ -115,29 +120,40 @@ def _report(
         print(
             f"{p['id']:28} {p['monitor']:34} {p['cause']:22} {'yes' if mine else 'NO':6} {top:22}"
         )
-    true, normal = _alarms(truth, found)
+    true, growth, normal = _alarms(truth, found)
+    judged = len(found) - growth
     recall = sum(hits) / len(hits) if hits else 0.0
-    precision = true / len(found) if found else 0.0
+    precision = true / judged if judged else 0.0
+    strict = true / len(found) if found else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     top1 = sum(causes) / len(causes) if causes else 0.0
-    print(f"recall {recall:.3f} ({sum(hits)}/{len(hits)}), precision {precision:.3f} ({true}/{len(found)}), "
+    print(f"recall {recall:.3f} ({sum(hits)}/{len(hits)}), precision {precision:.3f} ({true}/{judged}), "
           f"F1 {f1:.3f} (goal ≥ 0.8); top-1 root cause {top1:.0%} of found ({sum(causes)}/{len(causes)}, "
           f"goal ≥ 80 %); alarms on planted normal events: {normal}")  # fmt: skip
+    print(f"alarms on the first two weeks of unplanned growth (new resources and LLM uses, not counted): "
+          f"{growth}; strict precision counting them as false {strict:.3f} ({true}/{len(found)})")  # fmt: skip
 
 
-def _alarms(truth: dict[str, Any], found: list[AnomalyInfo]) -> tuple[int, int]:
-    true = 0
+def _alarms(truth: dict[str, Any], found: list[AnomalyInfo]) -> tuple[int, int, int]:
+    """True alarms, alarms on unplanned growth (counted neither way), alarms on normal events."""
+    true = growth = 0
     for a in found:
-        if any(
-            a.scope in p["scopes"] and _span(p).overlaps(a.start, a.end) for p in truth["anomalies"]
-        ):
+        if any(a.scope in p["scopes"] and _span(p).overlaps(a.start, a.end) for p in truth["anomalies"]):
             true += 1
+        elif any(a.scope in g["scopes"] and _growing(g).overlaps(a.start, a.end)
+                 for g in truth.get("growth", [])):  # fmt: skip
+            growth += 1
     normal = 0
     for event in truth.get("normal_events", []):
         windows = [_span(w) for w in event.get("windows", [])] or [_span(event)]
         normal += sum(1 for a in found if a.monitor == event["monitor"]
                       and any(w.overlaps(a.start, a.end) for w in windows))  # fmt: skip
-    return true, normal
+    return true, growth, normal
+
+
+def _growing(entry: dict[str, Any]) -> Span:
+    start = _when(entry["start"])
+    return Span(start, start + GROWTH_WINDOW)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,6 +16,7 @@ from costcouncil.demo.costs import generate_costs
 from costcouncil.demo.plan import Plan, build_plan
 from costcouncil.demo.spec import DemoSpec
 from costcouncil.demo.streams import Stream
+from costcouncil.demo.truth_growth import growth_truth
 from costcouncil.demo.truth_planted import (
     hours_cost,
     iso_hour,
@@ -25,7 +26,9 @@ from costcouncil.demo.truth_planted import (
 )
 
 #: 2: every root cause planted (``cause``, ``scope``, ``evidence``), ``normal_events``.
-VERSION = 2
+#: 3: ``growth`` (resources and LLM uses that start during the span); a normal event's
+#: ``annotations`` (a list) instead of ``annotation``.
+VERSION = 3
 
 
 def _sum(batch: pa.RecordBatch, column: str) -> Decimal:
@@ -164,6 +167,7 @@ def ground_truth(spec: DemoSpec) -> dict[str, Any]:
         "totals": totals(spec),
         "anomalies": anomalies,
         "normal_events": [normal_truth(plan, n) for n in plan.normal],
+        "growth": growth_truth(plan),
         "untagged": _tagging(plan, "untagged"),
         "mistagged": _tagging(plan, "mistagged"),
         "shared_resources": sorted(

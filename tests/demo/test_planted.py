@@ -227,6 +227,37 @@ def test_normal_events_are_planted(truth: dict[str, Any], costs: pa.Table) -> No
     assert _cost(costs, launch["resource_ids"], start, _t(note["end"])) > 0
 
 
+def _rows(costs: pa.Table, rid: str, start: datetime, end: datetime) -> int:
+    t = costs.filter(pc.equal(costs["ResourceId"], rid))
+    t = t.filter(pc.greater_equal(t["ChargePeriodStart"], start))
+    return t.filter(pc.less(t["ChargePeriodStart"], end)).num_rows
+
+
+def test_growth_lists_what_starts_during_the_year(truth: dict[str, Any], costs: pa.Table) -> None:
+    """Every resource and LLM use that starts after the first day is listed, with its first cost
+    on its start, none before, and the scopes its cost lands on."""
+    growth = truth["growth"]
+    kinds = {g["kind"] for g in growth}
+    assert kinds == {"new_resource", "new_app"}
+    planted = {r for a in truth["anomalies"] for r in a["resource_ids"]}
+    planted |= {r for n in truth["normal_events"] for r in n["resource_ids"]}
+    for g in growth:
+        start = _t(g["start"])
+        assert g["id"] not in planted and g["scopes"][0] == "org"
+        assert any(s.startswith("provider=") for s in g["scopes"])
+        assert _rows(costs, g["id"], start - timedelta(days=60), start) == 0, g
+        assert _rows(costs, g["id"], start, start + timedelta(days=1)) > 0, g
+    day_two = _t(truth["totals"][0]["billing_period"] + "-02T00:00:00Z")
+    usage = costs.filter(pc.equal(costs["ChargeCategory"], "Usage"))
+    first = usage.filter(pc.less(usage["ChargePeriodStart"], day_two))
+    listed = {g["id"] for g in growth}
+    late = set(usage.column("ResourceId").to_pylist()) - set(first.column("ResourceId").to_pylist())
+    late -= planted | {None}
+    assert late <= listed, sorted(late - listed)[:5]
+    apps = [g for g in growth if g["kind"] == "new_app"]
+    assert apps and all(any(s.startswith("model=") for s in g["scopes"]) for g in apps)
+
+
 def test_short_spans_plant_only_what_fits() -> None:
     for months in (1, 2, 3):
         spec = DemoSpec(rows=5_000, months=months)
