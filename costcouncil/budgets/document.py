@@ -27,6 +27,7 @@ import yaml
 from costcouncil.budgets.model import Amount, Budget, Threshold
 from costcouncil.budgets.reading import ANY_TAG, BUDGET_KEYS, BudgetReader
 from costcouncil.documents import parse_yaml, raise_problems
+from costcouncil.errors import ConfigError
 
 CHANGE_KINDS = ("add", "remove", "change")
 
@@ -47,7 +48,10 @@ def parse_budgets(text: str, path: str, *, known_keys: Collection[str]) -> list[
     ``known_keys`` are the scope keys the workspace has; with :data:`ANY_TAG` among them, any
     ``tag:<key>`` is allowed too. Budget names must be unique.
     """
-    document = parse_yaml(text, path)
+    try:
+        document = parse_yaml(text, path)
+    except ValueError as e:  # PyYAML builds `2026-02-30` as a date and lets the ValueError out
+        raise ConfigError(f"{path}: not valid YAML ({e})") from e
     reader = BudgetReader(document, known_keys)
     budgets = reader.read()
     raise_problems(document, reader.problems)
