@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -317,3 +318,16 @@ def test_diff_says_what_an_import_would_add_remove_and_change() -> None:
         Change("research", "remove"),
     ]
     assert diff([research, plan], [plan, research]) == []
+
+
+def test_the_example_in_docs_budgets_md_reads() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "budgets.md").read_text()
+    example = page.split("```yaml\n", 1)[1].split("```", 1)[0]
+    read = parse(example)
+    assert [(b.amount.kind, b.period) for b in read] == [
+        ("fixed", "monthly"),
+        ("plan", "quarterly"),
+        ("auto", "monthly"),
+        ("fixed", "custom"),
+    ]
+    assert parse(dump_budgets(read)) == read
