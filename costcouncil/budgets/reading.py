@@ -198,10 +198,10 @@ class BudgetReader:
     def day(self, loc: Loc, raw: Any) -> date:
         if isinstance(raw, date) and not isinstance(raw, datetime):
             return raw
-        try:
-            return date.fromisoformat(raw) if isinstance(raw, str) else _no_date()
-        except ValueError:
-            raise self.fail(loc, "must be a date YYYY-MM-DD", raw) from None
+        parsed = _iso_date(raw)
+        if parsed is None:
+            raise self.fail(loc, "must be a date YYYY-MM-DD", raw)
+        return parsed
 
     def mapping(self, loc: Loc, raw: Any, allowed: tuple[str, ...]) -> dict[Any, Any]:
         if raw is None:
@@ -301,5 +301,11 @@ def _decimal(raw: Any) -> Decimal | None:
     return value if value.is_finite() else None
 
 
-def _no_date() -> date:
-    raise ValueError("not a date")
+def _iso_date(raw: Any) -> date | None:
+    """``YYYY-MM-DD`` text as a date; None for anything else."""
+    if not isinstance(raw, str):
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        return None
