@@ -8,6 +8,8 @@
 ``GET /v1/costs`` …         figures from the rollups (see :mod:`costcouncil.api.figures_api`)
 ``/v1/forecasts`` …         forecasts, anomalies, monitors, subscriptions, inbox (see
                             :mod:`costcouncil.api.monitoring_api`)
+``/v1/budgets`` …           budgets, budgets.yaml, check and reservations (see
+                            :mod:`costcouncil.api.budgets_api`)
 ``/``, ``/explorer`` …      the dashboard (see :mod:`costcouncil.api.web`)
 =========================  ================================================================
 
@@ -27,8 +29,9 @@ import orjson
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from costcouncil.api import errors, figures_api, monitoring_api
+from costcouncil.api import budgets_api, errors, figures_api, monitoring_api
 from costcouncil.api.auth import Caller, Guard
+from costcouncil.api.budgets_api import Budgets
 from costcouncil.api.served import Served
 from costcouncil.api.web import routes as web
 from costcouncil.errors import FormatError
@@ -57,16 +60,19 @@ def create_app(
 
     scheduler = Scheduler(live.workspace, settings.refresh_seconds if manage else 0,
                           digest_hour=settings.digest_hour, link=settings.public_url)  # fmt: skip
+    budgets = Budgets(live, lambda: served.database())
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if manage:
             live.start()
             scheduler.start()
+            budgets.start()
         try:
             yield
         finally:
             if manage:
+                budgets.stop()
                 scheduler.stop()
                 live.close()
 
@@ -126,6 +132,7 @@ def create_app(
 
     app.include_router(figures_api.router(served))
     app.include_router(monitoring_api.router(served))
+    app.include_router(budgets_api.router(served, budgets.get))
     web.install(app, served)
     return app
 

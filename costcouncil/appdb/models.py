@@ -86,5 +86,7 @@ class WebSession(Base):
     user: Mapped[User] = relationship(lazy="joined")
 
 
-# The monitoring tables live in their own module; importing it registers them on Base.metadata.
+# The monitoring and budget tables live in their own modules; importing them registers them on
+# Base.metadata.
 from costcouncil.appdb import alerts as _alerts  # noqa: E402, F401
+from costcouncil.appdb import budgets as _budgets  # noqa: E402, F401

@@ -134,6 +134,16 @@ def all_values(workspace: Workspace, dimension: str) -> list[str]:
         con.close()
 
 
+def rollup_files(workspace: Workspace, tier: str) -> list[str]:
+    """The lake's rollup files of ``tier`` (``daily`` or ``hourly``), the latest run of each period."""
+    return _files(workspace, tier)
+
+
+def last_complete_end(con: duckdb.DuckDBPyConnection, workspace: Workspace) -> np.datetime64:
+    """The day after the lake's last complete day (see :func:`_last_complete`)."""
+    return _last_complete(con, workspace, "day")
+
+
 def _files(workspace: Workspace, tier: str) -> list[str]:
     manifest = workspace.lake.read()
     root = workspace.lake.root
