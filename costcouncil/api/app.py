@@ -133,7 +133,7 @@ def create_app(
     app.include_router(figures_api.router(served))
     app.include_router(monitoring_api.router(served))
     app.include_router(budgets_api.router(served, budgets.get))
-    web.install(app, served)
+    web.install(app, served, budgets.get)
     return app
 
 

@@ -24,7 +24,7 @@ from costcouncil.api.auth import SESSION_COOKIE, Caller, address
 from costcouncil.api.errors import respond
 from costcouncil.api.figures_api import json
 from costcouncil.api.served import Served
-from costcouncil.api.web import forecast_view, monitoring_pages, panels
+from costcouncil.api.web import budget_pages, forecast_view, monitoring_pages, panels
 from costcouncil.api.web.templating import HERE, render, signed_in, templates
 from costcouncil.errors import ConfigError
 from costcouncil.workspace.access import sessions as web_sessions
@@ -46,8 +46,9 @@ CSP = (
 )
 
 
-def install(app: FastAPI, served: Served) -> None:
-    """Add the dashboard's routes, static files and security headers to ``app``."""
+def install(app: FastAPI, served: Served, budgets: budget_pages.BudgetsOf) -> None:
+    """Add the dashboard's routes, static files and security headers to ``app``; ``budgets``
+    gives the server's budget service (opened on first use)."""
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Callable[[Request], Any]) -> Response:
@@ -151,6 +152,7 @@ def install(app: FastAPI, served: Served) -> None:
                         headers={"Content-Disposition": disposition})  # fmt: skip
 
     monitoring_pages.install(app, served)
+    budget_pages.install(app, served, budgets)
     _install_login(app, served)
 
 
