@@ -55,6 +55,7 @@ class NewSubscription(BaseModel):
     name: str = Field(max_length=200)
     channel: dict[str, Any] = Field(description="kind (slack, teams, webhook, email) and settings")
     monitor: str | None = None
+    budget: str | None = Field(default=None, description="a budget's threshold alerts instead")
     threshold: str = Field(default="", max_length=1000)
     frequency: str = "immediate"
 
@@ -166,7 +167,7 @@ def router(served: Served) -> APIRouter:
         caller = served.guard.require(request, READ)
         team = _member_team(caller)
         added = subscriptions().add(body.name, channel=body.channel, monitor=body.monitor,
-                                    threshold=body.threshold, frequency=body.frequency, team=team,
+                                    budget=body.budget, threshold=body.threshold, frequency=body.frequency, team=team,
                                     actor=caller.principal.email, visible=caller.teams)  # fmt: skip
         return json(added.as_dict(), 201)
 

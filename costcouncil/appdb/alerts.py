@@ -91,7 +91,8 @@ class Annotation(Base):
 
 
 class Subscription(Base):
-    """Who hears of what: a monitor (or every monitor), a channel, a threshold and a frequency."""
+    """Who hears of what: a monitor or a budget (or every one), a channel, a threshold and a
+    frequency."""
 
     __tablename__ = "subscriptions"
 
@@ -99,6 +100,11 @@ class Subscription(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     monitor_id: Mapped[int | None] = mapped_column(
         ForeignKey("monitors.id", ondelete="CASCADE"), nullable=True
+    )
+    #: A budget's threshold alerts instead of a monitor's (see ``costcouncil.appdb.budgets``).
+    budget_id: Mapped[int | None] = mapped_column(
+        ForeignKey("budgets.id", ondelete="CASCADE", name="fk_subscriptions_budget_id_budgets"),
+        nullable=True,
     )
     channel: Mapped[str] = mapped_column(String(20))
     #: The channel's settings, secrets included (never shown back in full).

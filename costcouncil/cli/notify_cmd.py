@@ -25,7 +25,17 @@ Kind = Literal["slack", "teams", "webhook", "email"]
 Frequency = Literal["immediate", "daily", "weekly"]
 Period = Literal["daily", "weekly"]
 Security = Literal["starttls", "tls", "none"]
-_LIST = ["name", "monitor", "channel", "target", "threshold", "frequency", "team", "enabled"]
+_LIST = [
+    "name",
+    "monitor",
+    "budget",
+    "channel",
+    "target",
+    "threshold",
+    "frequency",
+    "team",
+    "enabled",
+]
 _SMTP_ONLY = ("host", "username", "password", "sender", "recipients")
 #: The option that sets each channel field, named beside the field in errors.
 _OPTIONS = {"kind": "--channel", "url": "--url", "secret": "--secret", "host": "--smtp-host",
@@ -90,6 +100,9 @@ def subscriptions_add(
     monitor: Annotated[
         str | None, typer.Option(help="The monitor's name (every monitor if left out).")
     ] = None,
+    budget: Annotated[
+        str | None, typer.Option(help="A budget's name: its threshold alerts instead.")
+    ] = None,
     threshold: Annotated[
         str, typer.Option(help="Who is told: e.g. 'impact >= 500 and impact_pct >= 20'.")
     ] = "",
@@ -100,13 +113,14 @@ def subscriptions_add(
         str | None, typer.Option(help="Only this team's alerts (the monitor's team by default).")
     ] = None,
 ) -> None:
-    """Subscribe a channel to a monitor's alerts (secrets are stored, never shown back)."""
+    """Subscribe a channel to a monitor's or a budget's alerts (secrets are stored, never shown
+    back)."""
     smtp = _smtp(smtp_host, smtp_port, smtp_user, smtp_password_stdin, sender, to or [],
                  smtp_security)  # fmt: skip
     with opened(directory, Subscriptions) as (_, subs):
         try:
             added = subs.add(name, channel=_channel(channel, url, secret, smtp), monitor=monitor,
-                             threshold=threshold, frequency=frequency, team=team)  # fmt: skip
+                             budget=budget, threshold=threshold, frequency=frequency, team=team)  # fmt: skip
         except ConfigError as e:
             raise _named(e) from None
     out.print(f"added subscription {added.name!r}: {added.channel} → {added.target}",

@@ -9,6 +9,8 @@ Budgets over several keys (``team=a,environment=prod``) have no series to foreca
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -54,9 +56,15 @@ class BudgetService:
 
     @classmethod
     def open(
-        cls, workspace: Workspace, store: BudgetStore, live: LiveQuery | None = None
+        cls,
+        workspace: Workspace,
+        store: BudgetStore,
+        live: LiveQuery | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
     ) -> BudgetService:
-        return cls(workspace, store, Enforcer(workspace, store, live).start())
+        """The service over ``store``; ``clock`` (seconds) decides the current period."""
+        return cls(workspace, store, Enforcer(workspace, store, live, clock).start())
 
     def refresh(self) -> None:
         """Re-read budgets and spend (after a change, an ``allocate`` or a new period)."""

@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from costcouncil.appdb.alerts import Delivery as Row
 from costcouncil.appdb.alerts import InboxItem, Monitor, Subscription
+from costcouncil.appdb.budgets import BudgetRow
 from costcouncil.appdb.db import Database
 from costcouncil.errors import ConfigError, NotFoundError
 from costcouncil.notify import thresholds
@@ -56,7 +57,19 @@ from costcouncil.workspace.notify.subscriptions import (
     delivery_info,
 )
 
-__all__ = ["BASE_URL", "WEEKLY_DAY", "Send", "dispatch", "send_digests", "send_test", "weekly_due"]
+#: The source name of a budget's alerts: ``budget:<name>`` (in place of a monitor's name).
+BUDGET_SOURCE = "budget:"
+
+__all__ = [
+    "BASE_URL",
+    "BUDGET_SOURCE",
+    "WEEKLY_DAY",
+    "Send",
+    "dispatch",
+    "send_digests",
+    "send_test",
+    "weekly_due",
+]
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +102,17 @@ class _Sub:
     frequency: str
     channel: Channel
     threshold: thresholds.Threshold
+    budget_id: int | None = None
 
-    def hears(self, monitor_id: int | None, team: str | None) -> bool:
-        """Whether an alert of this monitor and team is for this subscription."""
-        monitor_ok = self.monitor_id is None or self.monitor_id == monitor_id
-        return monitor_ok and (self.team is None or self.team == team)
+    def hears(self, source: tuple[int | None, int | None], team: str | None) -> bool:
+        """Whether an alert of this source — (monitor id, budget id) — and team is for this
+        subscription (one without a monitor or budget hears every one)."""
+        monitor_id, budget_id = source
+        if self.monitor_id is not None and self.monitor_id != monitor_id:
+            return False
+        if self.budget_id is not None and self.budget_id != budget_id:
+            return False
+        return self.team is None or self.team == team
 
 
 def dispatch(
@@ -111,12 +130,13 @@ def dispatch(
     db = _db(target)
     latest = {alert.id: (alert, monitor, team) for alert, monitor, team in alerts}
     with db.session() as s:
-        subs, monitors = _enabled(s), _monitor_ids(s)
+        subs, monitors, budgets = _enabled(s), _monitor_ids(s), _budget_ids(s)
         immediate: list[tuple[_Sub, Alert, Decision]] = []
         queued: list[tuple[Row, str]] = []
         for alert, monitor, team in latest.values():
             inbox.record(s, alert, monitor, team, now)
-            for sub, decision in _decided(s, subs, alert, monitors.get(monitor or ""), team):
+            source = (monitors.get(monitor or ""), budgets.get(monitor or ""))
+            for sub, decision in _decided(s, subs, alert, source, team):
                 if sub.frequency == "immediate":
                     immediate.append((sub, decision.apply(alert), decision))
                 else:
@@ -127,12 +147,16 @@ def dispatch(
 
 
 def _decided(
-    s: Session, subs: list[_Sub], alert: Alert, monitor_id: int | None, team: str | None
+    s: Session,
+    subs: list[_Sub],
+    alert: Alert,
+    source: tuple[int | None, int | None],
+    team: str | None,
 ) -> list[tuple[_Sub, Decision]]:
     """The subscriptions that hear of ``alert`` and what dedup decided to send each."""
     out = []
     for sub in subs:
-        if sub.hears(monitor_id, team):
+        if sub.hears(source, team):
             decision = decide(alert, _last_sent(s, sub.id, alert.id), threshold=sub.threshold)
             if decision.send is not None:
                 out.append((sub, decision))
@@ -308,11 +332,20 @@ def _enabled(s: Session) -> list[_Sub]:
 
 def _sub(row: Subscription, channel: Channel) -> _Sub:
     expression = thresholds.parse(row.threshold)
-    return _Sub(row.id, row.name, row.monitor_id, row.team, row.frequency, channel, expression)
+    return _Sub(row.id, row.name, row.monitor_id, row.team, row.frequency, channel, expression,
+                row.budget_id)  # fmt: skip
 
 
 def _monitor_ids(s: Session) -> dict[str, int]:
     return {name: id_ for id_, name in s.execute(select(Monitor.id, Monitor.name))}
+
+
+def _budget_ids(s: Session) -> dict[str, int]:
+    """Budgets by the source name their alerts carry: ``budget:<name>``."""
+    return {
+        f"{BUDGET_SOURCE}{name}": id_
+        for id_, name in s.execute(select(BudgetRow.id, BudgetRow.name))
+    }
 
 
 def _db(target: Database | Subscriptions) -> Database:

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from costcouncil.appdb.alerts import FREQUENCIES, Delivery, Monitor, Subscription
+from costcouncil.appdb.budgets import BudgetRow
 from costcouncil.errors import ConfigError, NotFoundError
 from costcouncil.notify import thresholds
 from costcouncil.notify.channels import Channel, parse_channel
@@ -50,6 +51,7 @@ class SubscriptionInfo:
     enabled: bool
     created_by: str
     created_at: datetime
+    budget: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready values."""
@@ -99,38 +101,49 @@ class Subscriptions(AppStore):
         *,
         channel: Mapping[str, object],
         monitor: str | None = None,
+        budget: str | None = None,
         threshold: str = "",
         frequency: str = "immediate",
         team: str | None = None,
         actor: str = "cli",
         visible: Visible = None,
     ) -> SubscriptionInfo:
-        """Subscribe ``channel`` (``kind`` plus its settings) to ``monitor`` (None: every monitor).
+        """Subscribe ``channel`` (``kind`` plus its settings) to ``monitor`` or ``budget`` (None:
+        every monitor's and budget's alerts).
 
         Raises ``ConfigError`` naming the field for a bad channel, threshold, frequency, name,
-        monitor or team.
+        monitor, budget or team.
         """
         name, parsed, expression = _checked(name, channel, threshold, frequency)
+        if monitor is not None and budget is not None:
+            raise ConfigError("a subscription hears one monitor or one budget, not both")
         with self.session() as s:
             if s.scalar(select(Subscription.id).where(Subscription.name == name)) is not None:
                 raise ConfigError(f"subscription {name!r} exists already")
             found = _monitor(s, monitor, visible)
-            team = _team(found, team, visible)
+            owned = _budget(s, budget, visible)
+            team = _team(found, team or (owned.team if owned else None), visible)
             row = Subscription(name=name, monitor_id=found.id if found else None,
+                               budget_id=owned.id if owned else None,
                                channel=parsed.kind, config=parsed.model_dump(mode="json"),
                                threshold=expression, frequency=frequency, team=team,
                                created_by=actor, created_at=now())  # fmt: skip
             s.add(row)
             s.flush()
-            audit(s, actor, "subscription.add", name, _audit_detail(row, parsed, found))
-            return _info(row, parsed, found.name if found else None)
+            detail = _audit_detail(row, parsed, found) | {"budget": budget}
+            audit(s, actor, "subscription.add", name, detail)
+            return _info(row, parsed, found.name if found else None, budget)
 
     def list(self, visible: Visible = None) -> builtins.list[SubscriptionInfo]:
         """Every subscription the caller may see, by name, secrets redacted."""
         with self.session() as s:
-            query = select(Subscription, Monitor.name).outerjoin(Monitor)
+            query = select(Subscription, Monitor.name, BudgetRow.name).outerjoin(Monitor)
+            query = query.outerjoin(BudgetRow, BudgetRow.id == Subscription.budget_id)
             query = _visible(query, visible).order_by(Subscription.name)
-            return [_info(row, channel_of(row), monitor) for row, monitor in s.execute(query)]
+            return [
+                _info(row, channel_of(row), monitor, budget)
+                for row, monitor, budget in s.execute(query)
+            ]
 
     def get(self, name: str, visible: Visible = None) -> SubscriptionInfo:
         """One subscription by name (``ConfigError`` when there is none the caller may see)."""
@@ -257,10 +270,25 @@ def _missing(name: str, names: builtins.list[str]) -> str:
     return f"{name!r} not found{hint}"
 
 
-def _info(row: Subscription, channel: Channel, monitor: str | None) -> SubscriptionInfo:
+def _info(
+    row: Subscription, channel: Channel, monitor: str | None, budget: str | None = None
+) -> SubscriptionInfo:
     return SubscriptionInfo(row.id, row.name, monitor, row.channel, channel.target, row.threshold,
                             row.frequency, row.team, row.disabled_at is None, row.created_by,
-                            aware(row.created_at))  # fmt: skip
+                            aware(row.created_at), budget)  # fmt: skip
+
+
+def _budget(s: Session, name: str | None, visible: Visible) -> BudgetRow | None:
+    """The budget named ``name`` that the caller may see (None when none is named)."""
+    if name is None:
+        return None
+    rows: list[BudgetRow] = list(
+        s.scalars(only_visible(select(BudgetRow), BudgetRow.team, visible))
+    )
+    budgets = {b.name: b for b in rows}
+    if name not in budgets:
+        raise ConfigError(f"budget {_missing(name, builtins.list(budgets))}")
+    return budgets[name]
 
 
 def _audit_detail(

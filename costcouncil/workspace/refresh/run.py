@@ -1,6 +1,7 @@
 """What runs after every ``allocate`` and on a schedule inside ``serve``: the saved forecasts are
 refreshed, every monitor's detection runs, and the anomalies it found or that grew or ended are
-handed to the notification subscriptions (immediate ones sent, digests queued, the inbox filled).
+handed to the notification subscriptions (immediate ones sent, digests queued, the inbox filled);
+then every budget's crossed thresholds are (``costcouncil.workspace.budgets.alerts``).
 
 Each step is independent: one that fails is reported in the outcome and the others still run,
 so a broken SMTP server never stops forecasts from updating.
@@ -18,6 +19,9 @@ from costcouncil.errors import CostCouncilError
 from costcouncil.workspace.anomaly.run import Outcome as Detection
 from costcouncil.workspace.anomaly.run import run_detection
 from costcouncil.workspace.anomaly.store import Monitoring
+from costcouncil.workspace.budgets.alerts import notify_budgets
+from costcouncil.workspace.budgets.service import BudgetService
+from costcouncil.workspace.budgets.store import BudgetStore
 from costcouncil.workspace.core import Workspace
 from costcouncil.workspace.forecast.saved import refresh_forecasts
 from costcouncil.workspace.refresh.alerts import dispatch_changes
@@ -32,6 +36,7 @@ class Refreshed:
     forecast_scopes: int = 0
     detection: Detection | None = None
     notified: int = 0
+    budget_alerts: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
 
@@ -44,6 +49,7 @@ class Refreshed:
             "anomalies_grew": found.count("grew") if found else 0,
             "anomalies_ended": found.count("ended") if found else 0,
             "notified": self.notified,
+            "budget_notifications": self.budget_alerts,
             "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
             "failures": self.failures,
         }
@@ -66,7 +72,20 @@ def refresh(workspace: Workspace, *, now: datetime | None = None, link: str = ""
             done.notified = sent or 0
     finally:
         store.close()
+    done.budget_alerts = _step(done, "budgets", lambda: _budgets(workspace, at, link)) or 0
     return done
+
+
+def _budgets(workspace: Workspace, at: datetime, link: str) -> int:
+    """Every budget's crossed thresholds (forecast ones projected) to the subscriptions."""
+    budgets = BudgetStore.open(workspace)
+    try:
+        if not budgets.budgets():
+            return 0
+        service = BudgetService.open(workspace, budgets, clock=at.timestamp)
+        return notify_budgets(service, at=at, link=link)
+    finally:
+        budgets.close()
 
 
 def _step(done: Refreshed, name: str, work: Callable[[], T]) -> T | None:

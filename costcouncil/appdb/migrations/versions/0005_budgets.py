@@ -1,4 +1,4 @@
-"""Budgets and their enforcement holds.
+"""Budgets, their enforcement holds, and subscriptions to a budget's alerts.
 
 Revision ID: 0005
 Revises: 0004
@@ -57,9 +57,21 @@ def upgrade() -> None:
     with op.batch_alter_table("budget_holds", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_budget_holds_budget_id"), ["budget_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_budget_holds_state"), ["state"], unique=False)
+    with op.batch_alter_table("subscriptions", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("budget_id", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(
+            "fk_subscriptions_budget_id_budgets",
+            "budgets",
+            ["budget_id"],
+            ["id"],
+            ondelete="CASCADE",
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("subscriptions", schema=None) as batch_op:
+        batch_op.drop_constraint("fk_subscriptions_budget_id_budgets", type_="foreignkey")
+        batch_op.drop_column("budget_id")
     with op.batch_alter_table("budget_holds", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_budget_holds_state"))
         batch_op.drop_index(batch_op.f("ix_budget_holds_budget_id"))
