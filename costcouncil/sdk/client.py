@@ -30,8 +30,10 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from costcouncil.sdk.budgets import BudgetCalls, BudgetDecision, Failure, Money, Reservation, money
 from costcouncil.sdk.buffer import Buffer
 from costcouncil.sdk.events import (
+    Event,
     HeartbeatFields,
     JobStartFields,
     LlmCallFields,
@@ -98,6 +100,12 @@ class CostCouncil:
         timeout: HTTP timeout per request, in seconds.
         backoff: first retry delay, in seconds; doubled per attempt up to ``max_backoff``.
         shutdown_timeout: longest wait for delivery at :meth:`close` and interpreter exit.
+        budget_failure: what :meth:`check` and :meth:`reserve` decide when the server cannot be
+            reached, times out or answers 5xx: ``"closed"`` (default) denies — a hard budget
+            is a promise that spend stops, and an outage must not silently lift it; ``"open"``
+            allows (availability first) and logs a warning at most once a minute.
+        budget_timeout: HTTP timeout of an enforcement call, in seconds (it is on the caller's
+            path, so shorter than ``timeout``).
     """
 
     _buffer: Buffer
@@ -107,6 +115,7 @@ class CostCouncil:
     _flush_to: int
     _limit: int
     _retry: _Retry | None
+    _budgets: BudgetCalls
 
     def __init__(
         self,
@@ -121,6 +130,8 @@ class CostCouncil:
         backoff: float = 0.5,
         max_backoff: float = 30.0,
         shutdown_timeout: float = 2.0,
+        budget_failure: Failure = "closed",
+        budget_timeout: float = 2.0,
     ) -> None:
         _check_url(base_url)
         self.base_url = base_url
@@ -130,6 +141,7 @@ class CostCouncil:
         self.backoff, self.max_backoff = backoff, max_backoff
         self.shutdown_timeout = shutdown_timeout
         self._token, self._timeout = token, timeout
+        self.budget_failure, self.budget_timeout = budget_failure, budget_timeout
         self._counts = {k: 0 for k in ("sent", "duplicates", "rejected", "retries", "batches")}
         self._logged: dict[str, float] = {}
         self._closed = False
@@ -191,6 +203,25 @@ class CostCouncil:
             start["accelerator_type"] = gpu_type
         return Job(self, job_id or run_id or new_id(), start)
 
+    # -- budgets -----------------------------------------------------------------------------
+
+    def check(self, cost: Money, **keys: str) -> BudgetDecision:
+        """Would spending ``cost`` on the scope ``keys`` (``team``, ``model`` …, after the string
+        ``defaults``) be allowed? Nothing is held; a denial is ``allow=False``, not an error."""
+        return self._budgets.check(money(cost), self._scope(keys))
+
+    def reserve(self, cost: Money, *, ttl: float | None = None, **keys: str) -> Reservation:
+        """A :class:`~costcouncil.sdk.budgets.Reservation` of ``cost`` on the scope ``keys``
+        for ``ttl`` seconds (server default 300): ``with cc.reserve(...) as r:`` reserves on
+        enter (:class:`~costcouncil.sdk.budgets.BudgetDenied` when refused) and settles or
+        releases on exit."""
+        return Reservation(self._budgets, money(cost), self._scope(keys), ttl=ttl,
+                           defaults=self.defaults)  # fmt: skip
+
+    def _scope(self, keys: dict[str, str]) -> dict[str, str]:
+        scope = {k: v for k, v in self.defaults.items() if isinstance(v, str)}
+        return {**scope, **keys}
+
     # -- delivery ----------------------------------------------------------------------------
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -222,6 +253,7 @@ class CostCouncil:
         if left:
             log.warning("costcouncil: closed with %d events not delivered (dropped)", left)
         self._transport.close()
+        self._budgets.close()
 
     @property
     def stats(self) -> Stats:
@@ -246,6 +278,8 @@ class CostCouncil:
         self._flush_to = 0
         self._limit = self.batch_size
         self._retry = None
+        self._budgets = BudgetCalls(self.base_url, self._token, self.budget_timeout,
+                                    self.budget_failure, self._queue)  # fmt: skip
 
     def _after_fork(self) -> None:
         dropped = self._buffer.dropped
@@ -254,13 +288,16 @@ class CostCouncil:
 
     def _record(self, kind: str, fields: dict[str, Any]) -> str:
         event = build(kind, fields, self.defaults)
+        self._queue(event)
+        return str(event["id"])
+
+    def _queue(self, event: Event) -> None:
         try:
             line = orjson.dumps(event, default=str, option=_JSON_OPTIONS)
         except orjson.JSONEncodeError as e:
             self._count_drop(f"event not encodable as JSON ({e}); dropped")
         else:
             self._enqueue(line)
-        return str(event["id"])
 
     def _enqueue(self, line: bytes) -> None:
         with self._buffer.cond:
