@@ -15,6 +15,7 @@ from costcouncil.cli import (
     access_cmd,
     agent_cmd,
     anomalies_cmd,
+    budgets_cmd,
     forecast_cmd,
     mlflow_cmd,
     monitors_cmd,
@@ -421,6 +422,7 @@ app.command(name="forecast")(forecast_cmd.forecast)
 app.add_typer(anomalies_cmd.anomalies_app, name="anomalies")
 app.add_typer(monitors_cmd.monitors_app, name="monitors")
 app.add_typer(monitors_cmd.annotations_app, name="annotations")
+app.add_typer(budgets_cmd.budgets_app, name="budgets")
 app.add_typer(notify_cmd.subscriptions_app, name="subscriptions")
 app.add_typer(notify_cmd.notify_app, name="notify")
 
