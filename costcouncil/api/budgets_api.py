@@ -14,6 +14,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -25,11 +26,18 @@ from costcouncil.api.auth import READ, Caller
 from costcouncil.api.figures_api import json
 from costcouncil.api.served import Served
 from costcouncil.appdb.db import Database
-from costcouncil.budgets import dump_budgets, parse_budgets
-from costcouncil.errors import ConfigError
+from costcouncil.budgets import (
+    DEFAULT_THRESHOLDS,
+    Amount,
+    Budget,
+    Threshold,
+    Window,
+    dump_budgets,
+    parse_budgets,
+)
 from costcouncil.workspace.budgets.enforce import HoldError, Verdict
 from costcouncil.workspace.budgets.service import BudgetService, live_query
-from costcouncil.workspace.budgets.store import BudgetStore, decode, encode, known_keys
+from costcouncil.workspace.budgets.store import BudgetStore, encode, known_keys
 from costcouncil.workspace.live.service import LiveIngest
 
 WRITE = "events:write"
@@ -48,6 +56,55 @@ class Spend(BaseModel):
 
 class Reserve(Spend):
     ttl: float | None = Field(default=None, gt=0, le=86_400, description="seconds (default 300)")
+
+
+class AmountBody(BaseModel):
+    kind: str = Field(description="fixed, plan or auto")
+    value: Decimal | None = Field(default=None, description="fixed: the amount")
+    plan: dict[str, Decimal] = Field(
+        default_factory=dict, description='plan: {"2026-01": 4000, ...}'
+    )
+    months: int = Field(default=3, ge=1, le=120, description="auto: periods averaged")
+    factor: Decimal = Field(default=Decimal(1), description="auto: times this")
+
+
+class ThresholdBody(BaseModel):
+    percent: Decimal = Field(gt=0, le=10_000)
+    basis: str = Field(default="actual", description="actual or forecast")
+
+
+class WindowBody(BaseModel):
+    start: date
+    end: date
+
+
+class BudgetBody(BaseModel):
+    """A budget (see docs/budgets.md)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    scope: str = Field(max_length=400, description="org or KEY=VALUE[,KEY=VALUE]")
+    amount: AmountBody
+    period: str = Field(default="monthly", description="monthly, quarterly, annual or custom")
+    windows: list[WindowBody] = Field(default_factory=list, description="custom periods")
+    metric: str = "EffectiveCost"
+    thresholds: list[ThresholdBody] | None = Field(
+        default=None, description="default 50/80/100 % actual, 100 % forecast"
+    )
+    hard: bool = False
+    owner: str = Field(default="", max_length=320)
+    team: str | None = Field(default=None, max_length=200)
+    currency: str = Field(default="USD", max_length=3)
+
+    def budget(self) -> Budget:
+        a = self.amount
+        return Budget(
+            name=self.name, scope=self.scope, period=self.period, metric=self.metric,
+            amount=Amount(a.kind, a.value, dict(a.plan), a.months, a.factor),
+            windows=tuple(Window(w.start, w.end) for w in self.windows),
+            thresholds=DEFAULT_THRESHOLDS if self.thresholds is None
+            else tuple(Threshold(t.percent, t.basis) for t in self.thresholds),
+            hard=self.hard, owner=self.owner, team=self.team, currency=self.currency,
+        )  # fmt: skip
 
 
 class Settle(BaseModel):
@@ -115,16 +172,16 @@ def router(served: Served, budgets_of: Callable[[], BudgetService]) -> APIRouter
         return json(service.detail(found))
 
     @api.post("/budgets", summary="Add a budget", status_code=201)
-    async def add(request: Request) -> Response:
+    def add(body: BudgetBody, request: Request) -> Response:
         caller = editor(request)
-        added = store().save(workspace, _budget(await request.body()), actor=caller.principal.email)
+        added = store().save(workspace, body.budget(), actor=caller.principal.email)
         service.refresh()
         return json(encode(added), 201)
 
     @api.put("/budgets/{name}", summary="Replace a budget")
-    async def change(name: Name, request: Request) -> Response:
+    def change(name: Name, body: BudgetBody, request: Request) -> Response:
         caller = editor(request)
-        wanted = _budget(await request.body())
+        wanted = body.budget()
         if wanted.name != name:
             raise HTTPException(422, f"the body names budget {wanted.name!r}, the path {name!r}")
         saved = store().save(workspace, wanted, actor=caller.principal.email, create=False)
@@ -177,14 +234,6 @@ def _closing() -> Iterator[None]:
         yield
     except HoldError as e:
         raise HTTPException(409, str(e)) from e
-
-
-def _budget(body: bytes) -> Any:
-    try:
-        data = jsonlib.loads(body or b"{}")
-        return decode(data)
-    except (ValueError, KeyError, TypeError, ArithmeticError) as e:
-        raise ConfigError(f"not a budget: {e}") from e
 
 
 def _shown(verdict: Verdict, caller: Caller) -> dict[str, Any]:

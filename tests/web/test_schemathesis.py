@@ -54,6 +54,11 @@ OPERATIONS = [
     ("DELETE", "/v1/annotations/{annotation_id}"), ("GET", "/v1/subscriptions"),
     ("POST", "/v1/subscriptions"), ("DELETE", "/v1/subscriptions/{name}"),
     ("GET", "/v1/deliveries"), ("GET", "/v1/inbox"), ("POST", "/v1/inbox/{item_id}/read"),
+    ("GET", "/v1/budgets"), ("POST", "/v1/budgets"), ("GET", "/v1/budgets/export"),
+    ("POST", "/v1/budgets/import"), ("GET", "/v1/budgets/{name}"), ("PUT", "/v1/budgets/{name}"),
+    ("DELETE", "/v1/budgets/{name}"), ("POST", "/v1/budgets/check"),
+    ("POST", "/v1/budgets/reservations"), ("POST", "/v1/budgets/reservations/{hold}/settle"),
+    ("POST", "/v1/budgets/reservations/{hold}/release"),
 ]  # fmt: skip
 #: Operations with query parameters, also fuzzed with values outside their schema.
 WITH_QUERY = ["/v1/live/costs", "/v1/costs", "/v1/allocations", "/v1/unit-economics",
