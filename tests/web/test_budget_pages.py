@@ -29,7 +29,7 @@ from tests.api.server import Server
 from tests.clock import frozen_clock_env
 from tests.web.conftest import csrf_of, sign_in
 from tests.web.lake import Lake, lake_rows
-from tests.web.org import build_org
+from tests.web.org import HOSTILE, build_org
 
 NOW = "2026-10-04 12:00:00"
 CENT = Decimal("0.01")
@@ -41,7 +41,8 @@ BUDGETS = [
            owner="ana@example.com"),
     Budget("search-monthly", "team=search", Amount("fixed", Decimal(60)), team="search",
            hard=True),
-    Budget("org-quarterly", "org", Amount("fixed", Decimal(10000)), period="quarterly", hard=True),
+    Budget("org-quarterly", "org", Amount("fixed", Decimal(10000)), period="quarterly", hard=True,
+           owner=HOSTILE),
     Budget("vision-edit", "team=vision", Amount("fixed", Decimal(300)), team="vision"),
     Budget("vision-browser", "team=vision", Amount("fixed", Decimal(400)), team="vision"),
 ]  # fmt: skip
@@ -131,6 +132,7 @@ def test_the_list_shows_this_periods_figures_from_the_lake(
     assert 'value="' + vision["current"]["used_pct"] + '"' in row[1]  # the used bar
     assert ">soft<" in row[1] and "ana@example.com" in row[1]
     assert 'id="nav-budgets" class="on"' in page and 'href="/budgets/new"' in page
+    assert HOSTILE not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
 def test_a_budgets_page_projection_and_charts_agree_with_its_figures(

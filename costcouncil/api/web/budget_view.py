@@ -20,7 +20,7 @@ import numpy as np
 from costcouncil.budgets import Budget, Window, scope_keys, status
 from costcouncil.errors import ConfigError
 from costcouncil.forecast import forecast_many
-from costcouncil.forecast.horizons import band
+from costcouncil.forecast.horizons import Band, band
 from costcouncil.workspace.allocate.series import Scope, scope_series
 from costcouncil.workspace.budgets.service import BudgetService
 from costcouncil.workspace.budgets.spend import lake_spend
@@ -91,8 +91,9 @@ def projection_path(
     """Expected cumulative spend for each forecast day up to the window's end, from ``spent``
     at the lake's last day, with its ranges (empty: no single scope or too little history)."""
     scope = single_scope(budget)
-    series = None if scope is None else scope_series(workspace, [scope], metric=budget.metric)
-    found = None if series is None or scope is None else series.get(scope)
+    if scope is None:
+        return []
+    found = scope_series(workspace, [scope], metric=budget.metric).get(scope)
     if found is None or len(found) < 2:
         return []
     last = found.timestamps[-1].astype("datetime64[D]").astype(object)
@@ -104,14 +105,13 @@ def projection_path(
     steps = np.flatnonzero(days >= np.datetime64(window.start))
     base = float(spent)
     start = {"date": last, **dict.fromkeys(("value", "lo80", "hi80", "lo95", "hi95"), base)}
-    points = [start] + [
+    return [start] + [
         {"date": days[s].astype(object), **_rounded(band(forecast, steps[: i + 1], base))}
         for i, s in enumerate(steps)
     ]
-    return points
 
 
-def _rounded(found: Any) -> dict[str, float]:
+def _rounded(found: Band) -> dict[str, float]:
     return {k: round(getattr(found, k), 2) for k in ("value", "lo80", "hi80", "lo95", "hi95")}
 
 
