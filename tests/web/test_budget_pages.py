@@ -186,7 +186,7 @@ def test_finance_edits_a_budget_through_the_form(budgeted: Budgeted, finance: ht
     assert done.status_code == 303 and done.headers["location"] == "/budgets/vision-edit"
     body = finance.get("/budgets/vision-edit.json").json()
     assert body["amount"] == {"kind": "fixed", "value": "1000"} and body["hard"] is True
-    assert body["owner"] == "bo@example.com" and body["current"]["amount"] == "1000"
+    assert body["owner"] == "bo@example.com" and Decimal(body["current"]["amount"]) == 1000
     assert body["thresholds"] == [{"percent": "80", "basis": "actual"},
                                   {"percent": "120", "basis": "forecast"}]  # fmt: skip
     page = _html(finance, "/budgets/vision-edit")
@@ -210,7 +210,10 @@ def test_finance_adds_and_deletes_a_budget(budgeted: Budgeted, finance: httpx.Cl
     assert added.status_code == 303 and added.headers["location"] == "/budgets/launch"
     body = finance.get("/budgets/launch.json").json()
     assert (body["period"], body["metric"], body["team"]) == ("quarterly", "BilledCost", "search")
-    assert body["current"]["amount"] == "2500.50" and body["current"]["end"] == "2027-01-01"
+    assert (
+        Decimal(body["current"]["amount"]) == Decimal("2500.50")
+        and body["current"]["end"] == "2027-01-01"
+    )
     again = finance.post("/budgets/new", data=form)
     assert again.status_code == 422 and "exists already" in again.text
     typo = finance.post("/budgets/new", data=form | {"name": "x", "scope": "teem=search"})
