@@ -51,11 +51,12 @@ def member(setup: tuple[Server, Workspace]) -> Iterator[CostCouncil]:
     cc.close()
 
 
-def _current(setup: tuple[Server, Workspace], name: str) -> dict[str, Any]:
+def _current(setup: tuple[Server, Workspace], name: str) -> tuple[Decimal, Decimal, Decimal]:
+    """The budget's spent, held and remaining this period, as the server shows them."""
     server, ws = setup
     with bearer(server.url, token_for(ws, "finance@example.com", "reader")) as finance:
-        shown: dict[str, Any] = finance.get(f"/v1/budgets/{name}").json()["current"]
-    return shown
+        shown = finance.get(f"/v1/budgets/{name}").json()["current"]
+    return Decimal(shown["spent"]), Decimal(shown["held"]), Decimal(shown["remaining"])
 
 
 def _live(setup: tuple[Server, Workspace], feature: str) -> dict[str, Any]:
@@ -84,12 +85,11 @@ def test_a_clean_exit_settles_the_actual_and_posts_the_event_once(
     with member.reserve("3", feature="settle", model="gpt-4o") as r:
         assert r.id is not None and r.decision is not None
         assert r.decision.remaining == Decimal("7.00") and r.decision.expires
-        assert _current(setup, "sdk-settle")["held"] == "3"
+        assert _current(setup, "sdk-settle")[1] == 3
         r.actual = Decimal("2.50")
         r.event = EVENT
     assert r.state == "settled" and r.outcome is not None and r.outcome.overrun == 0
-    shown = _current(setup, "sdk-settle")
-    assert (shown["spent"], shown["held"], shown["remaining"]) == ("2.50", "0", "7.50")
+    assert _current(setup, "sdk-settle") == (Decimal("2.50"), 0, Decimal("7.50"))
     member.flush(timeout=5)
     live = _live(setup, "settle")
     assert (live["requests"], Decimal(live["usage_cost"])) == (1, Decimal("2.50"))
@@ -114,7 +114,7 @@ def test_an_exception_releases_unless_money_was_spent(
         member.reserve("4", feature="release") as r,
     ):
         raise RuntimeError("model failed")
-    assert r.state == "released" and _current(setup, "sdk-release")["remaining"] == "10.00"
+    assert r.state == "released" and _current(setup, "sdk-release")[2] == 10
     with (
         pytest.raises(RuntimeError, match="after the call"),
         member.reserve("4", feature="spent-then-failed") as spent,
@@ -122,7 +122,7 @@ def test_an_exception_releases_unless_money_was_spent(
         spent.actual = "1.25"
         raise RuntimeError("after the call")
     assert spent.state == "settled"
-    assert _current(setup, "sdk-spent-then-failed")["spent"] == "1.25"
+    assert _current(setup, "sdk-spent-then-failed")[0] == Decimal("1.25")
 
 
 def test_a_denied_reservation_raises_and_holds_nothing(
@@ -140,7 +140,7 @@ def test_a_denied_reservation_raises_and_holds_nothing(
     assert r.settle("6.50").overrun == Decimal("0.50")
     with pytest.raises(RuntimeError, match="settled"):
         r.release()
-    assert _current(setup, "sdk-explicit")["remaining"] == "3.50"
+    assert _current(setup, "sdk-explicit")[2] == Decimal("3.50")
 
 
 def test_a_lapsed_hold_raises_and_its_event_still_counts_once(
