@@ -86,7 +86,8 @@ class WebSession(Base):
     user: Mapped[User] = relationship(lazy="joined")
 
 
-# The monitoring and budget tables live in their own modules; importing them registers them on
+# The monitoring, budget and policy tables live in their own modules; importing them registers them on
 # Base.metadata.
 from costcouncil.appdb import alerts as _alerts  # noqa: E402, F401
 from costcouncil.appdb import budgets as _budgets  # noqa: E402, F401
+from costcouncil.appdb import policies as _policies  # noqa: E402, F401

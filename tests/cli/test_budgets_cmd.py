@@ -178,9 +178,9 @@ def test_check_allows_within_and_denies_past_a_hard_budget(ws: str) -> None:
     _ok("budgets", "add", ws, "a-soft", "--scope", "team=a,model=gpt-4o", "--amount", "5")
     keys = ("--key", "team=a", "--key", "model=gpt-4o")
     allowed = json.loads(_ok("budgets", "check", ws, *keys, "--cost", "7.5", "--json"))
-    assert allowed["allow"] and allowed["remaining"] == "-2.5"
+    assert allowed["allow"] and allowed["remaining"] == "-2.50"
     parts = {b["budget"]: b for b in allowed["budgets"]}
-    assert parts["a-cap"]["remaining"] == "2.5" and parts["a-soft"]["allow"]
+    assert parts["a-cap"]["remaining"] == "2.50" and parts["a-soft"]["allow"]
     denied = _run("budgets", "check", ws, *keys, "--cost", "12.5", code=DENIED)
     assert "denied: 12.50 would exceed a-cap" in denied and "deny" in denied
     assert "allow (over: soft)" in denied

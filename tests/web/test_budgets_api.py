@@ -141,5 +141,5 @@ def test_fifty_clients_never_overspend_a_hard_budget(setup: tuple[Server, Worksp
         t.join()
     shown = finance.get("/v1/budgets/race").json()["current"]
     assert Decimal(shown["spent"]) == sum(settled) <= Decimal("50.00")
-    assert shown["held"] == "0" and Decimal(shown["remaining"]) == Decimal("50.00") - sum(settled)
+    assert shown["held"] == "0.00" and Decimal(shown["remaining"]) == Decimal("50.00") - sum(settled)
     assert len(settled) > 100  # enough calls raced for the limit to bite

@@ -151,7 +151,8 @@ DASHBOARD_PATHS = ["/", "/overview.json", "/explorer", "/explorer.json", "/explo
                    "/explorer.parquet", "/models", "/models.json", "/gpu", "/gpu.json",
                    "/ingest", "/ingest.json", "/anomalies", "/anomalies.json", "/anomalies/1",
                    "/anomalies/1.json", "/anomalies/999999", "/anomalies/999999.json", "/inbox",
-                   "/inbox.json"]  # fmt: skip
+                   "/inbox.json", "/budgets", "/budgets.json", "/budgets/new", "/budgets/vision",
+                   "/budgets/vision.json", "/budgets/no-such", "/budgets/no-such.json"]  # fmt: skip
 #: The dashboard's routes described for the fuzzer (they are not part of the API's description).
 DASHBOARD = {
     "openapi": "3.0.3",

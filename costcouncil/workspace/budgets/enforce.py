@@ -43,6 +43,7 @@ LIVE_KEYS = ("team", "project", "model", "environment", "feature", "customer", "
 #: Closed hold ids a ledger remembers (to say why a late settle fails) before it forgets the oldest.
 REMEMBERED = 100_000
 ZERO = Decimal(0)
+CENT = Decimal("0.01")
 LiveQuery = Callable[[dict[str, str], date], Decimal]
 
 
@@ -94,7 +95,7 @@ class Verdict:
         if self.expires is not None:
             out["expires"] = self.expires.isoformat()
         if self.overrun:
-            out["overrun"] = str(self.overrun)
+            out["overrun"] = _text(self.overrun)
         return out
 
 
@@ -337,4 +338,5 @@ def _at(seconds: float) -> datetime:
 
 
 def _text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+    """Money as shown: to the cent (the ledger keeps every digit)."""
+    return None if value is None else str(value.quantize(CENT))

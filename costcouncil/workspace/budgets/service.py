@@ -9,6 +9,7 @@ Budgets over several keys (``team=a,environment=prod``) have no series to foreca
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from costcouncil.budgets import (
     windows_between,
 )
 from costcouncil.errors import ConfigError
-from costcouncil.forecast import forecast_many
+from costcouncil.forecast import Forecast, forecast_many
 from costcouncil.forecast.horizons import band, crossing
 from costcouncil.workspace.allocate.series import Scope, scope_series
 from costcouncil.workspace.budgets.enforce import Enforcer, LiveQuery, Verdict
@@ -83,13 +84,13 @@ class BudgetService:
         out = encode(budget)
         figures = self.enforcer.spent(budget.name)
         if figures is None:
-            return out | {"period": None}
+            return out | {"current": None}
         window, spent, settled, held = figures
         limit = self._limit(budget, window)
         used = spent + settled
         out["current"] = {
             "start": window.start.isoformat(), "end": window.end.isoformat(),
-            "amount": _text(limit), "spent": str(used.quantize(CENT)), "held": str(held),
+            "amount": _text(limit), "spent": _text(used), "held": _text(held),
             "remaining": _text(None if limit is None else limit - used - held),
             "used_pct": _text(None if not limit else (100 * used / limit).quantize(CENT)),
         }  # fmt: skip
@@ -121,10 +122,10 @@ class BudgetService:
         ahead = (window.end - last).days - 1
         if ahead < 1:
             return None
-        forecast = forecast_many([found], ahead, jobs=1)[0]
-        days = forecast.timestamps.astype("datetime64[D]")
-        steps = np.flatnonzero(days >= np.datetime64(window.start))
-        total = band(forecast, steps, float(spent))
+        forecast = _within(forecast_many([found], ahead, jobs=1)[0], window)
+        if forecast is None:
+            return None
+        total = band(forecast, np.arange(len(forecast.value)), float(spent))
         cross = crossing(float(spent), forecast, float(limit)) if limit else None
         money = [
             Decimal(str(round(v, 2)))
@@ -164,6 +165,17 @@ class BudgetService:
         return self.enforcer.limit(budget.name)
 
 
+def _within(forecast: Forecast, window: Window) -> Forecast | None:
+    """The forecast's days inside ``window`` only (the lake may end before the period starts)."""
+    days = forecast.timestamps.astype("datetime64[D]")
+    keep = (days >= np.datetime64(window.start)) & (days < np.datetime64(window.end))
+    if not keep.any():
+        return None
+    arrays = ("timestamps", "value", "lo80", "hi80", "lo95", "hi95", "spread80", "spread95")
+    cut = {a: getattr(forecast, a)[keep] for a in arrays if getattr(forecast, a) is not None}
+    return dataclasses.replace(forecast, **cut)
+
+
 def _single(budget: Budget) -> Scope | None:
     try:
         keys = scope_keys(budget.scope)
@@ -176,7 +188,8 @@ def _single(budget: Budget) -> Scope | None:
 
 def _row(r: Any) -> dict[str, Any]:
     return {"start": r.window.start.isoformat(), "end": r.window.end.isoformat(),
-            "amount": _text(r.amount), "actual": str(r.actual), "used_pct": _text(r.used_pct)}  # fmt: skip
+            "amount": _text(r.amount), "actual": _text(r.actual),
+            "used_pct": None if r.used_pct is None else str(r.used_pct)}  # fmt: skip
 
 
 def _day(value: np.datetime64 | None) -> date | None:
@@ -184,7 +197,8 @@ def _day(value: np.datetime64 | None) -> date | None:
 
 
 def _text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+    """Money as shown: to the cent."""
+    return None if value is None else str(value.quantize(CENT))
 
 
 def live_query(query: Any) -> LiveQuery:

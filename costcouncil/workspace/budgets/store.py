@@ -7,6 +7,7 @@ against the workspace's dimensions here (the engine cannot know them). Every cha
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -45,8 +46,10 @@ def check_scope(workspace: Workspace, budget: Budget) -> None:
     allowed = known_keys(workspace)
     for key, _ in scope_keys(budget.scope):
         if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ConfigError(
-                f"budget {budget.name!r}: scope key {key!r} is unknown (choices: {', '.join(allowed)})"
+                f"budget {budget.name!r}: scope key {key!r} is unknown{hint} (choices: {', '.join(allowed)})"
             )
 
 
