@@ -7,8 +7,8 @@ while the race runs). Then:
 
 **Race** — ``--clients`` SDK clients (threads over ``--procs`` processes, one keep-alive
 connection each) for ``--seconds``: each reserves 0.17–0.39 against the hard budget ``race``,
-then settles 50–100 % of the estimate (three in eight with the call's usage event posted with
-the settle), releases (one in ten) or lets a 1 s hold lapse (one in ten). A watcher reads the
+then settles 50–100 % of the estimate (seven in nine; three of those seven with the call's usage
+event posted with the settle), releases (one in nine) or lets a 1 s hold lapse (one in nine). A watcher reads the
 budget every 0.2 s. Printed: overspend (spent + held past the amount, at any reading and at the
 end — must be 0), reservations lost (holds the server recorded that no client got, holds a
 client got that the server has not, or whose end differs: settled / released / expired, or
@@ -412,7 +412,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30, help="length of the race")
     parser.add_argument("--clients", type=int, default=50, help="racing clients")
     parser.add_argument("--procs", type=int, default=2, help="processes the racers run in")
-    parser.add_argument("--amount", type=Decimal, default=Decimal("1500.00"),
+    parser.add_argument("--amount", type=Decimal, default=Decimal("150.00"),
                         help="the hard budget the race runs against")  # fmt: skip
     parser.add_argument("--speed-seconds", type=float, default=10, help="length of a speed run")
     parser.add_argument("--speed-clients", type=int, default=50)
