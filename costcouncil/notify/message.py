@@ -1,5 +1,5 @@
-"""What is notified: an :class:`Alert` (one anomaly, budget or forecast warning) or a :class:`Digest`
-(several alerts gathered for a daily or weekly message).
+"""What is notified: an :class:`Alert` (one anomaly, budget, forecast or policy warning) or a
+:class:`Digest` (several alerts gathered for a daily or weekly message).
 
 Both are plain frozen values; the payload builders (``payloads``, ``mail``) turn them into what each
 channel expects and :meth:`Alert.to_json` into the generic webhook's ``alert`` object. Times are
@@ -26,11 +26,11 @@ __all__ = [
     "format_time",
 ]
 
-Kind: TypeAlias = Literal["anomaly", "budget", "forecast", "test"]
+Kind: TypeAlias = Literal["anomaly", "budget", "forecast", "policy", "test"]
 Status: TypeAlias = Literal["new", "updated", "resolved"]
 Severity: TypeAlias = Literal["info", "warning", "critical"]
 
-KINDS: tuple[str, ...] = ("anomaly", "budget", "forecast", "test")
+KINDS: tuple[str, ...] = ("anomaly", "budget", "forecast", "policy", "test")
 STATUSES: tuple[str, ...] = ("new", "updated", "resolved")
 SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
 PERIODS: tuple[str, ...] = ("daily", "weekly")

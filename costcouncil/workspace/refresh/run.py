@@ -1,7 +1,8 @@
 """What runs after every ``allocate`` and on a schedule inside ``serve``: the saved forecasts are
 refreshed, every monitor's detection runs, and the anomalies it found or that grew or ended are
 handed to the notification subscriptions (immediate ones sent, digests queued, the inbox filled);
-then every budget's crossed thresholds are (``costcouncil.workspace.budgets.alerts``).
+then every budget's crossed thresholds are (``costcouncil.workspace.budgets.alerts``); then the
+policies of ``policies.yaml`` are evaluated (``costcouncil.workspace.policy.run``).
 
 Each step is independent: one that fails is reported in the outcome and the others still run,
 so a broken SMTP server never stops forecasts from updating.
@@ -24,6 +25,9 @@ from costcouncil.workspace.budgets.service import BudgetService
 from costcouncil.workspace.budgets.store import BudgetStore
 from costcouncil.workspace.core import Workspace
 from costcouncil.workspace.forecast.saved import refresh_forecasts
+from costcouncil.workspace.policy.run import Outcome as Evaluation
+from costcouncil.workspace.policy.run import evaluate_workspace
+from costcouncil.workspace.policy.store import Violations
 from costcouncil.workspace.refresh.alerts import dispatch_changes
 
 T = TypeVar("T")
@@ -37,6 +41,7 @@ class Refreshed:
     detection: Detection | None = None
     notified: int = 0
     budget_alerts: int = 0
+    policies: Evaluation | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
 
@@ -50,6 +55,7 @@ class Refreshed:
             "anomalies_ended": found.count("ended") if found else 0,
             "notified": self.notified,
             "budget_notifications": self.budget_alerts,
+            **_policy_counts(self.policies),
             "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
             "failures": self.failures,
         }
@@ -73,6 +79,7 @@ def refresh(workspace: Workspace, *, now: datetime | None = None, link: str = ""
     finally:
         store.close()
     done.budget_alerts = _step(done, "budgets", lambda: _budgets(workspace, at, link)) or 0
+    done.policies = _step(done, "policies", lambda: _policies(workspace, at, link))
     return done
 
 
@@ -86,6 +93,23 @@ def _budgets(workspace: Workspace, at: datetime, link: str) -> int:
         return notify_budgets(service, at=at, link=link)
     finally:
         budgets.close()
+
+
+def _policies(workspace: Workspace, at: datetime, link: str) -> Evaluation:
+    """The policies evaluated as of the lake's last complete day, changes told."""
+    store = Violations.open(workspace)
+    try:
+        return evaluate_workspace(workspace, store, at=at, link=link)
+    finally:
+        store.close()
+
+
+def _policy_counts(found: Evaluation | None) -> dict[str, int]:
+    """The violations opened, reopened and resolved, and the delivery-log rows written."""
+    counts = {
+        f"violations_{k}": found.count(k) if found else 0 for k in ("new", "reopened", "resolved")
+    }
+    return counts | {"policy_notifications": found.notified if found else 0}
 
 
 def _step(done: Refreshed, name: str, work: Callable[[], T]) -> T | None:
