@@ -9,15 +9,19 @@ is only what the test itself settles, whatever today's date.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from costcouncil.budgets import Amount, Budget
 from costcouncil.sdk import BudgetDenied, BudgetError, CostCouncil
+from costcouncil.sdk.budgets import money
 from costcouncil.workspace.budgets.store import BudgetStore
 from costcouncil.workspace.core import Workspace
 from tests.api.server import Server, free_port
@@ -203,3 +207,14 @@ def test_the_usage_event_takes_the_reservation_keys() -> None:
     assert event["cost"] == "0.42" and event["attributes"] == {"region": "eu"}
     assert r.keys == {"team": "vision", "region": "eu", "model": "gpt-4o", "feature": "answers"}
     cc.close(timeout=0)
+
+
+@given(st.decimals(allow_nan=True, allow_infinity=True, places=6) | st.floats())
+def test_a_cost_is_read_exactly_or_refused(value: Decimal | float) -> None:
+    finite = value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)
+    if not finite or value < 0:
+        with pytest.raises(ValueError):
+            money(value)
+    else:
+        expected = Decimal(repr(value)) if isinstance(value, float) else value
+        assert money(value) == expected and money(str(expected)) == expected
