@@ -12,7 +12,7 @@ experiment's spend so far read from the lake.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -36,9 +36,10 @@ from costcouncil.policy import (
     evaluate,
     parse_policies,
 )
+from costcouncil.policy.violation import plain
 from costcouncil.workspace.allocate.series import dimensions, last_complete_end, rollup_files
 from costcouncil.workspace.budgets.spend import lake_spend
-from costcouncil.workspace.common.appstate import now
+from costcouncil.workspace.common.appstate import audit, now
 from costcouncil.workspace.core import Workspace
 from costcouncil.workspace.notify.dispatch import BASE_URL, dispatch
 from costcouncil.workspace.policy.store import Change, ViolationInfo, Violations
@@ -225,15 +226,25 @@ def _short(value: object) -> str:
 
 def check_plan(
     workspace: Workspace,
-    policies: Sequence[Policy],
+    store: Violations,
     planned: PlannedJob | PlannedRoute,
     *,
     today: date,
+    actor: str,
+    policies: Sequence[Policy] | None = None,
 ) -> CheckResult:
-    """Whether ``planned`` may go ahead, each experiment it names priced with its spend so far."""
-    return check(
-        policies, planned, today=today, spent=experiment_spend(workspace, policies, planned)
-    )
+    """Whether ``planned`` may go ahead under ``policies`` (default: ``policies.yaml``), each
+    experiment it names priced with its spend so far; a denial is audited."""
+    policies = read_policies(workspace) if policies is None else policies
+    spent = experiment_spend(workspace, policies, planned)
+    result = check(policies, planned, today=today, spent=spent)
+    if not result.allow:
+        what = "job" if isinstance(planned, PlannedJob) else "route"
+        deciding = ",".join(f.policy for f in result.findings if not f.allow)
+        detail = {"plan": plain(asdict(planned)), "reasons": [f.reason for f in result.findings]}
+        with store.session() as s:
+            audit(s, actor, f"policy.deny.{what}", deciding[:320], detail)
+    return result
 
 
 def experiment_spend(

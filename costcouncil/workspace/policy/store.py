@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -49,6 +49,7 @@ __all__ = [
     "ViolationInfo",
     "Violations",
     "Visible",
+    "through",
 ]
 
 #: The roles that may approve an exception.
@@ -105,6 +106,11 @@ class Change:
     violation_id: int
     key: str
     kind: str
+
+
+def through(day: date) -> datetime:
+    """The end of ``day`` (UTC): an exception granted "until DAY" holds through that day."""
+    return datetime.combine(day + timedelta(days=1), time(), UTC)
 
 
 class Violations(AppStore):
