@@ -92,7 +92,8 @@ class Volumes:
     ramp: NDArray[np.int64] | None = None
 
 
-def _kinds(use: CatalogApp) -> int:
+def token_kinds(use: CatalogApp) -> int:
+    """How many priced token kinds (invoice meters) a use of ``use``'s model has."""
     return len(LLM_MODELS[use.model].prices)
 
 
@@ -103,10 +104,10 @@ def plan_apps(seed: int, rng: np.random.Generator, budget: float, days: int) -> 
     :data:`NEW_EVERY` is a use adopted during the year instead: it starts at an even spread of
     days through the span's middle and grows over :data:`ADOPTION_DAYS`.
     """
-    rows = np.cumsum([_kinds(LLM_APPS[i % len(LLM_APPS)]) * days for i in range(48)])
+    rows = np.cumsum([token_kinds(LLM_APPS[i % len(LLM_APPS)]) * days for i in range(48)])
     n = int(np.clip(np.searchsorted(rows, budget, side="right"), 4, 48))
     uses = [LLM_APPS[i % len(LLM_APPS)] for i in range(n)]
-    kinds = np.array([_kinds(u) for u in uses])
+    kinds = np.array([token_kinds(u) for u in uses])
     length = int(np.clip(np.floor(budget / kinds.sum()), min(14, days), days))
     volume = rng.lognormal(0.0, 0.3, n)
     late = list(range(NEW_EVERY - 1, n, NEW_EVERY)) if length == days else []
@@ -123,6 +124,11 @@ def launch_app(seed: int, index: int, start: int, stop: int, ramp: int) -> App:
     """The use launched during the year (:data:`~costcouncil.demo.catalog.LAUNCH_APP`), growing
     to its full traffic over ``ramp`` days."""
     return replace(_app(seed, index, LAUNCH_APP, start, stop, 1.0), ramp=ramp)
+
+
+def plant_app(seed: int, index: int, use: CatalogApp, start: int, stop: int) -> App:
+    """A planted use (:mod:`costcouncil.demo.planted_policy`) on days [start, stop)."""
+    return _app(seed, index, use, start, stop, 1.0)
 
 
 def _app(seed: int, i: int, use: CatalogApp, start: int, stop: int, scale: float) -> App:
@@ -150,6 +156,7 @@ def spike_for(apps: list[App]) -> Spike:
 def volumes(seed: int, weekday0: int, apps: list[App], spike: Spike, changes: Twists) -> Volumes:
     ratios = np.array([TOKEN_RATIOS] * len(apps), dtype=np.float64)
     ratios[:, TOKEN_KINDS.index("cached")] = [a.use.cached for a in apps]
+    ratios[:, TOKEN_KINDS.index("output")] = [a.use.output for a in apps]
     return Volumes(
         seed,
         weekday0,

@@ -69,6 +69,8 @@ class LlmApp:
     tier: str = "standard"
     #: Cached input tokens per uncached input token (agents that resend a long prefix cache more).
     cached: float = 0.35
+    #: Output tokens per uncached input token (the usual ratio of :data:`TOKEN_RATIOS`).
+    output: float = 0.22
 
 
 PROVIDERS: dict[str, Provider] = {

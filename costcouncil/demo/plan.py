@@ -7,7 +7,7 @@ gateways). Everything later (cost rows, jobs, request logs, ground truth) derive
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
@@ -26,6 +26,7 @@ from costcouncil.demo.catalog import INSTANCES, Owner
 from costcouncil.demo.fleet import Commitment, Fleet, add_daily, add_machine, add_machines
 from costcouncil.demo.planted import Calendar, Normal, Planted, llm_plants
 from costcouncil.demo.planted_gpu import gpu_plants, month_end
+from costcouncil.demo.planted_policy import PolicyPlants, policy_plants
 from costcouncil.demo.spec import DemoSpec, Period, periods
 from costcouncil.demo.streams import Stream, Streams, to_streams
 from costcouncil.demo.twists import Lane, Twists, scale
@@ -55,6 +56,9 @@ class Plan:
     idle_busy_until: int
     planted: tuple[Planted, ...]
     normal: tuple[Normal, ...]
+    #: The planted policy breaches (extra resources and LLM uses, outside the row budget's
+    #: split so that the rest of the organisation is the same with or without them).
+    policy: PolicyPlants = field(default_factory=PolicyPlants)
 
     @property
     def hours(self) -> int:
@@ -136,6 +140,8 @@ def build_plan(spec: DemoSpec) -> Plan:
     spike = spike_for(apps)
     cal = Calendar(hours // 24)
     launch = _launch(spec.seed, apps, cal)
+    policy = policy_plants(spec.seed, spec.rows, hours, len(apps))
+    apps += [app for _, app in policy.apps]
     cal.take(("model", apps[spike.app].use.model), spike.start * 24, spike.stop * 24)
     changes, planted = llm_plants(apps, cal)
     changes = _spike_lane(apps, spike) + changes
@@ -151,7 +157,7 @@ def build_plan(spec: DemoSpec) -> Plan:
     used = sum(s.stop - s.start for s in [*meters, *runaway, idle, *extra])
     _aws(fleet, max(spec.rows - used - spec.months * 4, spec.rows * 0.05), hours)
     vols = volumes(spec.seed, spec.start.weekday(), apps, spike, changes)
-    streams = [*fleet.streams, *runaway, idle, *extra, *meters]
+    streams = [*fleet.streams, *runaway, idle, *extra, *policy.streams, *meters]
     normal = tuple(n for n in (month_end_batch, launch) if n is not None)
     return Plan(
         spec,
@@ -166,4 +172,5 @@ def build_plan(spec: DemoSpec) -> Plan:
         busy_until,
         tuple(sorted(planted, key=lambda p: p.start)),
         normal,
+        policy,
     )

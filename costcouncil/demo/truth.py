@@ -24,11 +24,13 @@ from costcouncil.demo.truth_planted import (
     normal_truth,
     planted_truth,
 )
+from costcouncil.demo.truth_policy import policy_truth
 
 #: 2: every root cause planted (``cause``, ``scope``, ``evidence``), ``normal_events``.
 #: 3: ``growth`` (resources and LLM uses that start during the span); a normal event's
 #: ``annotations`` (a list) instead of ``annotation``.
-VERSION = 3
+#: 4: ``policy_breaches`` (the violations of the demo's ``policies.yaml``, planted on purpose).
+VERSION = 4
 
 
 def _sum(batch: pa.RecordBatch, column: str) -> Decimal:
@@ -168,6 +170,7 @@ def ground_truth(spec: DemoSpec) -> dict[str, Any]:
         "anomalies": anomalies,
         "normal_events": [normal_truth(plan, n) for n in plan.normal],
         "growth": growth_truth(plan),
+        "policy_breaches": policy_truth(plan),
         "untagged": _tagging(plan, "untagged"),
         "mistagged": _tagging(plan, "mistagged"),
         "shared_resources": sorted(

@@ -332,7 +332,7 @@ def test_write_demo_writes_files_that_read_back(tmp_path: Path) -> None:
     )
     assert pq.read_table(files.jobs).schema.equals(JOBS_SCHEMA)
     assert pq.read_table(files.llm).schema.equals(LLM_SCHEMA)
-    assert json.loads(files.ground_truth.read_text())["version"] == 3
+    assert json.loads(files.ground_truth.read_text())["version"] == 4
 
 
 def test_write_demo_is_byte_identical(tmp_path: Path) -> None:

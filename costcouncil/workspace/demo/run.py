@@ -3,7 +3,8 @@
 After ingesting, the usage logs are ingested too, the demo's ``rules.yaml`` is written and every
 period is allocated. The generated exports (one FOCUS 1.2 CSV per provider and billing period) land in
 ``<workspace>/exports/``, the usage logs in ``<workspace>/usage/`` and the planted anomalies and
-tagging mistakes in ``<workspace>/ground_truth.json``.
+tagging mistakes in ``<workspace>/ground_truth.json``; the demo's governance policies, under which
+exactly the planted policy breaches are violations, in ``<workspace>/policies.yaml``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 
 from costcouncil.demo import DemoSpec, write_demo
+from costcouncil.demo.policies import demo_policies
 from costcouncil.workspace.allocate.run import RULES_FILE, AllocateOptions, allocate
 from costcouncil.workspace.allocate.series import parse_scope
 from costcouncil.workspace.anomaly.store import Monitoring
@@ -27,6 +29,8 @@ from costcouncil.workspace.ingest.usage import ingest_usage
 from costcouncil.workspace.refresh.run import Refreshed, refresh
 
 Say = Callable[[str], None]
+#: The demo's governance policies, in the workspace root (see docs/policies.md).
+POLICIES_FILE = "policies.yaml"
 
 
 def demo_rules_text() -> str:
@@ -72,7 +76,9 @@ def run(
     demo = DemoRun(Workspace.init(directory, name="demo-ai-org"))
     with demo.step("generate"):
         say(f"Generating the demo organisation ({rows:,} cost rows, seed {seed}) in {directory}/")
-        write_demo(directory, DemoSpec(rows=rows, seed=seed))
+        spec = DemoSpec(rows=rows, seed=seed)
+        write_demo(directory, spec)
+        (directory / POLICIES_FILE).write_text(demo_policies(spec))
     with demo.step("ingest"):
         _ingest(demo.workspace, directory, progress, say)
     with demo.step("allocate"):
