@@ -10,6 +10,8 @@
                             :mod:`costcouncil.api.monitoring_api`)
 ``/v1/budgets`` …           budgets, budgets.yaml, check and reservations (see
                             :mod:`costcouncil.api.budgets_api`)
+``/v1/violations`` …        policies, violations and their lifecycle, the policy check (see
+                            :mod:`costcouncil.api.policy_api`)
 ``/``, ``/explorer`` …      the dashboard (see :mod:`costcouncil.api.web`)
 =========================  ================================================================
 
@@ -29,7 +31,7 @@ import orjson
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from costcouncil.api import budgets_api, errors, figures_api, monitoring_api
+from costcouncil.api import budgets_api, errors, figures_api, monitoring_api, policy_api
 from costcouncil.api.auth import Caller, Guard
 from costcouncil.api.budgets_api import Budgets
 from costcouncil.api.served import Served
@@ -133,6 +135,7 @@ def create_app(
     app.include_router(figures_api.router(served))
     app.include_router(monitoring_api.router(served))
     app.include_router(budgets_api.router(served, budgets.get))
+    app.include_router(policy_api.router(served))
     web.install(app, served, budgets.get)
     return app
 

@@ -20,6 +20,7 @@ from costcouncil.cli import (
     mlflow_cmd,
     monitors_cmd,
     notify_cmd,
+    policy_cmd,
     render,
     render_alloc,
     serve_cmd,
@@ -423,6 +424,7 @@ app.add_typer(anomalies_cmd.anomalies_app, name="anomalies")
 app.add_typer(monitors_cmd.monitors_app, name="monitors")
 app.add_typer(monitors_cmd.annotations_app, name="annotations")
 app.add_typer(budgets_cmd.budgets_app, name="budgets")
+app.add_typer(policy_cmd.policy_app, name="policy")
 app.add_typer(notify_cmd.subscriptions_app, name="subscriptions")
 app.add_typer(notify_cmd.notify_app, name="notify")
 

@@ -27,7 +27,8 @@ PUBLIC = {
     "/redoc": "the API's description",
 }
 #: Values for path parameters (a new route with another parameter must add it here).
-PATH_VALUES = {"kind": ["csv", "parquet"], "anomaly_id": ["1", "999999"], "name": ["vision", "no-such"]}
+PATH_VALUES = {"kind": ["csv", "parquet"], "anomaly_id": ["1", "999999"], "name": ["vision", "no-such"],
+               "violation_id": ["1", "999999"]}  # fmt: skip
 
 
 def figure_routes(org: Workspace) -> list[str]:

@@ -58,7 +58,11 @@ OPERATIONS = [
     ("POST", "/v1/budgets/import"), ("GET", "/v1/budgets/{name}"), ("PUT", "/v1/budgets/{name}"),
     ("DELETE", "/v1/budgets/{name}"), ("POST", "/v1/budgets/check"),
     ("POST", "/v1/budgets/reservations"), ("POST", "/v1/budgets/reservations/{hold}/settle"),
-    ("POST", "/v1/budgets/reservations/{hold}/release"),
+    ("POST", "/v1/budgets/reservations/{hold}/release"), ("GET", "/v1/policies"),
+    ("GET", "/v1/violations"), ("GET", "/v1/violations/{violation_id}"),
+    ("POST", "/v1/violations/{violation_id}/acknowledge"),
+    ("POST", "/v1/violations/{violation_id}/exception"),
+    ("POST", "/v1/violations/{violation_id}/resolve"), ("POST", "/v1/policy/check"),
 ]  # fmt: skip
 #: Operations with query parameters, also fuzzed with values outside their schema.
 WITH_QUERY = ["/v1/live/costs", "/v1/costs", "/v1/allocations", "/v1/unit-economics",
