@@ -68,6 +68,8 @@ class Ledger:
     holds: dict[str, Hold] = field(default_factory=dict)
     #: Holds that lapsed or closed, so a late settle is told why (bounded by the caller's purge).
     gone: dict[str, str] = field(default_factory=dict)
+    #: Holds that lapsed since the caller last took them (:meth:`lapsed_since`), to record.
+    lapsed: list[str] = field(default_factory=list)
     _expiry: list[tuple[float, str]] = field(default_factory=list)
 
     @property
@@ -129,6 +131,12 @@ class Ledger:
                 del self.holds[hold]
                 self.gone[hold] = "expired"
                 out.append(hold)
+        self.lapsed += out
+        return out
+
+    def lapsed_since(self) -> list[str]:
+        """The holds that lapsed since the last call, whichever call noticed them."""
+        out, self.lapsed = self.lapsed, []
         return out
 
     def restore(self, hold: Hold) -> None:

@@ -100,10 +100,6 @@ def test_a_clean_exit_settles_the_actual_and_posts_the_event_once(
     assert member.stats.sent == 0  # the event went with the settle, not through the queue
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Enforcer.settle answers with the remaining from before it adds a counted event's cost",
-)
 def test_the_settle_answer_counts_the_posted_event(member: CostCouncil) -> None:
     with member.reserve("3", feature="answer", model="gpt-4o") as r:
         r.actual, r.event = Decimal("2.50"), EVENT

@@ -19,6 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from costcouncil.api.auth import SESSION_COOKIE, Caller, address
 from costcouncil.api.errors import respond
@@ -46,20 +48,37 @@ CSP = (
 )
 
 
+class SecurityHeaders:
+    """Security headers on every answer (pages also get CSP, no framing, no caching): a plain
+    ASGI middleware, so the API's hot paths pay no per-request task of their own."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                if headers.get("content-type", "").startswith("text/html"):
+                    headers["Content-Security-Policy"] = CSP
+                    headers["X-Frame-Options"] = "DENY"
+                    headers["Referrer-Policy"] = "same-origin"
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
 def install(app: FastAPI, served: Served, budgets: budget_pages.BudgetsOf) -> None:
     """Add the dashboard's routes, static files and security headers to ``app``; ``budgets``
     gives the server's budget service (opened on first use)."""
 
-    @app.middleware("http")
-    async def headers(request: Request, call_next: Callable[[Request], Any]) -> Response:
-        response: Response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        if response.headers.get("content-type", "").startswith("text/html"):
-            response.headers["Content-Security-Policy"] = CSP
-            response.headers["X-Frame-Options"] = "DENY"
-            response.headers["Referrer-Policy"] = "same-origin"
-            response.headers["Cache-Control"] = "no-store"
-        return response
+    app.add_middleware(SecurityHeaders)
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> Response:

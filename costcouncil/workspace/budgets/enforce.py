@@ -105,6 +105,10 @@ class _Period:
     window: Window
     ledger: Ledger
     covered_until: date
+    keys: tuple[tuple[str, str], ...] = ()
+
+    def matches(self, keys: Mapping[str, str]) -> bool:
+        return all(keys.get(k) == v for k, v in self.keys)
 
 
 @dataclass
@@ -187,10 +191,9 @@ class Enforcer:
             periods = self._of(hold, now)
             rulings = []
             for p in periods:
-                decision = p.ledger.settle(hold, actual, now, counted=counted)
-                if counted:
+                if counted:  # its usage event was posted: spent now, so the answer counts it
                     p.ledger.spent += actual
-                rulings.append((p, decision))
+                rulings.append((p, p.ledger.settle(hold, actual, now, counted=counted)))
             self.store.close_holds(hold, "settled", _at(now), actual=actual, counted=counted,
                                    day=_at(now).date())  # fmt: skip
         return _verdict(rulings, overrun=max((d.overrun for _, d in rulings), default=ZERO))
@@ -208,7 +211,9 @@ class Enforcer:
         """Record the holds whose time ran out; how many."""
         now = self.clock()
         with self._lock:
-            lapsed = {h for p in self._periods.values() for h in p.ledger.expire(now)}
+            for p in self._periods.values():
+                p.ledger.expire(now)
+            lapsed = {h for p in self._periods.values() for h in p.ledger.lapsed_since()}
             for hold in lapsed:
                 self._holds.pop(hold, None)
                 self.store.close_holds(hold, "expired", _at(now))
@@ -236,7 +241,7 @@ class Enforcer:
 
     def _deciding(self, keys: Mapping[str, str]) -> list[_Period]:
         self._roll_over()
-        return [p for p in self._periods.values() if _matches(p.budget, keys)]
+        return [p for p in self._periods.values() if p.matches(keys)]
 
     def _of(self, hold: str, now: float) -> list[_Period]:
         names = self._holds.get(hold)
@@ -290,7 +295,7 @@ class Enforcer:
         since = max(lake.covered_until, window.start)
         limit = amount_for(budget, window, history) if window.days else None
         ledger = Ledger(limit, budget.hard, spent=lake.total(window))
-        return _Period(budget, window, ledger, since)
+        return _Period(budget, window, ledger, since, tuple(conditions))
 
     def _history(
         self, budget: Budget, window: Window, conditions: Sequence[tuple[str, str]]
@@ -314,10 +319,6 @@ class Enforcer:
 
     def _today(self) -> date:
         return _at(self.clock()).date()
-
-
-def _matches(budget: Budget, keys: Mapping[str, str]) -> bool:
-    return all(keys.get(k) == v for k, v in scope_keys(budget.scope))
 
 
 def _verdict(rulings: Sequence[tuple[_Period, Decision]], **extra: Any) -> Verdict:
