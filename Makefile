@@ -70,6 +70,7 @@ bench: install
 	$(BIN)/python benchmarks/monitoring.py
 	$(BIN)/python benchmarks/runaway.py
 	$(BIN)/python benchmarks/budgets.py
+	$(BIN)/python benchmarks/policies.py
 
 clean:
 	rm -rf $(VENV) .venv-validator $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache
