@@ -42,6 +42,7 @@ from costcouncil.workspace.budgets.spend import lake_spend
 from costcouncil.workspace.common.appstate import audit, now
 from costcouncil.workspace.core import Workspace
 from costcouncil.workspace.notify.dispatch import BASE_URL, dispatch
+from costcouncil.workspace.policy.inputs import build_inputs
 from costcouncil.workspace.policy.store import Change, ViolationInfo, Violations
 
 __all__ = [
@@ -146,14 +147,8 @@ def evaluate_workspace(
     at = at or now()
     policies = read_policies(workspace)
     day = as_of or as_of_day(workspace, at)
-    inputs = _inputs(workspace, day) if policies else Inputs()
+    inputs = build_inputs(workspace, as_of=day) if policies else Inputs()
     return evaluate_inputs(workspace, store, policies, inputs, as_of=day, at=at, link=link)
-
-
-def _inputs(workspace: Workspace, day: date) -> Inputs:
-    from costcouncil.workspace.policy.inputs import build_inputs  # until it lands: at call time
-
-    return build_inputs(workspace, as_of=day)
 
 
 def evaluate_inputs(

@@ -24,6 +24,8 @@ from costcouncil.workspace.policy.run import (
     read_policies,
 )
 from costcouncil.workspace.policy.store import Violations
+from costcouncil.workspace.refresh.run import refresh
+from tests.web.org import build_org
 from tests.workspace.notify.factories import SECRET
 from tests.workspace.notify.org import receiver
 from tests.workspace.notify.peers import HttpPeer, http_peer
@@ -160,3 +162,19 @@ def test_policies_yaml_is_read_from_the_workspace_root(ws: Workspace, store: Vio
 
 def test_the_default_day_is_the_clock_s_without_cost(ws: Workspace) -> None:
     assert as_of_day(ws, AT) == date(2026, 3, 3)
+
+
+def test_the_refresh_after_allocate_evaluates_the_workspace_s_policies(tmp_path: Path) -> None:
+    org = build_org(tmp_path)
+    (org.root / "policies.yaml").write_text(
+        "version: 1\npolicies:\n  - {name: tags, kind: required_tags}\n"
+    )
+    done = refresh(org, now=AT)
+    assert "policies" not in done.failures and done.policies is not None
+    assert done.policies.as_of == as_of_day(org, AT) and done.policies.found
+    assert done.as_dict()["violations_new"] == len(done.policies.found)
+    store = Violations.open(org)
+    try:
+        assert {v.policy for v in store.list(state="open")} == {"tags"}
+    finally:
+        store.close()
