@@ -157,7 +157,12 @@ def test_every_plant_that_fits_is_a_breach_of_the_policies_with_its_owner(
     for plant, stream in plan.policy.machines:
         if plant.kind:
             assert truth[plant.id]["owner"] == plant.owner.team
-            assert stream.resource_id in truth[plant.id]["subject"]
+            subject = (
+                f"project={plant.owner.project}"
+                if plant.kind == "experiment_cap"
+                else f"resource={stream.resource_id}"
+            )
+            assert truth[plant.id]["subject"] == subject
     for app_plant, app in plan.policy.apps:
         assert truth[app_plant.id]["owner"] == app.use.owner.team
     parse_policies(demo_policies(plan.spec), "policies.yaml", instance_types=set(INSTANCES))
