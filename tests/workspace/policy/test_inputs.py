@@ -36,7 +36,9 @@ from costcouncil.workspace.ingest.costs import IngestOptions, ingest
 from costcouncil.workspace.ingest.usage import ingest_usage
 from costcouncil.workspace.policy.inputs import build_inputs
 from costcouncil.workspace.policy.inputs_costs import tag_keys_of
+from tests.factories import Charge, write_focus
 from tests.web.org import RULES, build_org
+from tests.web.org import _llm as org_llm
 
 OCT_31 = date(2026, 10, 31)
 EXTRA_KEYS = ("model_version", "customer")
@@ -331,3 +333,14 @@ def test_required_tags_finds_the_demos_untagged_ai_resources(
     assert untagged <= flagged
     # mis-tagged resources (Team, owner) carry the keys once aliases are read
     assert not flagged & {m["resource_id"] for m in demo.truth["mistagged"]}
+
+
+def test_a_lake_not_yet_allocated_has_usage_but_no_cost_tables(tmp_path: Path) -> None:
+    ws = Workspace.init(tmp_path / "acme", name="acme")
+    write_focus(tmp_path / "bill.csv", [Charge(cost="3.00", period="2026-10", day=2)])
+    ingest(ws, [tmp_path / "bill.csv"], IngestOptions())
+    ingest_usage(ws, "llm", [org_llm(tmp_path / "llm.parquet")])
+    inputs = build_inputs(ws, as_of=OCT_31, days=400)
+    _assert_schemas(inputs)
+    assert inputs.costs.num_rows == inputs.gpu.num_rows == inputs.jobs.num_rows == 0
+    assert inputs.llm.num_rows == 12 and pc.all(pc.greater(inputs.llm["cost"], 0)).as_py()
