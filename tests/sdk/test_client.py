@@ -44,7 +44,7 @@ def calls(cc: CostCouncil, count: int, **fields: Any) -> list[str]:
 def test_public_api() -> None:
     assert sorted(costcouncil.sdk.__all__) == sorted(
         ["CostCouncil", "Job", "Stats", "JOB_KINDS", "JOB_STOP_STATUSES", "openai_usage",
-         "BudgetDecision", "BudgetDenied", "BudgetError", "Reservation"]  # fmt: skip
+         "BudgetDecision", "BudgetDenied", "BudgetError", "Reservation"]
     )
     for name in costcouncil.sdk.__all__:
         assert getattr(costcouncil.sdk, name) is not None
