@@ -156,7 +156,9 @@ DASHBOARD_PATHS = ["/", "/overview.json", "/explorer", "/explorer.json", "/explo
                    "/ingest", "/ingest.json", "/anomalies", "/anomalies.json", "/anomalies/1",
                    "/anomalies/1.json", "/anomalies/999999", "/anomalies/999999.json", "/inbox",
                    "/inbox.json", "/budgets", "/budgets.json", "/budgets/new", "/budgets/vision",
-                   "/budgets/vision.json", "/budgets/no-such", "/budgets/no-such.json"]  # fmt: skip
+                   "/budgets/vision.json", "/budgets/no-such", "/budgets/no-such.json",
+                   "/governance", "/governance.json", "/governance/1", "/governance/1.json",
+                   "/governance/999999", "/governance/999999.json"]  # fmt: skip
 #: The dashboard's routes described for the fuzzer (they are not part of the API's description).
 DASHBOARD = {
     "openapi": "3.0.3",

@@ -26,7 +26,13 @@ from costcouncil.api.auth import SESSION_COOKIE, Caller, address
 from costcouncil.api.errors import respond
 from costcouncil.api.figures_api import json
 from costcouncil.api.served import Served
-from costcouncil.api.web import budget_pages, forecast_view, monitoring_pages, panels
+from costcouncil.api.web import (
+    budget_pages,
+    forecast_view,
+    governance_pages,
+    monitoring_pages,
+    panels,
+)
 from costcouncil.api.web.templating import HERE, render, signed_in, templates
 from costcouncil.errors import ConfigError
 from costcouncil.workspace.access import sessions as web_sessions
@@ -172,6 +178,7 @@ def install(app: FastAPI, served: Served, budgets: budget_pages.BudgetsOf) -> No
 
     monitoring_pages.install(app, served)
     budget_pages.install(app, served, budgets)
+    governance_pages.install(app, served)
     _install_login(app, served)
 
 
