@@ -296,3 +296,18 @@ def _info(i: int, policy: str, at_stake: Decimal) -> ViolationInfo:
     return ViolationInfo(i + 1, f"{policy}:s{i}", policy, "idle_gpu", "warning", f"s{i}", "t",
                          at_stake, "USD", {}, None, None, "open", "", "evaluation", FOUND_AT,
                          None, FOUND_AT, FOUND_AT)  # fmt: skip
+
+
+def test_a_broken_policies_yaml_is_shown_with_its_problems(
+    governed: Governed, viewer: httpx.Client
+) -> None:
+    path = governed.ws.root / "policies.yaml"
+    path.write_text(POLICIES.replace("kind: required_tags", "kind: required_tag"))
+    try:
+        body = viewer.get("/governance.json").json()
+        page = _html(viewer, "/governance")
+    finally:
+        path.write_text(POLICIES)
+    assert body["policies"] == [] and "did you mean 'required_tags'" in body["policies_error"]
+    assert body["violations"] and 'id="policies-error"' in page
+    assert "policies.yaml:" in page and "did you mean &#39;required_tags&#39;" in page
