@@ -10,7 +10,6 @@ token (field ``csrf``); from any other role they answer 403, and they are not sh
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -18,13 +17,13 @@ from urllib.parse import quote
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from costcouncil.api.auth import READ, Caller
+from costcouncil.api.auth import Caller
 from costcouncil.api.budgets_api import EDITORS
 from costcouncil.api.figures_api import json
 from costcouncil.api.served import Served
 from costcouncil.api.web import budget_charts, budget_forms, budget_view, charts
 from costcouncil.api.web.panels import Panel
-from costcouncil.api.web.templating import render, signed_in
+from costcouncil.api.web.templating import form_caller, render, signed_in
 from costcouncil.budgets import METRICS
 from costcouncil.workspace.budgets.service import BudgetService
 from costcouncil.workspace.budgets.store import BudgetStore
@@ -134,17 +133,10 @@ def _may_edit(caller: Caller) -> bool:
 async def _posted(served: Served, request: Request) -> tuple[Caller, dict[str, str]]:
     """The caller of a budget form and its fields: ``costs:read``, the finance or admin role
     and, from a session, the session's CSRF token in the form (an API token needs none)."""
-    caller = served.guard.resolve(request)
-    if caller is None:
-        raise HTTPException(401, "sign in or send Authorization: Bearer <token>")
-    if not caller.principal.may(READ):
-        raise HTTPException(403, f"this caller lacks the {READ!r} scope")
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    caller = form_caller(served, request, form.get("csrf", ""))
     if not _may_edit(caller):
         raise HTTPException(403, "changing budgets needs the finance or admin role")
-    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-    sent = form.get("csrf", "")
-    if caller.via == "session" and not (caller.csrf and secrets.compare_digest(sent, caller.csrf)):
-        raise HTTPException(403, "missing or wrong CSRF token: reload the page and try again")
     return caller, form
 
 

@@ -11,17 +11,16 @@ any other role answers 403, and its form is not shown to them.
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from costcouncil.api.auth import READ, Caller
+from costcouncil.api.auth import Caller
 from costcouncil.api.figures_api import json
 from costcouncil.api.served import Served
 from costcouncil.api.web import governance_view
-from costcouncil.api.web.templating import render, signed_in
+from costcouncil.api.web.templating import form_caller, render, signed_in
 from costcouncil.workspace.figures.freshness import freshness
 from costcouncil.workspace.policy.store import APPROVERS, ViolationInfo, Violations, through
 
@@ -94,7 +93,7 @@ def _install_forms(app: FastAPI, served: Served) -> None:
         note: str = Form("", max_length=_NOTE),
         csrf: str = Form(""),
     ) -> Response:
-        caller = _poster(served, request, csrf)
+        caller = form_caller(served, request, csrf)
         store = _store(served)
         info = _violation(store, violation_id, caller)
         store.acknowledge(info.id, caller.principal.email, note, visible=caller.teams)
@@ -107,7 +106,7 @@ def _install_forms(app: FastAPI, served: Served) -> None:
         note: str = Form("", max_length=_NOTE),
         csrf: str = Form(""),
     ) -> Response:
-        caller = _poster(served, request, csrf)
+        caller = form_caller(served, request, csrf)
         store = _store(served)
         info = _violation(store, violation_id, caller)
         store.resolve(info.id, caller.principal.email, note, visible=caller.teams)
@@ -121,7 +120,7 @@ def _install_forms(app: FastAPI, served: Served) -> None:
         until: str = Form("", max_length=40),
         csrf: str = Form(""),
     ) -> Response:
-        caller = _poster(served, request, csrf)
+        caller = form_caller(served, request, csrf)
         role = caller.principal.role
         if role not in APPROVERS:
             raise HTTPException(403, f"an exception needs the {' or '.join(APPROVERS)} role")
@@ -135,20 +134,6 @@ def _install_forms(app: FastAPI, served: Served) -> None:
 
 def _back(info: ViolationInfo) -> Response:
     return RedirectResponse(f"/governance/{info.id}#history", 303)
-
-
-def _poster(served: Served, request: Request, csrf: str) -> Caller:
-    """The caller of a form post: ``costs:read`` and, from a session, the session's CSRF token
-    in the form (an API token is no cookie and needs none)."""
-    caller = served.guard.resolve(request)
-    if caller is None:
-        raise HTTPException(401, "sign in or send Authorization: Bearer <token>")
-    if not caller.principal.may(READ):
-        raise HTTPException(403, f"this caller lacks the {READ!r} scope")
-    sent, expected = csrf.encode(), (caller.csrf or "").encode()
-    if caller.via == "session" and not (expected and secrets.compare_digest(sent, expected)):
-        raise HTTPException(403, "missing or wrong CSRF token: reload the page and try again")
-    return caller
 
 
 def _violation(store: Violations, text: str, caller: Caller) -> ViolationInfo:

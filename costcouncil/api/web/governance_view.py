@@ -15,12 +15,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
-
-from costcouncil.appdb.models import AuditEvent
 from costcouncil.appdb.policies import VIOLATION_STATES
 from costcouncil.errors import ConfigError
-from costcouncil.workspace.common.appstate import Visible, aware
+from costcouncil.workspace.common.appstate import Visible
 from costcouncil.workspace.core import Workspace
 from costcouncil.workspace.policy.run import read_policies
 from costcouncil.workspace.policy.store import ViolationInfo, Violations
@@ -32,10 +29,6 @@ ALL = "all"
 TABS = (*VIOLATION_STATES, ALL)
 #: How many violations the list and its summary read at most.
 LIMIT = 1000
-#: The audit actions of a violation's state changes and the state each leaves it in.
-_STATE_OF = {"violation.open": "open", "violation.reopen": "open",
-             "violation.acknowledge": "acknowledged", "violation.exception": "exception",
-             "violation.resolve": "resolved"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -102,27 +95,8 @@ def detail(store: Violations, info: ViolationInfo) -> dict[str, Any]:
 
 
 def history(store: Violations, info: ViolationInfo) -> list[dict[str, Any]]:
-    """The violation's state changes from the audit log: state, by whom, when, note (and the
-    exception's expiry)."""
-    query = (
-        select(AuditEvent)
-        .where(AuditEvent.action.in_(sorted(_STATE_OF)))
-        .where(AuditEvent.target.in_(sorted({info.key, info.key[:320]})))
-        .order_by(AuditEvent.id)
-    )
-    with store.session() as s:
-        events = [e for e in s.scalars(query) if (e.detail or {}).get("id") == info.id]
-        return [_change(e) for e in events]
-
-
-def _change(event: AuditEvent) -> dict[str, Any]:
-    detail = event.detail or {}
-    note = detail.get("note", "found by an evaluation" if event.action == "violation.open" else "")
-    return {
-        "state": _STATE_OF[event.action], "action": event.action.removeprefix("violation."),
-        "from": detail.get("from"), "by": event.actor, "at": aware(event.at).isoformat(),
-        "note": str(note), "until": detail.get("until"),
-    }  # fmt: skip
+    """The violation's state changes (see :meth:`Violations.history`)."""
+    return store.history(info)
 
 
 def read_until(text: str) -> date:

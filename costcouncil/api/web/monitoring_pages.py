@@ -9,18 +9,17 @@ session's CSRF token (field ``csrf``) and answer with a redirect back to the pag
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from costcouncil.api.auth import READ, Caller
+from costcouncil.api.auth import Caller
 from costcouncil.api.figures_api import json
 from costcouncil.api.served import Served
 from costcouncil.api.web import anomaly_view, band_charts, charts
 from costcouncil.api.web.panels import Panel
-from costcouncil.api.web.templating import render, signed_in
+from costcouncil.api.web.templating import form_caller, render, signed_in
 from costcouncil.workspace.anomaly.store import AnomalyInfo, Monitoring
 from costcouncil.workspace.figures.freshness import freshness
 from costcouncil.workspace.notify.subscriptions import Subscriptions
@@ -86,7 +85,7 @@ def _install_anomalies(app: FastAPI, served: Served) -> None:
         note: str = Form("", max_length=2000),
         csrf: str = Form(""),
     ) -> Response:
-        caller = _poster(served, request, csrf)
+        caller = form_caller(served, request, csrf)
         store = Monitoring(served.database())
         info = _anomaly(store, anomaly_id, caller)
         store.mark(info.id, feedback, note.strip(), actor=caller.principal.email,
@@ -116,26 +115,13 @@ def _install_inbox(app: FastAPI, served: Served) -> None:
 
     @app.post("/inbox/{item_id}/read", include_in_schema=False)
     def read(item_id: str, request: Request, csrf: str = Form("")) -> Response:
-        caller = _poster(served, request, csrf)
+        caller = form_caller(served, request, csrf)
         user = served.user_id(caller)
         if user is None:
             raise HTTPException(409, "read state is kept per user: sign in as a user")
         Subscriptions(served.database()).mark_read(user, _row_id(item_id, "inbox item"),
                                                    visible=caller.teams)  # fmt: skip
         return RedirectResponse("/inbox", 303)
-
-
-def _poster(served: Served, request: Request, csrf: str) -> Caller:
-    """The caller of a form post: it needs ``costs:read`` and, from a session, the session's
-    CSRF token in the form (an API token is no cookie and needs none)."""
-    caller = served.guard.resolve(request)
-    if caller is None:
-        raise HTTPException(401, "sign in or send Authorization: Bearer <token>")
-    if not caller.principal.may(READ):
-        raise HTTPException(403, f"this caller lacks the {READ!r} scope")
-    if caller.via == "session" and not (caller.csrf and secrets.compare_digest(csrf, caller.csrf)):
-        raise HTTPException(403, "missing or wrong CSRF token: reload the page and try again")
-    return caller
 
 
 def _anomaly(store: Monitoring, anomaly_id: str, caller: Caller) -> AnomalyInfo:

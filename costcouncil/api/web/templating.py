@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from costcouncil.api.auth import Caller
+from costcouncil.api.auth import READ, Caller
 from costcouncil.api.served import Served
 from costcouncil.api.web.format import FILTERS, named
 from costcouncil.api.web.panels import Panel
@@ -67,3 +68,18 @@ def render(
         "unread": unread(served, caller), "json_link": f"/{page}.json?{request.url.query}",
     }  # fmt: skip
     return templates.TemplateResponse(request, f"{template or page}.html", {**context, **extra})
+
+
+def form_caller(served: Served, request: Request, csrf: str) -> Caller:
+    """The caller of a dashboard form post: it needs ``costs:read`` and, from a session, the
+    session's CSRF token in the form (an API token is no cookie and needs none). Tokens are
+    compared as bytes, so a token no session could hold is a 403, not an error."""
+    caller = served.guard.resolve(request)
+    if caller is None:
+        raise HTTPException(401, "sign in or send Authorization: Bearer <token>")
+    if not caller.principal.may(READ):
+        raise HTTPException(403, f"this caller lacks the {READ!r} scope")
+    sent, expected = csrf.encode(), (caller.csrf or "").encode()
+    if caller.via == "session" and not (expected and secrets.compare_digest(sent, expected)):
+        raise HTTPException(403, "missing or wrong CSRF token: reload the page and try again")
+    return caller

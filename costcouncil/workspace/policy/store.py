@@ -27,6 +27,7 @@ another team's is answered exactly as one that does not exist.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -36,6 +37,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from costcouncil.appdb.models import AuditEvent
 from costcouncil.appdb.policies import VIOLATION_STATES, ViolationRow
 from costcouncil.errors import ConfigError, NotFoundError
 from costcouncil.policy import Violation
@@ -219,6 +221,19 @@ class Violations(AppStore):
             _move(s, row, state, actor, note.strip(), now(), until=until)
             return _info(row)
 
+    def history(self, info: ViolationInfo) -> builtins.list[dict[str, Any]]:
+        """The violation's state changes from the audit log, oldest first: state, action, the
+        state before, by whom, when, note (and an exception's expiry)."""
+        query = (
+            select(AuditEvent)
+            .where(AuditEvent.action.in_(sorted(_STATE_OF)))
+            .where(AuditEvent.target.in_(sorted({info.key, info.key[:320]})))
+            .order_by(AuditEvent.id)
+        )
+        with self.session() as s:
+            events = [e for e in s.scalars(query) if (e.detail or {}).get("id") == info.id]
+            return [_change(e) for e in events]
+
 
 def _seen(
     s: Session, row: ViolationRow | None, found: Violation, at: datetime, currency: str
@@ -303,3 +318,19 @@ def _info(r: ViolationRow) -> ViolationInfo:
         r.currency, dict(r.evidence or {}), r.first_day, r.last_day, r.state, r.note, r.state_by,
         aware(r.state_at), aware(r.exception_until), aware(r.detected_at), aware(r.seen_at),
     )  # fmt: skip
+
+
+#: The audit actions of a violation's state changes and the state each leaves it in.
+_STATE_OF = {"violation.open": "open", "violation.reopen": "open",
+             "violation.acknowledge": "acknowledged", "violation.exception": "exception",
+             "violation.resolve": "resolved"}  # fmt: skip
+
+
+def _change(event: AuditEvent) -> dict[str, Any]:
+    detail = event.detail or {}
+    note = detail.get("note", "found by an evaluation" if event.action == "violation.open" else "")
+    return {
+        "state": _STATE_OF[event.action], "action": event.action.removeprefix("violation."),
+        "from": detail.get("from"), "by": event.actor, "at": aware(event.at).isoformat(),
+        "note": str(note), "until": detail.get("until"),
+    }  # fmt: skip
