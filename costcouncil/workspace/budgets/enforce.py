@@ -286,6 +286,7 @@ class Enforcer:
             for hold in old.ledger.holds.values():
                 period.ledger.restore(hold)
             period.ledger.gone = old.ledger.gone
+            period.ledger.lapsed = old.ledger.lapsed  # still to be recorded
 
     def _period(self, budget: Budget, today: date) -> _Period:
         window = window_at(budget, today) or Window(today, today)
