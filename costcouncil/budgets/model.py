@@ -8,14 +8,17 @@ Windows are half-open, ``[start, end)``; money is :class:`~decimal.Decimal`.
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from itertools import pairwise
 
+from costcouncil.document_values import did_you_mean as did_you_mean
+from costcouncil.document_values import dotted as _dotted
+from costcouncil.document_values import got as got
+from costcouncil.document_values import scope_pairs as scope_pairs
 from costcouncil.errors import ConfigError
 from costcouncil.schema.currencies import ISO_4217
 
@@ -128,22 +131,8 @@ class Budget:
 
 
 def scope_keys(scope: str) -> list[tuple[str, str]]:
-    """The ``(key, value)`` pairs of a scope: ``"org"`` is none, else ``"k=v,k2=v2"``.
-
-    Spaces around keys and values are dropped. A part without ``=``, an empty key or value, or
-    a key given twice is a :class:`ConfigError`.
-    """
-    if scope.strip() == ORG:
-        return []
-    pairs: list[tuple[str, str]] = []
-    for part in scope.split(","):
-        key, sep, value = (s.strip() for s in part.partition("="))
-        if not (sep and key and value):
-            raise ConfigError(f"scope part {part.strip()!r} is not KEY=VALUE (or the scope 'org')")
-        if any(k == key for k, _ in pairs):
-            raise ConfigError(f"scope key {key!r} is given twice")
-        pairs.append((key, value))
-    return pairs
+    """The ``(key, value)`` pairs of a scope (see :func:`costcouncil.document_values.scope_pairs`)."""
+    return list(scope_pairs(scope))
 
 
 def budget_problems(budget: Budget) -> list[Issue]:
@@ -248,12 +237,6 @@ def _choice(path: Path, value: str, choices: tuple[str, ...]) -> list[Issue]:
     ]
 
 
-def did_you_mean(value: str, choices: Iterable[str]) -> str:
-    """`` — did you mean 'x'?`` for the choice closest to ``value``, or nothing."""
-    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
-    return f" — did you mean {close[0]!r}?" if close else ""
-
-
 def _span(window: Window) -> str:
     return f"{window.start.isoformat()}..{window.end.isoformat()}"
 
@@ -263,19 +246,3 @@ def _shown(value: object) -> object:
     if isinstance(value, Threshold):
         return f"{value.percent}% {value.basis}"
     return value
-
-
-def got(value: object) -> str:
-    """`` (got VALUE)`` for a message: numbers and dates as written, text quoted; none for None."""
-    if value is None:
-        return ""
-    if isinstance(value, Decimal | date):
-        return f" (got {value})"
-    return f" (got {value!r})"
-
-
-def _dotted(path: Path) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out

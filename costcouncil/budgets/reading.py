@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Mapping
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from costcouncil.budgets.model import (
@@ -20,9 +19,9 @@ from costcouncil.budgets.model import (
     Window,
     budget_problems,
     did_you_mean,
-    got,
     scope_keys,
 )
+from costcouncil.document_values import Invalid, ValueReader, yaml_decimal
 from costcouncil.documents import YamlDocument
 from costcouncil.errors import ConfigError
 
@@ -49,28 +48,14 @@ _PLACEHOLDER: dict[str, Any] = {"name": "-", "scope": ORG, "amount": Amount("fix
 Loc = tuple[str | int, ...]
 
 
-class _Invalid(Exception):
-    """A value was reported as a problem; the key it belongs to is left out."""
-
-
-class BudgetReader:
+class BudgetReader(ValueReader):
     """Walks a parsed document, turning it into budgets and collecting every problem on the way."""
 
     def __init__(self, document: YamlDocument, known_keys: Collection[str]) -> None:
-        self.document = document
+        super().__init__(document)
         self.known_keys = known_keys
-        self.found: list[tuple[int, str]] = []
         #: For a list key with items that failed, the document index of each item kept.
         self.kept: dict[Loc, list[int]] = {}
-
-    @property
-    def problems(self) -> list[str]:
-        """Every problem found, in the order of their lines."""
-        return [text for _, text in sorted(self.found, key=lambda p: p[0])]
-
-    def problem(self, loc: Loc, message: str, value: Any = None, hint: str = "") -> None:
-        text = f"{self.document.where(loc)}: {message}{got(value)}{hint}"
-        self.found.append((self.document.line(loc), text))
 
     def read(self) -> list[Budget]:
         data = self.document.data
@@ -136,7 +121,7 @@ class BudgetReader:
                 continue
             try:
                 values[key] = read((*loc, key), raw[key])
-            except _Invalid:
+            except Invalid:
                 failed.add(key)
         return values, failed
 
@@ -167,41 +152,8 @@ class BudgetReader:
 
     # -- values -------------------------------------------------------------------------------
 
-    def fail(self, loc: Loc, message: str, value: Any = None) -> _Invalid:
-        self.problem(loc, message, value)
-        return _Invalid()
-
-    def text(self, loc: Loc, raw: Any) -> str:
-        if not isinstance(raw, str):
-            raise self.fail(loc, "must be text", raw)
-        return raw
-
     def optional_text(self, loc: Loc, raw: Any) -> str | None:
         return None if raw is None else self.text(loc, raw)
-
-    def boolean(self, loc: Loc, raw: Any) -> bool:
-        if not isinstance(raw, bool):
-            raise self.fail(loc, "must be true or false", raw)
-        return raw
-
-    def number(self, loc: Loc, raw: Any) -> Decimal:
-        value = _decimal(raw)
-        if value is None:
-            raise self.fail(loc, "must be a number", raw)
-        return value
-
-    def integer(self, loc: Loc, raw: Any) -> int:
-        if not isinstance(raw, int) or isinstance(raw, bool):
-            raise self.fail(loc, "must be a whole number", raw)
-        return raw
-
-    def day(self, loc: Loc, raw: Any) -> date:
-        if isinstance(raw, date) and not isinstance(raw, datetime):
-            return raw
-        parsed = _iso_date(raw)
-        if parsed is None:
-            raise self.fail(loc, "must be a date YYYY-MM-DD", raw)
-        return parsed
 
     def mapping(self, loc: Loc, raw: Any, allowed: tuple[str, ...]) -> dict[Any, Any]:
         if raw is None:
@@ -210,7 +162,7 @@ class BudgetReader:
             raise self.fail(loc, f"must be a mapping with {', '.join(allowed)}", raw)
         self.unknown_keys(loc, raw, allowed)
         if any(str(k) not in allowed for k in raw):
-            raise _Invalid()
+            raise Invalid()
         return raw
 
     def each(self, loc: Loc, raw: Any, read: Callable[[Loc, Any], Any]) -> tuple[Any, ...]:
@@ -221,10 +173,10 @@ class BudgetReader:
             try:
                 out.append(read((*loc, i), item))
                 kept.append(i)
-            except _Invalid:
+            except Invalid:
                 pass
         if raw and not kept:
-            raise _Invalid()
+            raise Invalid()
         if len(kept) < len(raw):
             self.kept[loc] = kept
         return tuple(out)
@@ -248,10 +200,10 @@ class BudgetReader:
         for month, value in raw.items():
             try:
                 plan[str(month)] = self.number((*loc, str(month)), value)
-            except _Invalid:
+            except Invalid:
                 bad = True
         if bad:
-            raise _Invalid()
+            raise Invalid()
         return Amount("plan", plan=plan)
 
     def auto(self, loc: Loc, raw: Any) -> Amount:
@@ -279,7 +231,7 @@ class BudgetReader:
     def threshold(self, loc: Loc, raw: Any) -> Threshold:
         if isinstance(raw, str):
             found = _THRESHOLD.match(raw)
-            percent = _decimal(found.group(1)) if found else None
+            percent = yaml_decimal(found.group(1)) if found else None
             if found is None or percent is None:
                 raise self.fail(loc, "must read like '80%' or '100% forecast'", raw)
             return Threshold(percent, found.group(2) or "actual")
@@ -288,24 +240,3 @@ class BudgetReader:
             raise self.fail(loc, "needs a percent", raw)
         basis = self.text((*loc, "basis"), form.get("basis", "actual"))
         return Threshold(self.number((*loc, "percent"), form["percent"]), basis)
-
-
-def _decimal(raw: Any) -> Decimal | None:
-    """A YAML number (or numeric text) as a Decimal; floats by their shortest text."""
-    if isinstance(raw, bool) or not isinstance(raw, int | float | str | Decimal):
-        return None
-    try:
-        value = Decimal(repr(raw) if isinstance(raw, float) else str(raw).strip())
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
-
-
-def _iso_date(raw: Any) -> date | None:
-    """``YYYY-MM-DD`` text as a date; None for anything else."""
-    if not isinstance(raw, str):
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        return None

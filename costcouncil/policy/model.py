@@ -9,13 +9,16 @@ docs/policies.md is the reference of every kind and parameter.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from fnmatch import fnmatchcase
 
+from costcouncil.document_values import did_you_mean as did_you_mean
+from costcouncil.document_values import dotted as _dotted
+from costcouncil.document_values import got as got
+from costcouncil.document_values import scope_pairs as scope_pairs
 from costcouncil.errors import ConfigError
 
 KINDS = (
@@ -179,24 +182,6 @@ class Issue:
         return f"{_dotted(self.path)}: {self.message}{got(self.value)}{self.hint}"
 
 
-def scope_pairs(scope: str) -> tuple[tuple[str, str], ...]:
-    """The ``(key, value)`` pairs of a scope: ``"org"`` is none, else ``"k=v,k2=v2"``.
-
-    A part without ``=``, an empty key or value, or a key given twice is a :class:`ConfigError`.
-    """
-    if scope.strip() == ORG:
-        return ()
-    pairs: list[tuple[str, str]] = []
-    for part in scope.split(","):
-        key, sep, value = (s.strip() for s in part.partition("="))
-        if not (sep and key and value):
-            raise ConfigError(f"scope part {part.strip()!r} is not KEY=VALUE (or the scope 'org')")
-        if any(k == key for k, _ in pairs):
-            raise ConfigError(f"scope key {key!r} is given twice")
-        pairs.append((key, value))
-    return tuple(pairs)
-
-
 def policy_problems(policy: Policy, instance_types: Collection[str] | None = None) -> list[Issue]:
     """Everything wrong with ``policy``; ``instance_types`` (the known ones) checks patterns."""
     issues = [Issue(("name",), "must not be empty", policy.name)] if not policy.name.strip() else []
@@ -303,25 +288,3 @@ def choice_problems(path: Path, value: str, choices: tuple[str, ...]) -> list[Is
         return []
     message = f"must be one of {', '.join(choices)}"
     return [Issue(path, message, value, did_you_mean(value, choices))]
-
-
-def did_you_mean(value: str, choices: Iterable[str]) -> str:
-    """`` — did you mean 'x'?`` for the choice closest to ``value``, or nothing."""
-    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
-    return f" — did you mean {close[0]!r}?" if close else ""
-
-
-def got(value: object) -> str:
-    """`` (got VALUE)`` for a message: numbers and dates as written, text quoted; none for None."""
-    if value is None:
-        return ""
-    if isinstance(value, Decimal | date):
-        return f" (got {value})"
-    return f" (got {value!r})"
-
-
-def _dotted(path: Path) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import fields
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from costcouncil.document_values import Invalid, ValueReader
 from costcouncil.documents import YamlDocument
 from costcouncil.errors import ConfigError
 from costcouncil.policy.model import (
@@ -23,7 +22,6 @@ from costcouncil.policy.model import (
     Params,
     Policy,
     did_you_mean,
-    got,
     policy_problems,
     scope_pairs,
 )
@@ -37,11 +35,7 @@ Loc = tuple[str | int, ...]
 Reader = Callable[[Loc, Any], Any]
 
 
-class _Invalid(Exception):
-    """A value was reported as a problem; the key it belongs to is left out."""
-
-
-class PolicyReader:
+class PolicyReader(ValueReader):
     """Walks a parsed document, turning it into policies and collecting every problem."""
 
     def __init__(
@@ -50,23 +44,9 @@ class PolicyReader:
         known_keys: Collection[str],
         instance_types: Collection[str] | None,
     ) -> None:
-        self.document = document
+        super().__init__(document)
         self.known_keys = known_keys
         self.instance_types = instance_types
-        self.found: list[tuple[int, str]] = []
-
-    @property
-    def problems(self) -> list[str]:
-        """Every problem found, in the order of their lines."""
-        return [text for _, text in sorted(self.found, key=lambda p: p[0])]
-
-    def problem(self, loc: Loc, message: str, value: Any = None, hint: str = "") -> None:
-        text = f"{self.document.where(loc)}: {message}{got(value)}{hint}"
-        self.found.append((self.document.line(loc), text))
-
-    def fail(self, loc: Loc, message: str, value: Any = None) -> _Invalid:
-        self.problem(loc, message, value)
-        return _Invalid()
 
     def read(self) -> list[Policy]:
         data = self.document.data
@@ -137,7 +117,7 @@ class PolicyReader:
                 continue
             try:
                 values[key] = read((*loc, key), raw[key])
-            except _Invalid:
+            except Invalid:
                 failed.add(key)
         return values, failed
 
@@ -146,7 +126,7 @@ class PolicyReader:
         if kind not in KINDS:
             hint = did_you_mean(kind, KINDS)
             self.problem(loc, f"unknown kind; known: {', '.join(KINDS)}", kind, hint)
-            raise _Invalid()
+            raise Invalid()
         return kind
 
     def unknown_scope_keys(self, loc: Loc, scope: str) -> None:
@@ -179,7 +159,7 @@ class PolicyReader:
             try:
                 if name in raw:
                     values[name] = self.param_readers()[name]((*loc, name), raw[name])
-            except _Invalid:
+            except Invalid:
                 bad = True
         return None if bad else cls(**values)
 
@@ -210,17 +190,17 @@ class PolicyReader:
         for env, patterns in raw.items():
             try:
                 out[str(env)] = self.texts((*loc, str(env)), patterns)
-            except _Invalid:
+            except Invalid:
                 bad = True
         if bad:
-            raise _Invalid()
+            raise Invalid()
         return out
 
     def experiment(self, loc: Loc, raw: Any) -> Experiment:
         if not isinstance(raw, dict):
             raise self.fail(loc, "must be a mapping with match, cap, ends", raw)
         if self.unknown_keys(loc, raw, EXPERIMENT_KEYS):
-            raise _Invalid()
+            raise Invalid()
         if "match" not in raw:
             raise self.fail(loc, "`match` is required")
         readers: dict[str, Reader] = {"match": self.text, "cap": self.number, "ends": self.day}
@@ -229,10 +209,10 @@ class PolicyReader:
             try:
                 if raw.get(key) is not None:
                     values[key] = read((*loc, key), raw[key])
-            except _Invalid:
+            except Invalid:
                 bad = True
         if bad:
-            raise _Invalid()
+            raise Invalid()
         return Experiment(**values)
 
     def budget_names(self, loc: Loc, raw: Any) -> tuple[str, ...]:
@@ -240,37 +220,8 @@ class PolicyReader:
 
     # -- values -------------------------------------------------------------------------------
 
-    def text(self, loc: Loc, raw: Any) -> str:
-        if not isinstance(raw, str):
-            raise self.fail(loc, "must be text", raw)
-        return raw
-
     def texts(self, loc: Loc, raw: Any) -> tuple[str, ...]:
         return self.each(loc, raw, self.text)
-
-    def boolean(self, loc: Loc, raw: Any) -> bool:
-        if not isinstance(raw, bool):
-            raise self.fail(loc, "must be true or false", raw)
-        return raw
-
-    def number(self, loc: Loc, raw: Any) -> Decimal:
-        value = _decimal(raw)
-        if value is None:
-            raise self.fail(loc, "must be a number", raw)
-        return value
-
-    def integer(self, loc: Loc, raw: Any) -> int:
-        if not isinstance(raw, int) or isinstance(raw, bool):
-            raise self.fail(loc, "must be a whole number", raw)
-        return raw
-
-    def day(self, loc: Loc, raw: Any) -> date:
-        if isinstance(raw, date) and not isinstance(raw, datetime):
-            return raw
-        try:
-            return date.fromisoformat(raw) if isinstance(raw, str) else _no_date()
-        except ValueError:
-            raise self.fail(loc, "must be a date YYYY-MM-DD", raw) from None
 
     def each(self, loc: Loc, raw: Any, read: Reader) -> tuple[Any, ...]:
         """Every item read; when one fails, all are still read and the key fails."""
@@ -280,23 +231,8 @@ class PolicyReader:
         for i, item in enumerate(raw):
             try:
                 out.append(read((*loc, i), item))
-            except _Invalid:
+            except Invalid:
                 bad = True
         if bad:
-            raise _Invalid()
+            raise Invalid()
         return tuple(out)
-
-
-def _no_date() -> date:
-    raise ValueError("not text")
-
-
-def _decimal(raw: Any) -> Decimal | None:
-    """A YAML number (or numeric text) as a Decimal; floats by their shortest text."""
-    if isinstance(raw, bool) or not isinstance(raw, int | float | str | Decimal):
-        return None
-    try:
-        value = Decimal(repr(raw) if isinstance(raw, float) else str(raw).strip())
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
