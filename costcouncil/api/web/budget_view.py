@@ -18,11 +18,10 @@ from typing import Any
 import numpy as np
 
 from costcouncil.budgets import Budget, Window, scope_keys, status
-from costcouncil.errors import ConfigError
 from costcouncil.forecast import forecast_many
 from costcouncil.forecast.horizons import Band, band
-from costcouncil.workspace.allocate.series import Scope, scope_series
-from costcouncil.workspace.budgets.service import BudgetService
+from costcouncil.workspace.allocate.series import scope_series
+from costcouncil.workspace.budgets.service import BudgetService, single_scope
 from costcouncil.workspace.budgets.spend import lake_spend
 from costcouncil.workspace.common.appstate import Visible
 from costcouncil.workspace.core import Workspace
@@ -113,17 +112,6 @@ def projection_path(
 
 def _rounded(found: Band) -> dict[str, float]:
     return {k: round(getattr(found, k), 2) for k in ("value", "lo80", "hi80", "lo95", "hi95")}
-
-
-def single_scope(budget: Budget) -> Scope | None:
-    """The forecast scope of a budget over ``org`` or one key (None: several keys)."""
-    try:
-        keys = scope_keys(budget.scope)
-    except ConfigError:
-        return None
-    if not keys:
-        return Scope()
-    return Scope(*keys[0]) if len(keys) == 1 else None
 
 
 def sentence(found: dict[str, Any], currency: str) -> str:

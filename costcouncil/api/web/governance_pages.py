@@ -93,11 +93,7 @@ def _install_forms(app: FastAPI, served: Served) -> None:
         note: str = Form("", max_length=_NOTE),
         csrf: str = Form(""),
     ) -> Response:
-        caller = form_caller(served, request, csrf)
-        store = _store(served)
-        info = _violation(store, violation_id, caller)
-        store.acknowledge(info.id, caller.principal.email, note, visible=caller.teams)
-        return _back(info)
+        return _move(served, request, violation_id, csrf, "acknowledge", note)
 
     @app.post("/governance/{violation_id}/resolve", include_in_schema=False)
     def resolve(
@@ -106,11 +102,7 @@ def _install_forms(app: FastAPI, served: Served) -> None:
         note: str = Form("", max_length=_NOTE),
         csrf: str = Form(""),
     ) -> Response:
-        caller = form_caller(served, request, csrf)
-        store = _store(served)
-        info = _violation(store, violation_id, caller)
-        store.resolve(info.id, caller.principal.email, note, visible=caller.teams)
-        return _back(info)
+        return _move(served, request, violation_id, csrf, "resolve", note)
 
     @app.post("/governance/{violation_id}/exception", include_in_schema=False)
     def exception(
@@ -130,6 +122,17 @@ def _install_forms(app: FastAPI, served: Served) -> None:
         store.grant_exception(info.id, caller.principal.email, justification, last, role=role,
                               visible=caller.teams)  # fmt: skip
         return _back(info)
+
+
+def _move(served: Served, request: Request, violation_id: str, csrf: str, action: str,
+          note: str) -> Response:  # fmt: skip
+    """Acknowledge or resolve the violation the caller may see, then back to its history."""
+    caller = form_caller(served, request, csrf)
+    store = _store(served)
+    info = _violation(store, violation_id, caller)
+    move = store.acknowledge if action == "acknowledge" else store.resolve
+    move(info.id, caller.principal.email, note, visible=caller.teams)
+    return _back(info)
 
 
 def _back(info: ViolationInfo) -> Response:

@@ -39,7 +39,7 @@ from costcouncil.workspace.budgets.store import BudgetStore, encode
 from costcouncil.workspace.common.appstate import audit
 from costcouncil.workspace.core import Workspace
 
-__all__ = ["BudgetService"]
+__all__ = ["BudgetService", "single_scope"]
 
 #: Past periods shown in a budget's history.
 HISTORY = 12
@@ -112,7 +112,7 @@ class BudgetService:
     def projection(self, budget: Budget, window: Window, spent: Decimal,
                    limit: Decimal | None) -> Projection | None:  # fmt: skip
         """Spend expected by the period's end, and when it reaches the amount."""
-        scope = _single(budget)
+        scope = single_scope(budget)
         if scope is None:
             return None
         found = scope_series(self.workspace, [scope], metric=budget.metric).get(scope)
@@ -176,7 +176,8 @@ def _within(forecast: Forecast, window: Window) -> Forecast | None:
     return dataclasses.replace(forecast, **cut)
 
 
-def _single(budget: Budget) -> Scope | None:
+def single_scope(budget: Budget) -> Scope | None:
+    """The forecast scope of a budget over ``org`` or one key (None: several keys)."""
     try:
         keys = scope_keys(budget.scope)
     except ConfigError:
