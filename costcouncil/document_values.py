@@ -10,7 +10,7 @@ goes on; and the small pieces their messages and scopes are made of.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -54,6 +54,35 @@ class ValueReader:
     def problem(self, loc: Loc, message: str, value: Any = None, hint: str = "") -> None:
         text = f"{self.document.where(loc)}: {message}{got(value)}{hint}"
         self.found.append((self.document.line(loc), text))
+
+    def entries(self, key: str, what: str) -> list[Any] | None:
+        r"""The list under ``key`` of a ``version: 1`` document (``budgets``, ``policies``), its
+        other top-level keys and duplicate ``name``\ s of its entries reported; None when there is
+        no list to read (reported too). ``what`` names one entry (``budget``)."""
+        data = self.document.data
+        if not isinstance(data, dict):
+            self.problem((), f"the document must be a mapping with `version: 1` and `{key}:`")
+            return None
+        self.unknown_keys((), data, ("version", key))
+        if data.get("version") != 1:
+            self.problem(("version",), "must be 1 (`version: 1`)", data.get("version"))
+        raw = data.get(key)
+        if not isinstance(raw, list):
+            self.problem((key,), f"must be a list of {key}", raw)
+            return None
+        names = [item.get("name") if isinstance(item, dict) else None for item in raw]
+        for i, name in enumerate(names):
+            if isinstance(name, str) and name in names[:i]:
+                self.problem((key, i, "name"), f"another {what} has this name", name)
+        return raw
+
+    def unknown_keys(self, loc: Loc, raw: Any, allowed: Collection[str]) -> bool:
+        """Report every key of ``raw`` not in ``allowed``; whether there was one."""
+        unknown = [str(k) for k in raw if str(k) not in allowed]
+        for key in unknown:
+            hint = did_you_mean(key, allowed)
+            self.problem((*loc, key), f"unknown key; known: {', '.join(allowed)}", hint=hint)
+        return bool(unknown)
 
     def fail(self, loc: Loc, message: str, value: Any = None) -> Invalid:
         self.problem(loc, message, value)

@@ -58,34 +58,9 @@ class BudgetReader(ValueReader):
         self.kept: dict[Loc, list[int]] = {}
 
     def read(self) -> list[Budget]:
-        data = self.document.data
-        if not isinstance(data, dict):
-            self.problem((), "the document must be a mapping with `version: 1` and `budgets:`")
-            return []
-        self.unknown_keys((), data, ("version", "budgets"))
-        if data.get("version") != 1:
-            self.problem(("version",), "must be 1 (`version: 1`)", data.get("version"))
-        raw = data.get("budgets")
-        if not isinstance(raw, list):
-            self.problem(("budgets",), "must be a list of budgets", raw)
-            return []
-        self.duplicate_names(raw)
-        budgets = [self.budget(("budgets", i), item) for i, item in enumerate(raw)]
+        raw = self.entries("budgets", "budget")
+        budgets = [self.budget(("budgets", i), item) for i, item in enumerate(raw or [])]
         return [b for b in budgets if b is not None]
-
-    def unknown_keys(self, loc: Loc, raw: Mapping[Any, Any], allowed: tuple[str, ...]) -> None:
-        for key in raw:
-            if str(key) not in allowed:
-                hint = did_you_mean(str(key), allowed)
-                self.problem(
-                    (*loc, str(key)), f"unknown key; known: {', '.join(allowed)}", hint=hint
-                )
-
-    def duplicate_names(self, raw: list[Any]) -> None:
-        names = [item.get("name") if isinstance(item, dict) else None for item in raw]
-        for i, name in enumerate(names):
-            if isinstance(name, str) and name in names[:i]:
-                self.problem(("budgets", i, "name"), "another budget has this name", name)
 
     def budget(self, loc: Loc, raw: Any) -> Budget | None:
         if not isinstance(raw, dict):

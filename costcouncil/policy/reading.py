@@ -49,34 +49,9 @@ class PolicyReader(ValueReader):
         self.instance_types = instance_types
 
     def read(self) -> list[Policy]:
-        data = self.document.data
-        if not isinstance(data, dict):
-            self.problem((), "the document must be a mapping with `version: 1` and `policies:`")
-            return []
-        self.unknown_keys((), data, ("version", "policies"))
-        if data.get("version") != 1:
-            self.problem(("version",), "must be 1 (`version: 1`)", data.get("version"))
-        raw = data.get("policies")
-        if not isinstance(raw, list):
-            self.problem(("policies",), "must be a list of policies", raw)
-            return []
-        self.duplicate_names(raw)
-        policies = [self.policy(("policies", i), item) for i, item in enumerate(raw)]
+        raw = self.entries("policies", "policy")
+        policies = [self.policy(("policies", i), item) for i, item in enumerate(raw or [])]
         return [p for p in policies if p is not None]
-
-    def unknown_keys(self, loc: Loc, raw: Mapping[Any, Any], allowed: Collection[str]) -> bool:
-        """Report every key of ``raw`` not in ``allowed``; whether there was one."""
-        unknown = [str(k) for k in raw if str(k) not in allowed]
-        for key in unknown:
-            hint = did_you_mean(key, allowed)
-            self.problem((*loc, key), f"unknown key; known: {', '.join(allowed)}", hint=hint)
-        return bool(unknown)
-
-    def duplicate_names(self, raw: list[Any]) -> None:
-        names = [item.get("name") if isinstance(item, dict) else None for item in raw]
-        for i, name in enumerate(names):
-            if isinstance(name, str) and name in names[:i]:
-                self.problem(("policies", i, "name"), "another policy has this name", name)
 
     # -- one policy ---------------------------------------------------------------------------
 
