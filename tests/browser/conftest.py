@@ -21,7 +21,17 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
-from playwright.sync_api import Browser, Dialog, Page, ViewportSize, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    Dialog,
+    Page,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
+
+from tests.web.org import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -105,3 +115,25 @@ def dialogs(page: Page) -> list[str]:
 
     page.on("dialog", record)
     return opened
+
+
+@pytest.fixture
+def errors(page: Page) -> Iterator[list[str]]:
+    """Console errors of the page (a blocked inline script or style shows here)."""
+    seen: list[str] = []
+
+    def record(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            seen.append(message.text)
+
+    page.on("console", record)
+    yield seen
+
+
+def sign_in(page: Page, url: str, email: str, path: str) -> None:
+    """Open ``path``, which sends to the sign-in form, and sign in as ``email``."""
+    page.goto(url + path)
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")

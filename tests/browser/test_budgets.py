@@ -6,43 +6,20 @@ team's budgets without any form — with no dialog and no console error (a CSP v
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Page, expect
+from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Screenshot
-from tests.web.org import PASSWORD
+from tests.browser.conftest import Screenshot, sign_in
 from tests.web.test_budget_pages import BUDGETS, Budgeted, budgeted  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def errors(page: Page) -> Iterator[list[str]]:
-    """Console errors of the page (a blocked inline script or style shows here)."""
-    seen: list[str] = []
-
-    def record(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            seen.append(message.text)
-
-    page.on("console", record)
-    yield seen
-
-
-def _sign_in(page: Page, url: str, email: str, path: str) -> None:
-    page.goto(url + path)
-    expect(page).to_have_url(re.compile(r"/login\?next="))
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-
-
 def test_the_list_and_a_budget_with_its_charts(
     page: Page, budgeted: Budgeted, screenshot: Screenshot, dialogs: list[str], errors: list[str]
 ) -> None:
-    _sign_in(page, budgeted.server.url, "finance@example.com", "/")
+    sign_in(page, budgeted.server.url, "finance@example.com", "/")
     page.click("#nav-budgets")
     expect(page.locator("h1")).to_contain_text("Budgets")
     expect(page.locator("#budgets tr[data-budget]")).to_have_count(len(BUDGETS))
@@ -67,7 +44,7 @@ def test_the_list_and_a_budget_with_its_charts(
 def test_finance_changes_the_amount(
     page: Page, budgeted: Budgeted, screenshot: Screenshot, dialogs: list[str], errors: list[str]
 ) -> None:
-    _sign_in(page, budgeted.server.url, "finance@example.com", "/budgets/vision-browser")
+    sign_in(page, budgeted.server.url, "finance@example.com", "/budgets/vision-browser")
     expect(page.locator("[data-figure=amount]")).to_have_text("400.00 USD")
     page.get_by_label("Amount per period (USD)").fill("850")
     page.get_by_label("Hard or soft").select_option("hard")
@@ -85,7 +62,7 @@ def test_finance_changes_the_amount(
 def test_a_member_sees_no_form(
     page: Page, budgeted: Budgeted, screenshot: Screenshot, dialogs: list[str], errors: list[str]
 ) -> None:
-    _sign_in(page, budgeted.server.url, "vision@example.com", "/budgets")
+    sign_in(page, budgeted.server.url, "vision@example.com", "/budgets")
     rows = page.locator("#budgets tr[data-budget]")
     expect(rows).to_have_count(3)
     expect(page.locator("#new-budget")).to_have_count(0)

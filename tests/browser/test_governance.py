@@ -7,43 +7,21 @@ with no dialog (the hostile evidence stays text) and no console error (a CSP vio
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Page, expect
+from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Screenshot
-from tests.web.org import HOSTILE, PASSWORD
+from tests.browser.conftest import Screenshot, sign_in
+from tests.web.org import HOSTILE
 from tests.web.test_governance_pages import Governed, governed  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def errors(page: Page) -> Iterator[list[str]]:
-    """Console errors of the page (a blocked inline script or style shows here)."""
-    seen: list[str] = []
-
-    def record(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            seen.append(message.text)
-
-    page.on("console", record)
-    yield seen
-
-
-def _sign_in(page: Page, url: str, email: str, path: str) -> None:
-    page.goto(url + path)
-    expect(page).to_have_url(re.compile(r"/login\?next="))
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-
-
 def test_the_list_and_a_violation_with_its_evidence(
     page: Page, governed: Governed, screenshot: Screenshot, dialogs: list[str], errors: list[str]
 ) -> None:
-    _sign_in(page, governed.server.url, "finance@example.com", "/")
+    sign_in(page, governed.server.url, "finance@example.com", "/")
     page.click("#nav-governance")
     expect(page.locator("h1")).to_contain_text("Governance")
     expect(page.locator("#nav-governance")).to_have_class("on")
@@ -68,7 +46,7 @@ def test_finance_grants_an_exception(
     page: Page, governed: Governed, screenshot: Screenshot, dialogs: list[str], errors: list[str]
 ) -> None:
     vid = governed.ids["resource=i-browser"]
-    _sign_in(page, governed.server.url, "finance@example.com", f"/governance/{vid}")
+    sign_in(page, governed.server.url, "finance@example.com", f"/governance/{vid}")
     expect(page.locator("[data-figure=state]")).to_have_text("open")
     page.get_by_label("Justification").fill("load test agreed with platform")
     page.get_by_label("Until (last day, UTC)").fill("2026-10-31")
@@ -90,7 +68,7 @@ def test_finance_grants_an_exception(
 def test_a_member_acknowledges_without_an_exception_form(
     page: Page, governed: Governed, screenshot: Screenshot, dialogs: list[str], errors: list[str]
 ) -> None:
-    _sign_in(page, governed.server.url, "vision@example.com", "/governance")
+    sign_in(page, governed.server.url, "vision@example.com", "/governance")
     teams = page.locator("#violations tr[data-violation] td:nth-child(4)")
     expect(teams.first).to_have_text("vision")
     assert set(teams.all_inner_texts()) == {"vision"}

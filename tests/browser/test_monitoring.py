@@ -6,43 +6,20 @@ after "Mark read" — with no dialog and no console error (a CSP violation is on
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Page, expect
+from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Screenshot
-from tests.web.org import PASSWORD
+from tests.browser.conftest import Screenshot, sign_in
 from tests.web.test_monitoring_pages import Org, monitored  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def errors(page: Page) -> Iterator[list[str]]:
-    """Console errors of the page (a blocked inline script or style shows here)."""
-    seen: list[str] = []
-
-    def record(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            seen.append(message.text)
-
-    page.on("console", record)
-    yield seen
-
-
-def _sign_in(page: Page, url: str, email: str, path: str) -> None:
-    page.goto(url + path)
-    expect(page).to_have_url(re.compile(r"/login\?next="))
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-
-
 def test_an_anomaly_is_opened_and_marked(
     page: Page, monitored: Org, screenshot: Screenshot, dialogs: list[str], errors: list[str]
 ) -> None:
-    _sign_in(page, monitored.server.url, "admin@example.com", "/anomalies")
+    sign_in(page, monitored.server.url, "admin@example.com", "/anomalies")
     expect(page.locator("h1")).to_contain_text("Anomalies")
     rows = page.locator("#anomalies tr[data-anomaly]")
     expect(rows).to_have_count(3)
@@ -69,7 +46,7 @@ def test_an_anomaly_is_opened_and_marked(
 def test_the_overview_shows_the_forecast_panel(
     page: Page, monitored: Org, screenshot: Screenshot, errors: list[str]
 ) -> None:
-    _sign_in(page, monitored.server.url, "vision@example.com", "/")
+    sign_in(page, monitored.server.url, "vision@example.com", "/")
     panel = page.locator(".forecast[data-scope='team=vision']")
     expect(panel).to_be_visible()
     expect(panel.locator("[data-figure=forecast_month_end]")).to_contain_text("USD")
@@ -86,7 +63,7 @@ def test_the_overview_shows_the_forecast_panel(
 def test_the_inbox_count_goes_down_when_read(
     page: Page, monitored: Org, screenshot: Screenshot, errors: list[str]
 ) -> None:
-    _sign_in(page, monitored.server.url, "vision@example.com", "/inbox")
+    sign_in(page, monitored.server.url, "vision@example.com", "/inbox")
     expect(page.locator("#unread-count")).to_have_text("1")
     item = page.locator("#inbox tr.unread")
     expect(item).to_have_count(1)
