@@ -122,11 +122,8 @@ def router(served: Served, budgets_of: Callable[[], BudgetService]) -> APIRouter
     def store() -> BudgetStore:
         return BudgetStore(served.database())
 
-    class _Service:
-        def __getattr__(self, name: str) -> Any:
-            return getattr(budgets_of(), name)
-
-    service = _Service()
+    def service() -> BudgetService:
+        return budgets_of()
 
     def editor(request: Request) -> Caller:
         caller = served.guard.require(request, READ)
@@ -140,7 +137,7 @@ def router(served: Served, budgets_of: Callable[[], BudgetService]) -> APIRouter
     @api.get("/budgets", summary="Budgets with their current period's figures")
     def budgets(request: Request) -> Response:
         caller = served.reader(request)
-        return json({"budgets": [service.current(b) for b in store().budgets(caller.teams)]})
+        return json({"budgets": [service().current(b) for b in store().budgets(caller.teams)]})
 
     @api.get(
         "/budgets/export", summary="Every budget as budgets.yaml", response_class=PlainTextResponse
@@ -163,20 +160,20 @@ def router(served: Served, budgets_of: Callable[[], BudgetService]) -> APIRouter
             workspace, wanted, dry_run=dry_run, actor=caller.principal.email
         )
         if not dry_run:
-            service.refresh()
+            service().refresh()
         return json({"dry_run": dry_run, "changes": [c.__dict__ for c in changes]})
 
     @api.get("/budgets/{name}", summary="One budget: its current period, status and history")
     def budget(name: Name, request: Request) -> Response:
         caller = served.reader(request)
         found = store().budget(name, caller.teams)
-        return json(service.detail(found))
+        return json(service().detail(found))
 
     @api.post("/budgets", summary="Add a budget", status_code=201)
     def add(body: BudgetBody, request: Request) -> Response:
         caller = editor(request)
         added = store().save(workspace, body.budget(), actor=caller.principal.email)
-        service.refresh()
+        service().refresh()
         return json(encode(added), 201)
 
     @api.put("/budgets/{name}", summary="Replace a budget")
@@ -186,13 +183,13 @@ def router(served: Served, budgets_of: Callable[[], BudgetService]) -> APIRouter
         if wanted.name != name:
             raise HTTPException(422, f"the body names budget {wanted.name!r}, the path {name!r}")
         saved = store().save(workspace, wanted, actor=caller.principal.email, create=False)
-        service.refresh()
+        service().refresh()
         return json(encode(saved))
 
     @api.delete("/budgets/{name}", summary="Remove a budget")
     def remove(name: Name, caller: Caller = Depends(editor)) -> Response:  # noqa: B008
         store().remove(name, actor=caller.principal.email, visible=caller.teams)
-        service.refresh()
+        service().refresh()
         return Response(status_code=204)
 
     @api.post("/budgets/check", summary="Would this spend be allowed? (nothing is held)")
@@ -200,18 +197,18 @@ def router(served: Served, budgets_of: Callable[[], BudgetService]) -> APIRouter
         # on the event loop: the ledgers answer from memory; only a denial's audit row waits
         # for the database, in the thread pool
         caller = served.guard.require(request, WRITE)
-        verdict = service.enforcer.check(body.keys, body.cost)
+        verdict = service().enforcer.check(body.keys, body.cost)
         if not verdict.allow:
-            await run_in_threadpool(service.audit_deny, verdict, "check", body.keys, body.cost,
+            await run_in_threadpool(service().audit_deny, verdict, "check", body.keys, body.cost,
                                     caller.principal.email)  # fmt: skip
         return json(_shown(verdict, caller))
 
     @api.post("/budgets/reservations", summary="Hold an estimated cost until settled or released")
     def reserve(body: Reserve, caller: Caller = Depends(gateway)) -> Response:  # noqa: B008
-        verdict = service.enforcer.reserve(
+        verdict = service().enforcer.reserve(
             body.keys, body.cost, ttl=body.ttl, actor=caller.principal.email
         )
-        service.audit_deny(verdict, "reserve", body.keys, body.cost, caller.principal.email)
+        service().audit_deny(verdict, "reserve", body.keys, body.cost, caller.principal.email)
         return json(_shown(verdict, caller), 201 if verdict.allow else 200)
 
     @api.post(
@@ -221,13 +218,13 @@ def router(served: Served, budgets_of: Callable[[], BudgetService]) -> APIRouter
         with _closing():
             if body.event is not None:
                 served.live.post_events(jsonlib.dumps([body.event]).encode(), "application/json")
-            verdict = service.enforcer.settle(hold, body.cost, counted=body.event is not None)
+            verdict = service().enforcer.settle(hold, body.cost, counted=body.event is not None)
         return json(_shown(verdict, caller))
 
     @api.post("/budgets/reservations/{hold}/release", summary="Give a reservation back unspent")
     def release(hold: Hold, caller: Caller = Depends(gateway)) -> Response:  # noqa: B008
         with _closing():
-            verdict = service.enforcer.release(hold)
+            verdict = service().enforcer.release(hold)
         return json(_shown(verdict, caller))
 
     return api

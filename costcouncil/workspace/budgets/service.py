@@ -86,7 +86,7 @@ class BudgetService:
         if figures is None:
             return out | {"current": None}
         window, spent, settled, held = figures
-        limit = self._limit(budget, window)
+        limit = self.enforcer.limit(budget.name)
         used = spent + settled
         out["current"] = {
             "start": window.start.isoformat(), "end": window.end.isoformat(),
@@ -103,7 +103,7 @@ class BudgetService:
         if figures is None:
             return out
         window, spent, settled, _ = figures
-        limit = self._limit(budget, window)
+        limit = self.enforcer.limit(budget.name)
         projection = self.projection(budget, window, spent + settled, limit)
         out["status"] = status(budget, window, limit, spent + settled, projection).as_dict()
         out["history"] = [_row(r) for r in self.history(budget, window)]
@@ -160,9 +160,6 @@ class BudgetService:
         with self.store.session() as s:
             audit(s, actor, f"budget.deny.{action}", ",".join(deciding),
                   {"keys": dict(keys), "cost": str(cost)})  # fmt: skip
-
-    def _limit(self, budget: Budget, window: Window) -> Decimal | None:
-        return self.enforcer.limit(budget.name)
 
 
 def _within(forecast: Forecast, window: Window) -> Forecast | None:
